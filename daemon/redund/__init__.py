@@ -1,0 +1,1 @@
+"""redund: the redun daemon (watches workflows, serves gRPC)."""

@@ -1,0 +1,92 @@
+"""redun: a fast, reactive Python workflow engine.
+
+Write tasks with :func:`task`; calling a task returns a lazy expression that a
+:class:`Scheduler` evaluates in parallel, caching every call by the hash of its
+code and arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redun.executors.base import register_executor
+from redun.expression import Expression, TaskExpression
+from redun.namespace import get_current_namespace, namespace
+from redun.scheduler import (
+    Scheduler,
+    apply_tags,
+    catch,
+    catch_all,
+    cond,
+    get_context,
+    get_current_scheduler,
+    set_current_scheduler,
+    throw,
+)
+from redun.task import PartialTask, Task, get_task_registry, scheduler_task, task
+
+__version__ = "0.1.0"
+version = __version__
+
+_LAZY = {
+    "File": "redun.file",
+    "Dir": "redun.file",
+    "StagingFile": "redun.file",
+    "StagingDir": "redun.file",
+    "script": "redun.scripting",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'redun' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+_schedulers: dict[str | None, Scheduler] = {}
+
+
+def run(expr: Any, config_dir: str | None = None, **run_config: Any) -> Any:
+    """Evaluate ``expr`` with a scheduler configured from ``config_dir`` (default ``.redun``)."""
+    from redun.config import load_config
+
+    scheduler = _schedulers.get(config_dir)
+    if scheduler is None:
+        scheduler = _schedulers[config_dir] = Scheduler(config=load_config(config_dir))
+    return scheduler.run(expr, **run_config)
+
+
+__all__ = [
+    "Dir",
+    "Expression",
+    "File",
+    "PartialTask",
+    "Scheduler",
+    "StagingDir",
+    "StagingFile",
+    "Task",
+    "TaskExpression",
+    "__version__",
+    "apply_tags",
+    "catch",
+    "catch_all",
+    "cond",
+    "get_context",
+    "get_current_namespace",
+    "get_current_scheduler",
+    "get_task_registry",
+    "namespace",
+    "register_executor",
+    "run",
+    "scheduler_task",
+    "script",
+    "set_current_scheduler",
+    "task",
+    "throw",
+    "version",
+]

@@ -1,0 +1,159 @@
+"""The backend interface and the records it stores.
+
+A *call* is one evaluation of a task: ``eval_hash`` (task hash + argument
+hashes) says what was asked; ``call_hash`` (adds the result hash and the child
+calls' hashes) says what happened. The cache maps eval hashes to the latest
+call, and a call's children let the scheduler check, in one query, that
+everything a cached result depended on is still current.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redun.value import Value
+
+if TYPE_CHECKING:
+    from redun.scheduler.job import Job
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One recorded call of a task."""
+
+    call_hash: str
+    task_name: str
+    task_hash: str
+    args_hash: str
+    eval_hash: str
+    result_hash: str
+    child_call_hashes: tuple[str, ...] = ()
+    arg_hashes: dict[str, str] = field(default_factory=dict)
+    time: float = 0.0
+
+
+@dataclass(slots=True)
+class CacheHit:
+    """A cached call found valid for a job."""
+
+    call_hash: str
+    result_hash: str
+    value: Any
+
+
+@dataclass(slots=True)
+class ValueRecord:
+    """A value to store: its hash, type name, and the object (pickled by the writer)."""
+
+    value_hash: str
+    type_name: str
+    value: Any
+    needs_check: bool
+
+
+class Backend:
+    """Interface every backend implements (see :class:`MemoryBackend`, ``DbBackend``)."""
+
+    def load(self, migrate: bool | None = None) -> None:
+        """Open the store (create or migrate the schema as configured)."""
+
+    def find_calls(self, eval_hashes: list[str]) -> dict[str, CallRecord]:
+        """The latest recorded call for each eval hash that has one."""
+        raise NotImplementedError
+
+    def get_call_tree(self, call_hashes: list[str]) -> dict[str, CallRecord]:
+        """The given calls and all their descendants, by call hash."""
+        raise NotImplementedError
+
+    def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
+        """Stored values by hash (those found)."""
+        raise NotImplementedError
+
+    def values_needing_check(self, value_hashes: list[str]) -> set[str]:
+        """Which of these values hold objects with their own validity (files)."""
+        raise NotImplementedError
+
+    def recorder(self, scheduler: Any) -> Any:
+        """An event subscriber that records the run (with ``close()`` to flush)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections and threads."""
+
+
+def needs_validity_check(value: Any) -> bool:
+    """True if ``value`` holds a :class:`Value` whose ``is_valid`` can turn False."""
+    stack = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        cls = type(item)
+        if cls in _ATOMS:
+            continue
+        if isinstance(item, Value):
+            return True
+        if cls in (list, tuple, set, frozenset) or isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        seen += 1
+        if seen > 1_000_000:
+            return True
+    return False
+
+
+def value_is_valid(value: Any) -> bool:
+    """False if any :class:`Value` inside ``value`` reports itself no longer valid."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) in _ATOMS:
+            continue
+        if isinstance(item, Value):
+            if not item.is_valid():
+                return False
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return True
+
+
+_ATOMS = frozenset({int, str, float, bool, type(None), bytes, complex})
+
+
+def type_name_of(value: Any) -> str:
+    cls = type(value)
+    if isinstance(value, Value):
+        return value.get_type_name()
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def call_record_for(job: Job) -> CallRecord:
+    """The call record of a finished job."""
+    assert job.call_hash is not None and job.result_hash is not None
+    return CallRecord(
+        call_hash=job.call_hash,
+        task_name=job.task.fullname,
+        task_hash=job.task.hash,
+        args_hash=job.args_hash,
+        eval_hash=job.eval_hash,
+        result_hash=job.result_hash,
+        child_call_hashes=tuple(c.call_hash for c in job.child_jobs if c.call_hash),
+        arg_hashes=job.arg_hashes,
+        time=job.end_time or time.time(),
+    )
+
+
+def dumps_value(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads_value(data: bytes) -> Any:
+    return pickle.loads(data)

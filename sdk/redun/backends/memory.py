@@ -1,0 +1,63 @@
+"""An in-process backend: the cache lives as long as the object (tests, scripts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redun.backends.base import Backend, CallRecord, call_record_for, needs_validity_check
+from redun.events import Event, JobStateChanged
+from redun.scheduler.job import JobState
+
+
+class MemoryBackend(Backend):
+    """Keeps calls and values in dictionaries."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, CallRecord] = {}
+        self.evals: dict[str, str] = {}
+        self.values: dict[str, tuple[Any, bool]] = {}
+        self.tasks: dict[str, str] = {}
+
+    def find_calls(self, eval_hashes: list[str]) -> dict[str, CallRecord]:
+        found = {}
+        for eval_hash in eval_hashes:
+            call_hash = self.evals.get(eval_hash)
+            if call_hash is not None:
+                found[eval_hash] = self.calls[call_hash]
+        return found
+
+    def get_call_tree(self, call_hashes: list[str]) -> dict[str, CallRecord]:
+        tree: dict[str, CallRecord] = {}
+        stack = list(call_hashes)
+        while stack:
+            call_hash = stack.pop()
+            if call_hash in tree:
+                continue
+            record = self.calls.get(call_hash)
+            if record is None:
+                continue
+            tree[call_hash] = record
+            stack.extend(record.child_call_hashes)
+        return tree
+
+    def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
+        return {h: self.values[h][0] for h in value_hashes if h in self.values}
+
+    def values_needing_check(self, value_hashes: list[str]) -> set[str]:
+        return {h for h in value_hashes if h in self.values and self.values[h][1]}
+
+    def recorder(self, scheduler: Any) -> Any:
+        return self._record
+
+    def _record(self, event: Event) -> None:
+        if type(event) is not JobStateChanged or event.job is None:
+            return
+        job = event.job
+        if job.state is not JobState.DONE:
+            return
+        record = call_record_for(job)
+        self.calls[record.call_hash] = record
+        self.evals[record.eval_hash] = record.call_hash
+        if record.result_hash not in self.values:
+            self.values[record.result_hash] = (job.result, needs_validity_check(job.result))
+        self.tasks[record.task_hash] = job.task.fullname

@@ -1,0 +1,1 @@
+"""The ``redun`` command line."""

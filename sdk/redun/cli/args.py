@@ -1,0 +1,130 @@
+"""Task arguments from the command line, parsed by the task's signature."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import types
+import typing
+from typing import Any
+
+from redun.errors import UsageError
+from redun.task import Task
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _unwrap_optional(anno: Any) -> Any:
+    origin = typing.get_origin(anno)
+    if origin is typing.Union or origin is types.UnionType:
+        members = [arg for arg in typing.get_args(anno) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return anno
+
+
+def converter_for(anno: Any) -> tuple[Any, bool]:
+    """(function turning one CLI string into a value, whether the option takes a list)."""
+    anno = _unwrap_optional(anno)
+    origin = typing.get_origin(anno)
+    if anno in (list, tuple, set) or origin in (list, tuple, set):
+        args = typing.get_args(anno)
+        inner = args[0] if args else str
+        return converter_for(inner)[0], True
+    if anno is bool:
+        return parse_bool, False
+    if anno in (int, float, str):
+        return anno, False
+    if anno is dict or origin is dict:
+        return json.loads, False
+    if isinstance(anno, type):
+        type_name = f"{anno.__module__}.{anno.__qualname__}"
+        if type_name in (
+            "redun.file.File",
+            "redun.file.file.File",
+            "redun.file.dir.Dir",
+            "redun.file.Dir",
+        ):
+            return anno, False
+        if hasattr(anno, "__members__"):  # enums by name
+            return lambda text: anno[text], False  # type: ignore[index]
+    return _auto, False
+
+
+def _auto(text: str) -> Any:
+    return text
+
+
+def build_parser(task: Task) -> tuple[argparse.ArgumentParser, dict[str, tuple[str, Any, bool]]]:
+    parser = argparse.ArgumentParser(
+        prog=f"redun run FILE {task.fullname}",
+        description=(task.func.__doc__ or "").strip() or None,
+        add_help=True,
+    )
+    dests: dict[str, tuple[str, Any, bool]] = {}
+    hints: dict[str, Any] = {}
+    try:
+        hints = typing.get_type_hints(task.func)
+    except Exception:
+        hints = {}
+    for param in task.signature.parameters.values():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        anno = hints.get(param.name, param.annotation)
+        if anno is inspect.Parameter.empty:
+            anno = (
+                type(param.default) if param.default not in (inspect.Parameter.empty, None) else str
+            )
+        convert, many = converter_for(anno)
+        names = [f"--{param.name}"]
+        if "_" in param.name:
+            names.append(f"--{param.name.replace('_', '-')}")
+        required = param.default is inspect.Parameter.empty
+        label = getattr(anno, "__name__", str(anno))
+        parser.add_argument(
+            *names,
+            dest=param.name,
+            nargs="*" if many else None,
+            metavar=param.name.upper(),
+            default=argparse.SUPPRESS,
+            help=f"{label}" + ("" if required else f" (default: {param.default!r})"),
+        )
+        dests[param.name] = (param.name, convert, required)
+    return parser, dests
+
+
+def parse_task_args(task: Task, argv: list[str]) -> dict[str, Any]:
+    """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input."""
+    parser, dests = build_parser(task)
+
+    def fail(message: str) -> typing.NoReturn:
+        raise UsageError(f"{message}\n\n{parser.format_usage().strip()}")
+
+    parser.error = fail  # type: ignore[method-assign,assignment]
+    namespace = parser.parse_args(argv)
+    kwargs: dict[str, Any] = {}
+    for name, (_, convert, required) in dests.items():
+        if not hasattr(namespace, name):
+            if required:
+                fail(f"task {task.fullname} needs --{name}")
+            continue
+        raw = getattr(namespace, name)
+        try:
+            if isinstance(raw, list):
+                kwargs[name] = [convert(item) for item in raw]
+            else:
+                kwargs[name] = convert(raw)
+        except (ValueError, KeyError, json.JSONDecodeError) as error:
+            fail(f"bad value for --{name}: {raw!r} ({error})")
+    return kwargs

@@ -1,0 +1,77 @@
+"""Load a workflow file and find a task in it."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import os
+import sys
+from types import ModuleType
+
+from redun.errors import TaskNotFoundError, UsageError
+from redun.task import Task, get_task_registry
+
+
+class WorkflowLoadError(Exception):
+    """The workflow's own code failed to import (syntax error, import error...)."""
+
+
+def import_workflow(path_or_module: str) -> ModuleType:
+    """Import a workflow by file path (``flow.py``) or module name (``pkg.flow``)."""
+    if path_or_module.endswith(".py") or os.path.sep in path_or_module:
+        path = os.path.abspath(path_or_module)
+        if not os.path.exists(path):
+            raise UsageError(f"workflow file not found: {path_or_module}")
+        directory = os.path.dirname(path)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+        name = os.path.splitext(os.path.basename(path))[0]
+        existing = sys.modules.get(name)
+        if (
+            existing is not None
+            and os.path.abspath(getattr(existing, "__file__", "") or "") == path
+        ):
+            return existing
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"cannot load {path_or_module} as Python")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as error:
+            sys.modules.pop(name, None)
+            raise WorkflowLoadError(str(error)) from error
+        return module
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(path_or_module)
+    except ModuleNotFoundError as error:
+        if error.name == path_or_module:
+            raise UsageError(f"workflow not found: no file or module {path_or_module!r}") from None
+        raise WorkflowLoadError(str(error)) from error
+    except BaseException as error:
+        raise WorkflowLoadError(str(error)) from error
+
+
+def find_task(module: ModuleType, task_name: str, source: str) -> Task:
+    """The task ``task_name`` (full name, or short name within ``module``)."""
+    registry = get_task_registry()
+    found = registry.get(task_name)
+    if found is not None:
+        return found
+    in_module = [
+        task for task in registry if getattr(task.func, "__module__", None) == module.__name__
+    ]
+    matches = [task for task in in_module if task.name == task_name]
+    if len(matches) == 1:
+        return matches[0]
+    names = [task.name for task in in_module] + [task.fullname for task in in_module]
+    close = difflib.get_close_matches(task_name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    available = ", ".join(sorted({task.name for task in in_module})) or "none"
+    raise TaskNotFoundError(
+        f"task {task_name!r} not found in {source}{hint} (tasks there: {available})"
+    )

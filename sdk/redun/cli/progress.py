@@ -1,0 +1,112 @@
+"""Live progress of a run: job counts by task and state, drawn at a bounded rate."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from redun.events import Event, ExecutionFinished, JobStateChanged
+
+STATES = ("pending", "running", "cached", "done", "failed", "cancelled")
+_STYLES = {
+    "pending": "yellow",
+    "running": "cyan",
+    "cached": "green",
+    "done": "bold green",
+    "failed": "bold red",
+    "cancelled": "magenta",
+}
+
+
+class ProgressTally:
+    """Counts jobs per task and state from scheduler events (an event subscriber)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[str, str]] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.started = time.monotonic()
+        self.finished: float | None = None
+
+    def __call__(self, event: Event) -> None:
+        if type(event) is JobStateChanged:
+            with self._lock:
+                previous = self._state.get(event.job_id)
+                if previous is not None:
+                    self.counts[previous[0]][previous[1]] -= 1
+                self._state[event.job_id] = (event.task, event.state)
+                task_counts = self.counts.get(event.task)
+                if task_counts is None:
+                    task_counts = self.counts[event.task] = dict.fromkeys(STATES, 0)
+                task_counts[event.state] += 1
+        elif type(event) is ExecutionFinished:
+            self.finished = time.monotonic()
+
+    def snapshot(self) -> list[tuple[str, dict[str, int]]]:
+        with self._lock:
+            return [(task, dict(counts)) for task, counts in self.counts.items()]
+
+    def render(self) -> Any:
+        from rich.table import Table
+
+        elapsed = (self.finished or time.monotonic()) - self.started
+        table = Table(title=f"redun  {elapsed:6.1f}s", title_justify="left", expand=False)
+        table.add_column("task", style="bold")
+        for state in STATES:
+            table.add_column(state, justify="right", style=_STYLES[state])
+        totals = dict.fromkeys(STATES, 0)
+        rows = self.snapshot()
+        for task, counts in rows[:30]:
+            table.add_row(task, *[str(counts[s]) if counts[s] else "" for s in STATES])
+            for state in STATES:
+                totals[state] += counts[state]
+        for _, counts in rows[30:]:
+            for state in STATES:
+                totals[state] += counts[state]
+        if len(rows) > 1:
+            table.add_row("total", *[str(totals[s]) for s in STATES], style="dim")
+        return table
+
+
+class ProgressDisplay:
+    """Draws a :class:`ProgressTally` on stderr while a run goes on."""
+
+    def __init__(self, tally: ProgressTally, *, enabled: bool | None = None) -> None:
+        self.tally = tally
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._live: Any = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(
+                get_renderable=self.tally.render,
+                console=Console(stderr=True),
+                refresh_per_second=8,
+                transient=False,
+            )
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.stop()
+        else:
+            self.print_summary()
+
+    def print_summary(self) -> None:
+        rows = self.tally.snapshot()
+        totals = dict.fromkeys(STATES, 0)
+        for _, counts in rows:
+            for state in STATES:
+                totals[state] += counts[state]
+        parts = [f"{state}={totals[state]}" for state in STATES if totals[state]]
+        elapsed = (self.tally.finished or time.monotonic()) - self.tally.started
+        print(
+            f"[redun] {len(rows)} task(s), jobs: {' '.join(parts) or 'none'} in {elapsed:.2f}s",
+            file=sys.stderr,
+        )

@@ -1,0 +1,119 @@
+"""``redun run FILE TASK [--arg value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from redun.cli.args import parse_task_args
+from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
+from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
+from redun.cli.progress import ProgressDisplay, ProgressTally
+from redun.config import DEFAULT_CONFIG_DIR, load_config
+from redun.errors import UsageError
+
+
+def find_config_dir(explicit: str | None) -> str:
+    """``-c`` DIR, else $REDUN_CONFIG, else the nearest ``.redun`` up from here, else ./.redun."""
+    if explicit:
+        return explicit
+    env = os.environ.get("REDUN_CONFIG")
+    if env:
+        return env
+    base = os.getcwd()
+    while True:
+        candidate = os.path.join(base, DEFAULT_CONFIG_DIR)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(base)
+        if parent == base:
+            return DEFAULT_CONFIG_DIR
+        base = parent
+
+
+def make_scheduler(args: argparse.Namespace) -> Any:
+    from redun.scheduler import Scheduler
+
+    config = load_config(find_config_dir(args.config))
+    db_uri = args.db or os.environ.get("REDUN_DB_URI")
+    if db_uri:
+        section = dict(config.get("backend") or {})
+        section["db_uri"] = db_uri
+        config["backend"] = section
+    return Scheduler(config=config)
+
+
+def parse_context(items: list[str]) -> dict:
+    context: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--context takes KEY=VALUE, got {item!r}")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        target = context
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return context
+
+
+def run_command(args: argparse.Namespace, task_argv: list[str], full_argv: list[str]) -> int:
+    from redun.scheduler import DryRunResult
+
+    try:
+        module = import_workflow(args.file)
+    except WorkflowLoadError as error:
+        cause = error.__cause__ or error
+        print(f"redun: error: cannot load workflow {args.file}:", file=sys.stderr)
+        print_error(cause)
+        return EXIT_FAILED
+    task = find_task(module, args.task, args.file)
+    kwargs = parse_task_args(task, task_argv)
+    context = parse_context(args.context)
+    scheduler = make_scheduler(args)
+    tally = ProgressTally()
+    scheduler.events.subscribe(tally)
+    display = ProgressDisplay(tally, enabled=None if not args.no_progress else False)
+    expr = task(**kwargs)
+    try:
+        with display:
+            result = scheduler.run(
+                expr,
+                exec_argv=["redun", *full_argv],
+                dryrun=args.dryrun,
+                cache=not args.no_cache,
+                context=context,
+            )
+    except DryRunResult as dry:
+        print_dryrun(dry)
+        return EXIT_OK
+    except UsageError as error:
+        print(f"redun: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:
+        print_error(error)
+        return EXIT_FAILED
+    finally:
+        scheduler.stop()
+    if args.dryrun:
+        print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
+    sys.stdout.write(repr(result) + "\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def print_dryrun(dry: Any) -> None:
+    print(f"[redun] dryrun: {len(dry.jobs)} job(s) would run:", file=sys.stderr)
+    from redun.expression import format_arguments
+
+    for job in dry.jobs:
+        reason = job.reason or "no earlier call with this code and these arguments"
+        call = f"{job.task.fullname}({format_arguments(job.args, job.kwargs, limit=40)})"
+        print(f"  {call}: {reason}", file=sys.stderr)

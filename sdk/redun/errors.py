@@ -1,0 +1,63 @@
+"""Errors raised by redun.
+
+Every error the SDK raises on purpose derives from :class:`RedunError`::
+
+    RedunError
+    ├── UsageError              bad input from a user: unknown task, bad argument, bad option
+    │   └── TaskNotFoundError   a task name that is not registered
+    ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
+    ├── SchedulerError          the scheduler could not evaluate a workflow
+    │   └── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
+    ├── ExecutorError           an executor failed to run a job (not the task's own error)
+    ├── HashingError            a value or a piece of code could not be hashed
+    ├── BackendError            the cache/provenance database failed
+    └── FileError               a File or Dir could not be read, written or hashed
+
+A task's own exception is re-raised unchanged by ``Scheduler.run``, so user
+code can ``except ValueError`` as it would without redun.
+"""
+
+from __future__ import annotations
+
+
+class RedunError(Exception):
+    """Base class of every error redun raises on purpose."""
+
+
+class UsageError(RedunError, ValueError):
+    """Bad input from a user: an unknown task, a bad argument or option."""
+
+
+class TaskNotFoundError(UsageError, LookupError):
+    """A task name that is not registered."""
+
+
+class ExpressionError(RedunError, TypeError):
+    """Misuse of a lazy expression."""
+
+
+class SchedulerError(RedunError):
+    """The scheduler could not evaluate a workflow."""
+
+
+class NoCurrentScheduler(SchedulerError):
+    """Raised by ``get_current_scheduler()`` when no scheduler is running."""
+
+    def __init__(self, message: str = "no scheduler is running in this context") -> None:
+        super().__init__(message)
+
+
+class ExecutorError(RedunError):
+    """An executor failed to run a job (as opposed to the task raising)."""
+
+
+class HashingError(RedunError, TypeError):
+    """A value or a piece of code could not be hashed."""
+
+
+class BackendError(RedunError):
+    """The cache and provenance database failed."""
+
+
+class FileError(RedunError, OSError):
+    """A File or Dir could not be read, written or hashed."""

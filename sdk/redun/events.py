@@ -1,0 +1,130 @@
+"""Typed events the scheduler emits, and the bus that delivers them.
+
+Every observer of a run (the CLI progress display, the database recorder, the
+daemon's event streams) subscribes to an :class:`EventBus`; the scheduler
+knows none of them. Events are emitted on the scheduler's own thread, in
+order; a subscriber that needs to do slow work hands it to its own thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redun.scheduler.job import Job
+
+
+@dataclass(slots=True)
+class Event:
+    """Base of all events. ``time`` is seconds since the epoch."""
+
+    execution_id: str
+    time: float = field(default_factory=time.time, kw_only=True)
+
+    type = "event"
+
+
+@dataclass(slots=True)
+class ExecutionStarted(Event):
+    """An execution began evaluating ``expr`` (its repr)."""
+
+    expr: str = ""
+    argv: list[str] = field(default_factory=list)
+
+    type = "execution_started"
+
+
+@dataclass(slots=True)
+class ExecutionFinished(Event):
+    """An execution ended: ``status`` is done, failed or cancelled."""
+
+    status: str = "done"
+    error: str | None = None
+    result_repr: str | None = None
+
+    type = "execution_finished"
+
+
+@dataclass(slots=True)
+class JobStateChanged(Event):
+    """A job moved to ``state`` (pending, running, cached, done, failed, cancelled).
+
+    ``job`` is the live job object for in-process subscribers; the other fields are
+    plain data for the wire.
+    """
+
+    job_id: str = ""
+    task: str = ""
+    state: str = ""
+    parent_job_id: str | None = None
+    executor: str = ""
+    cached: bool = False
+    reason: str = ""
+    job: Job | None = field(default=None, repr=False)
+
+    type = "job_state"
+
+
+@dataclass(slots=True)
+class LogLine(Event):
+    """A line a job wrote to ``stream`` (stdout or stderr)."""
+
+    job_id: str = ""
+    stream: str = "stdout"
+    text: str = ""
+
+    type = "log"
+
+
+@dataclass(slots=True)
+class WatchTriggered(Event):
+    """A watched file changed and its workflow is re-run."""
+
+    watch_id: str = ""
+    changed_paths: list[str] = field(default_factory=list)
+
+    type = "watch_triggered"
+
+
+Subscriber = Callable[[Event], Any]
+
+
+class EventBus:
+    """Delivers events to subscribers in order, on the emitting thread."""
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: tuple[Subscriber, ...] = ()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it."""
+        self._subscribers = (*self._subscribers, subscriber)
+
+        def unsubscribe() -> None:
+            self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+
+        return unsubscribe
+
+    @property
+    def active(self) -> bool:
+        """True if anyone listens (lets emitters skip building events)."""
+        return bool(self._subscribers)
+
+    def emit(self, event: Event) -> None:
+        for subscriber in self._subscribers:
+            subscriber(event)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Plain-data form of an event (the ``redun events --json`` shape)."""
+    data: dict[str, Any] = {"type": event.type}
+    for name in event.__slots__:  # type: ignore[attr-defined]
+        if name == "job":
+            continue
+        data[name] = getattr(event, name)
+    data["time"] = event.time
+    return data

@@ -1,0 +1,92 @@
+"""The executor interface that every back end implements.
+
+An executor receives jobs whose arguments are concrete, runs each job's task,
+and reports the outcome to the scheduler from any thread with
+``scheduler.done_job(job, result)`` or ``scheduler.reject_job(job, error)``.
+Remote executors (AWS Batch, GCP Batch, Spark) implement ``submit_batch`` to
+ship many small jobs at once and ``cancel`` to stop remote work.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from redun.errors import UsageError
+
+if TYPE_CHECKING:
+    from redun.scheduler.core import Scheduler
+    from redun.scheduler.job import Job
+
+
+class Executor:
+    """Base class: subclasses implement :meth:`submit` (and usually ``submit_batch``)."""
+
+    def __init__(self, name: str, scheduler: Scheduler | None = None, config: Any = None) -> None:
+        self.name = name
+        self._scheduler = scheduler
+        self.config: dict = dict(config or {})
+
+    @property
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            raise UsageError(f"executor {self.name!r} is not attached to a scheduler")
+        return self._scheduler
+
+    def set_scheduler(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+
+    def start(self) -> None:
+        """Prepare to run jobs (start workers). Called before the first submit."""
+
+    def stop(self) -> None:
+        """Release workers. Jobs still running may be abandoned."""
+
+    def submit(self, job: Job) -> None:
+        """Run ``job`` and report its outcome to the scheduler (from any thread)."""
+        raise NotImplementedError
+
+    def submit_batch(self, jobs: list[Job]) -> None:
+        """Run several jobs; remote executors override this to batch them."""
+        for job in jobs:
+            self.submit(job)
+
+    def cancel(self, job: Job) -> None:
+        """Stop ``job`` if possible. Local executors cannot interrupt a running thread."""
+
+
+_registry: dict[str, str | type[Executor]] = {
+    "threads": "redun.executors.threads.ThreadExecutor",
+    "local": "redun.executors.threads.ThreadExecutor",
+    "processes": "redun.executors.processes.ProcessExecutor",
+    "aws_batch": "redun.executors.aws_batch.AWSBatchExecutor",
+    "gcp_batch": "redun.executors.gcp_batch.GCPBatchExecutor",
+    "spark": "redun.executors.spark.SparkExecutor",
+}
+
+
+def register_executor(name: str, cls: str | type[Executor]) -> Any:
+    """Register an executor type by name; ``cls`` may be a dotted path, loaded on use."""
+    _registry[name] = cls
+    return cls
+
+
+def get_executor_class(type_name: str) -> type[Executor]:
+    """The executor class for a ``type =`` name in ``[executors.NAME]``."""
+    target = _registry.get(type_name)
+    if target is None:
+        raise UsageError(
+            f"unknown executor type {type_name!r}; known types: {', '.join(sorted(_registry))}"
+        )
+    if isinstance(target, str):
+        module_name, _, class_name = target.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise UsageError(
+                f"executor type {type_name!r} is not available ({exc}); "
+                "install the matching extra, e.g. pip install 'redun[aws]'"
+            ) from exc
+        target = getattr(module, class_name)
+        _registry[type_name] = target
+    return target

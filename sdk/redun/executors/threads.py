@@ -1,0 +1,78 @@
+"""The default executor: a pool of threads in the scheduler's process."""
+
+from __future__ import annotations
+
+import threading
+from queue import SimpleQueue
+from typing import TYPE_CHECKING, Any
+
+from redun.executors.base import Executor
+
+if TYPE_CHECKING:
+    from redun.scheduler.core import Scheduler
+    from redun.scheduler.job import Job
+
+_STOP = None
+
+
+class ThreadExecutor(Executor):
+    """Runs each job's function on one of ``max_workers`` threads (started on demand)."""
+
+    def __init__(
+        self,
+        name: str = "default",
+        scheduler: Scheduler | None = None,
+        config: Any = None,
+        *,
+        max_workers: int | None = None,
+    ) -> None:
+        super().__init__(name, scheduler, config)
+        self.max_workers = int(max_workers or self.config.get("max_workers", 20))
+        self._queue: SimpleQueue[Job | None] = SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Job) -> None:
+        self._queue.put(job)
+        self._grow(1)
+
+    def submit_batch(self, jobs: list[Job]) -> None:
+        put = self._queue.put
+        for job in jobs:
+            put(job)
+        self._grow(len(jobs))
+
+    def _grow(self, wanted: int) -> None:
+        with self._lock:
+            missing = min(wanted - self._idle, self.max_workers - len(self._threads))
+            for _ in range(max(0, missing)):
+                thread = threading.Thread(
+                    target=self._work, name=f"redun-{self.name}-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                self._idle += 1
+                thread.start()
+
+    def _work(self) -> None:
+        scheduler = self.scheduler
+        get = self._queue.get
+        lock = self._lock
+        while True:
+            job = get()
+            if job is _STOP:
+                return
+            with lock:
+                self._idle -= 1
+            scheduler.run_job_function(job)
+            with lock:
+                self._idle += 1
+
+    def stop(self) -> None:
+        with self._lock:
+            threads, self._threads = self._threads, []
+            self._idle = 0
+        for _ in threads:
+            self._queue.put(_STOP)
+        for thread in threads:
+            thread.join(timeout=0.5)

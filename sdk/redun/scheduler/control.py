@@ -1,0 +1,143 @@
+"""Control flow as scheduler tasks: ``cond``, ``catch``, ``throw``, ``get_context``.
+
+Scheduler tasks receive their arguments unevaluated, so ``cond`` evaluates
+only the branch it takes and ``catch`` sees the error of its expression.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redun.promise import Promise
+from redun.task import scheduler_task, task
+
+
+@scheduler_task(namespace="redun")
+def cond(
+    scheduler: Any, parent_job: Any, sexpr: Any, cond_expr: Any, then_expr: Any, *rest: Any
+) -> Any:
+    """A lazy if/elif/else: ``cond(pred, then, [pred2, then2, ...], [else_])``.
+
+    Only the branch taken is evaluated. With no else and a false predicate, the
+    value is None.
+    """
+    clauses = (cond_expr, then_expr, *rest)
+
+    def step(index: int) -> Any:
+        return scheduler.evaluate(clauses[index], parent_job).then(
+            lambda value: decide(index, value)
+        )
+
+    def decide(index: int, predicate: Any) -> Any:
+        if predicate:
+            return scheduler.evaluate(clauses[index + 1], parent_job)
+        remaining = len(clauses) - index - 2
+        if remaining == 0:
+            return None
+        if remaining == 1:
+            return scheduler.evaluate(clauses[index + 2], parent_job)
+        return step(index + 2)
+
+    return step(0)
+
+
+@task(namespace="redun", version="1")
+def throw(error: Exception) -> None:
+    """Raise ``error`` lazily (when this expression is evaluated)."""
+    raise error
+
+
+@scheduler_task(namespace="redun")
+def catch(scheduler: Any, parent_job: Any, sexpr: Any, expr: Any, *catch_args: Any) -> Any:
+    """Evaluate ``expr``; on an error matching a class, evaluate ``recover(error)``.
+
+    ``catch(expr, ErrorClass, recover, [ErrorClass2, recover2, ...])``, where each
+    ErrorClass may be a tuple of classes and each recover a task or function.
+    """
+    if len(catch_args) % 2:
+        from redun.errors import UsageError
+
+        raise UsageError("catch(expr, ErrorClass, recover, ...) takes class/recover pairs")
+    pairs = list(zip(catch_args[::2], catch_args[1::2]))
+
+    def on_error(error: BaseException) -> Any:
+        for error_class, recover in pairs:
+            if isinstance(error, error_class):
+                return scheduler.evaluate(recover(error), parent_job)
+        raise error
+
+    return scheduler.evaluate(expr, parent_job).then(None, on_error)
+
+
+@scheduler_task(namespace="redun")
+def catch_all(
+    scheduler: Any,
+    parent_job: Any,
+    sexpr: Any,
+    exprs: Any,
+    error_class: Any = Exception,
+    recover: Any = None,
+) -> Any:
+    """Evaluate every expression in ``exprs`` even if some fail; then raise or recover."""
+    items = list(exprs)
+    results: list[Any] = [None] * len(items)
+    errors: list[BaseException] = []
+    promises = []
+    for index, item in enumerate(items):
+        promise = scheduler.evaluate(item, parent_job)
+
+        def keep(value: Any, index: int = index) -> None:
+            results[index] = value
+
+        def fail(error: BaseException) -> None:
+            errors.append(error)
+
+        promises.append(promise.then(keep, fail))
+
+    def finish(_: Any) -> Any:
+        if not errors:
+            return type(exprs)(results) if isinstance(exprs, (list, tuple)) else results
+        for error in errors:
+            if not isinstance(error, error_class):
+                raise error
+        if recover is None:
+            raise errors[0]
+        return scheduler.evaluate(recover(errors[0]), parent_job)
+
+    return Promise.all(promises).then(finish)
+
+
+def get_context_value(context: dict, var_path: str, default: Any) -> Any:
+    """``context["a"]["b"]`` for ``var_path="a.b"``, or ``default``."""
+    value: Any = context
+    for part in var_path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
+@scheduler_task(namespace="redun")
+def get_context(
+    scheduler: Any, parent_job: Any, sexpr: Any, var_path: str, default: Any = None
+) -> Any:
+    """A context value (``[scheduler] context`` JSON in redun.ini, or ``--context``)."""
+    if parent_job is not None:
+        context = parent_job.context
+    else:
+        context = scheduler.execution.context if scheduler.execution else scheduler.context
+    return get_context_value(context, var_path, default)
+
+
+@scheduler_task(namespace="redun")
+def apply_tags(
+    scheduler: Any,
+    parent_job: Any,
+    sexpr: Any,
+    value: Any,
+    tags: Any = (),
+    job_tags: Any = (),
+    execution_tags: Any = (),
+) -> Any:
+    """Tag a value (tags are recorded by the database backend); returns the value."""
+    return scheduler.evaluate(value, parent_job)

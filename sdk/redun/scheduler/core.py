@@ -1,0 +1,641 @@
+"""The scheduler: reduces expression graphs to values, one job per distinct call.
+
+The loop runs on the thread that called :meth:`Scheduler.run`. Executors run
+task functions elsewhere and post outcomes to an inbox; the loop takes them,
+settles promises (which never recurse, see :mod:`redun.promise`), checks the
+cache in batches, and hands new jobs to executors in batches.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from queue import Empty, SimpleQueue
+from typing import Any
+
+from redun.config import Config
+from redun.errors import ExecutorError, SchedulerError, UsageError
+from redun.events import EventBus, ExecutionFinished, ExecutionStarted, JobStateChanged
+from redun.executors.base import Executor, get_executor_class
+from redun.expression import (
+    OPERATIONS,
+    Expression,
+    SchedulerExpression,
+    SimpleExpression,
+    TaskExpression,
+    ValueExpression,
+)
+from redun.hashing import hash_parts, hash_value
+from redun.promise import Promise, drain
+from redun.scheduler.binding import bind_arguments
+from redun.scheduler.cache import CacheChecker
+from redun.scheduler.job import Execution, Job, JobState
+from redun.scheduler.reduce import reduce_value
+from redun.task import SchedulerTask, Task, get_task_registry
+
+logger = logging.getLogger("redun")
+
+# How deep argument evaluation may recurse before work goes to the explicit stack.
+_MAX_DEPTH = 50
+
+_current_scheduler: contextvars.ContextVar[Scheduler | None] = contextvars.ContextVar(
+    "redun_scheduler", default=None
+)
+_current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar("redun_job", default=None)
+
+
+def get_current_scheduler(required: bool = True) -> Scheduler | None:
+    """The scheduler running in this context (raises NoCurrentScheduler if none and required)."""
+    scheduler = _current_scheduler.get()
+    if scheduler is None and required:
+        from redun.errors import NoCurrentScheduler
+
+        raise NoCurrentScheduler()
+    return scheduler
+
+
+def set_current_scheduler(scheduler: Scheduler | None) -> None:
+    _current_scheduler.set(scheduler)
+
+
+def get_current_job() -> Job | None:
+    """The job whose task function is running in this thread, if any."""
+    return _current_job.get()
+
+
+class DryRunResult(SchedulerError):
+    """Raised by ``run(dryrun=True)`` when jobs would have to run; lists them."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+        names = ", ".join(sorted({job.task.fullname for job in jobs}))
+        super().__init__(f"dryrun: {len(jobs)} job(s) would run ({names})")
+
+
+class Scheduler:
+    """Evaluates expressions: runs each distinct call once, reusing cached results.
+
+    Args:
+        config: a :class:`redun.config.Config` (``[backend]``, ``[executors.*]``,
+            ``[limits]``, ``[scheduler]`` sections).
+        backend: where calls and values are recorded; default from ``[backend] db_uri``,
+            else an in-memory store.
+        executor: an executor to use as ``default`` instead of the thread pool.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        backend: Any = None,
+        executor: Executor | None = None,
+        logger: Any = None,
+        use_task_traceback: bool = True,
+        job_status_interval: int | None = None,
+        migrate: bool | None = None,
+    ) -> None:
+        self.config = config if config is not None else Config()
+        self.logger = logger or globals()["logger"]
+        self.use_task_traceback = use_task_traceback
+        self.events = EventBus()
+        self._backend = backend
+        self.executors: dict[str, Executor] = {}
+        self._executor_configs = {
+            name.split(".", 1)[1]: dict(section)
+            for name, section in self.config.items()
+            if name.startswith("executors.")
+        }
+        if executor is not None:
+            self.add_executor(executor)
+        self.limits: dict[str, int] = {
+            key: int(value) for key, value in (self.config.get("limits") or {}).items()
+        }
+        context_text = (self.config.get("scheduler") or {}).get("context")
+        self.context: dict = json.loads(context_text) if context_text else {}
+        self._inbox: SimpleQueue[tuple[Job, bool, Any]] = SimpleQueue()
+        self._running = False
+        self._reset()
+
+    # -- configuration -------------------------------------------------------
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            from redun.backends import backend_from_config
+
+            self._backend = backend_from_config(self.config.get("backend"))
+        return self._backend
+
+    def add_executor(self, executor: Executor) -> None:
+        executor.set_scheduler(self)
+        self.executors[executor.name] = executor
+
+    def get_executor(self, name: str) -> Executor:
+        executor = self.executors.get(name)
+        if executor is None:
+            section = self._executor_configs.get(name)
+            if section is not None:
+                type_name = section.get("type", "threads")
+            elif name in ("default", "threads", "local"):
+                type_name = "threads"
+            elif name == "processes":
+                type_name = "processes"
+            else:
+                raise UsageError(
+                    f"executor {name!r} is not configured; add an [executors.{name}] section "
+                    "to redun.ini (type = threads|processes|aws_batch|gcp_batch|spark)"
+                )
+            executor = get_executor_class(type_name)(name, self, section or {})
+            self.add_executor(executor)
+            executor.start()
+        return executor
+
+    def load(self, migrate: bool | None = None) -> None:
+        self.backend.load(migrate=migrate) if hasattr(self.backend, "load") else None
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def _reset(self) -> None:
+        self.execution: Execution | None = None
+        self._jobs_by_eval: dict[str, Job] = {}
+        self._to_check: list[Job] = []
+        self._to_run: list[Job] = []
+        self._waiting_limits: list[Job] = []
+        self._resources_used: dict[str, int] = {}
+        self._inflight = 0
+        self._depth = 0
+        self._deferred: list[tuple[Expression, Job | None, Promise]] = []
+        self._dryrun = False
+        self._dryrun_jobs: list[Job] = []
+        self._use_cache = True
+        self._cache: CacheChecker | None = None
+        self._emit_jobs = False
+
+    # -- running -----------------------------------------------------------
+    def run(
+        self,
+        expr: Any,
+        exec_argv: list[str] | None = None,
+        dryrun: bool = False,
+        cache: bool = True,
+        tags: Iterable[tuple[str, Any]] = (),
+        context: dict | None = None,
+        execution_id: str | None = None,
+    ) -> Any:
+        """Evaluate ``expr`` and return its value (or raise the task's error).
+
+        Args:
+            expr: an expression (or any value holding expressions).
+            exec_argv: the command line, recorded with the execution.
+            dryrun: evaluate only what the cache can answer; raise :class:`DryRunResult`
+                listing the jobs that would run, if any.
+            cache: False re-runs every job instead of reusing recorded results.
+            context: values for :func:`redun.get_context`, over the config's.
+            execution_id: use this id instead of a new one.
+        """
+        if self._running:
+            raise SchedulerError(
+                "this scheduler is already running an execution; a task cannot call "
+                "scheduler.run() — return an expression instead"
+            )
+        self._reset()
+        self._running = True
+        self._dryrun = dryrun
+        self._use_cache = cache
+        execution = Execution(execution_id, {**self.context, **(context or {})})
+        execution.argv = list(exec_argv or [])
+        self.execution = execution
+        backend = self.backend
+        self._cache = CacheChecker(backend, get_task_registry())
+        recorder = backend.recorder(self) if hasattr(backend, "recorder") else None
+        unsubscribe = self.events.subscribe(recorder) if recorder is not None else None
+        self._emit_jobs = self.events.active
+        token = _current_scheduler.set(self)
+        self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
+        status, error_text = "failed", None
+        try:
+            root = reduce_value(expr, self._evaluator(None))
+            result = self._wait(root)
+            status = "done"
+            return result
+        except DryRunResult:
+            status = "done"
+            raise
+        except KeyboardInterrupt:
+            status = "cancelled"
+            self._cancel_outstanding()
+            raise
+        except BaseException as error:
+            error_text = f"{type(error).__name__}: {error}"
+            self._cancel_outstanding()
+            raise
+        finally:
+            _current_scheduler.reset(token)
+            self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
+            if recorder is not None and hasattr(recorder, "close"):
+                recorder.close()
+            if unsubscribe is not None:
+                unsubscribe()
+            self._running = False
+
+    def _wait(self, root: Any) -> Any:
+        if type(root) is not Promise:
+            self._pump()
+            return root
+        inbox = self._inbox
+        while True:
+            self._pump()
+            if not root.is_pending:
+                break
+            if self._inflight == 0:
+                if self._dryrun:
+                    raise DryRunResult(self._dryrun_jobs)
+                raise SchedulerError(
+                    "the workflow cannot make progress: no job is running and none can start "
+                    f"(jobs waiting for resources: {len(self._waiting_limits)}; limits: "
+                    f"{self.limits})"
+                )
+            item = inbox.get()
+            while True:
+                self._handle_outcome(*item)
+                try:
+                    item = inbox.get_nowait()
+                except Empty:
+                    break
+        if root.is_rejected:
+            raise root.error
+        if self._dryrun and self._dryrun_jobs:
+            raise DryRunResult(self._dryrun_jobs)
+        return root.value
+
+    def _pump(self) -> None:
+        """Check the cache and dispatch jobs until nothing new appears."""
+        drain()
+        self._run_deferred()
+        while self._to_check or self._to_run or self._deferred:
+            if self._deferred:
+                self._run_deferred()
+                drain()
+            if self._to_check:
+                batch, self._to_check = self._to_check, []
+                self._check_cache(batch)
+                drain()
+            if self._to_run:
+                batch, self._to_run = self._to_run, []
+                self._dispatch(batch)
+                drain()
+
+    # -- evaluation ------------------------------------------------------------
+    def _evaluator(self, parent_job: Job | None) -> Callable[[Expression], Any]:
+        return lambda expr: self._eval_expr(expr, parent_job)
+
+    def evaluate(self, expr: Any, parent_job: Job | None = None) -> Promise:
+        """A promise of ``expr``'s value (for scheduler tasks)."""
+        value = reduce_value(expr, self._evaluator(parent_job))
+        return value if type(value) is Promise else Promise.resolved(value)
+
+    def _eval_expr(self, expr: Expression, parent_job: Job | None) -> Any:
+        # Nested arguments are evaluated by direct calls up to a small depth, then
+        # deferred to an explicit stack: a 100,000-deep expression never recurses.
+        if self._depth >= _MAX_DEPTH:
+            promise: Promise = Promise()
+            self._deferred.append((expr, parent_job, promise))
+            return promise
+        self._depth += 1
+        try:
+            return self._eval_expr_now(expr, parent_job)
+        finally:
+            self._depth -= 1
+
+    def _run_deferred(self) -> None:
+        deferred = self._deferred
+        while deferred:
+            expr, parent_job, promise = deferred.pop()
+            try:
+                promise.do_resolve(self._eval_expr(expr, parent_job))
+            except Exception as error:
+                promise.do_reject(error)
+
+    def _eval_expr_now(self, expr: Expression, parent_job: Job | None) -> Any:
+        cls = type(expr)
+        if cls is TaskExpression:
+            return self._eval_task_expr(expr, parent_job)  # type: ignore[arg-type]
+        if cls is SchedulerExpression:
+            return self._eval_scheduler_expr(expr, parent_job)  # type: ignore[arg-type]
+        if cls is SimpleExpression:
+            return self._eval_simple_expr(expr, parent_job)  # type: ignore[arg-type]
+        if cls is ValueExpression:
+            return reduce_value(expr.value, self._evaluator(parent_job))  # type: ignore[attr-defined]
+        if isinstance(expr, SchedulerExpression):
+            return self._eval_scheduler_expr(expr, parent_job)
+        if isinstance(expr, TaskExpression):
+            return self._eval_task_expr(expr, parent_job)
+        if isinstance(expr, SimpleExpression):
+            return self._eval_simple_expr(expr, parent_job)
+        raise SchedulerError(f"cannot evaluate expression of type {cls.__name__}")
+
+    def _resolve_task(self, expr: TaskExpression) -> Task:
+        task = expr.task
+        if task is None:
+            task = get_task_registry().require(expr.task_name)
+            if expr.task_options:
+                task = task.options(**expr.task_options)
+        return task
+
+    def _eval_task_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
+        task = self._resolve_task(expr)
+        evaluate = self._evaluator(parent_job)
+        args = reduce_value(expr.args, evaluate) if expr.args else ()
+        kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}
+        if type(args) is not Promise and type(kwargs) is not Promise:
+            return self._call_task(task, expr, args, kwargs, parent_job)
+        return Promise.all([args, kwargs]).then(
+            lambda ak: self._call_task(task, expr, ak[0], ak[1], parent_job)
+        )
+
+    def _eval_scheduler_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
+        task = self._resolve_task(expr)
+        if not isinstance(task, SchedulerTask):
+            return self._eval_task_expr(expr, parent_job)
+        result = task.func(self, parent_job, expr, *expr.args, **expr.kwargs)
+        evaluate = self._evaluator(parent_job)
+        if type(result) is Promise:
+            return result.then(lambda value: reduce_value(value, evaluate))
+        return reduce_value(result, evaluate)
+
+    def _eval_simple_expr(self, expr: SimpleExpression, parent_job: Job | None) -> Any:
+        evaluate = self._evaluator(parent_job)
+        args = reduce_value(expr.args, evaluate)
+        kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}
+        operation = OPERATIONS.get(expr.func_name)
+        if operation is None:
+            raise SchedulerError(f"unknown lazy operation {expr.func_name!r}")
+
+        def apply(ak: list) -> Any:
+            return reduce_value(operation(*ak[0], **ak[1]), evaluate)
+
+        if type(args) is not Promise and type(kwargs) is not Promise:
+            return apply([args, kwargs])
+        return Promise.all([args, kwargs]).then(apply)
+
+    # -- jobs --------------------------------------------------------------------
+    def _call_task(
+        self, task: Task, expr: TaskExpression | None, args: tuple, kwargs: dict, parent: Job | None
+    ) -> Promise:
+        bound = bind_arguments(task, args, kwargs)
+        config_args = task.get_task_option("config_args")
+        arg_hashes = {
+            name: hash_value(value)
+            for name, value in bound.items()
+            if not config_args or name not in config_args
+        }
+        args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
+        eval_hash = hash_parts(task.hash, args_hash)
+        existing = self._jobs_by_eval.get(eval_hash)
+        if existing is not None:
+            if parent is not None:
+                parent.child_jobs.append(existing)
+            assert existing.promise is not None
+            return existing.promise
+        job = Job(task, expr, self.execution, parent)
+        job.args = args
+        job.kwargs = kwargs
+        job.arg_hashes = arg_hashes
+        job.args_hash = args_hash
+        job.eval_hash = eval_hash
+        job.options = task.get_task_options()
+        job.context = self._job_context(job)
+        promise: Promise = Promise()
+        job.promise = promise
+        self._jobs_by_eval[eval_hash] = job
+        if parent is not None:
+            parent.child_jobs.append(job)
+        elif self.execution is not None and self.execution.job is None:
+            self.execution.job = job
+        self._emit(job)
+        if self._use_cache and task.cache:
+            self._to_check.append(job)
+        else:
+            job.reason = "cache disabled" if not self._use_cache else "task has cache=False"
+            self._to_run.append(job)
+        return promise
+
+    def _job_context(self, job: Job) -> dict:
+        parent = job.parent_job
+        base = (
+            parent.context
+            if parent is not None
+            else (self.execution.context if self.execution else {})
+        )
+        override = job.options.get("_context_override")
+        return {**base, **override} if override else base
+
+    def _emit(self, job: Job) -> None:
+        if self._emit_jobs:
+            parent = job.parent_job
+            self.events.emit(
+                JobStateChanged(
+                    job.execution.id if job.execution else "",
+                    job_id=job.id,
+                    task=job.task.fullname,
+                    state=job.state.value,
+                    parent_job_id=parent.id if parent is not None else None,
+                    executor=job.executor_name,
+                    cached=job.cached,
+                    reason=job.reason,
+                    job=job,
+                )
+            )
+
+    def _check_cache(self, jobs: list[Job]) -> None:
+        assert self._cache is not None
+        for job, hit in self._cache.lookup(jobs):
+            if hit is None:
+                self._to_run.append(job)
+                continue
+            job.cached = True
+            job.call_hash = hit.call_hash
+            job.result_hash = hit.result_hash
+            job.result = hit.value
+            job.reason = "cached: same code and arguments as an earlier call"
+            job.transition(JobState.CACHED)
+            self._emit(job)
+            assert job.promise is not None
+            job.promise.do_resolve(hit.value)
+
+    def _dispatch(self, jobs: list[Job]) -> None:
+        if self._dryrun:
+            for job in jobs:
+                self._dryrun_jobs.append(job)
+            return
+        by_executor: dict[str, list[Job]] = {}
+        for job in jobs:
+            limits = job.options.get("limits")
+            if limits and not self._acquire(job, limits):
+                self._waiting_limits.append(job)
+                continue
+            by_executor.setdefault(job.executor_name, []).append(job)
+        for name, batch in by_executor.items():
+            try:
+                executor = self.get_executor(name)
+            except Exception as error:
+                for job in batch:
+                    job.transition(JobState.FAILED)
+                    job.error = error
+                    self._emit(job)
+                    assert job.promise is not None
+                    job.promise.do_reject(error)
+                continue
+            for job in batch:
+                job.transition(JobState.RUNNING)
+                self._emit(job)
+            self._inflight += len(batch)
+            executor.submit_batch(batch)
+
+    def _acquire(self, job: Job, limits: Any) -> bool:
+        wanted = _normalize_limits(limits)
+        for name, amount in wanted.items():
+            capacity = self.limits.get(name, 1)
+            if self._resources_used.get(name, 0) + amount > capacity:
+                return False
+        for name, amount in wanted.items():
+            self._resources_used[name] = self._resources_used.get(name, 0) + amount
+        job.limits = wanted
+        return True
+
+    def _release(self, job: Job) -> None:
+        if not job.limits:
+            return
+        for name, amount in job.limits.items():
+            self._resources_used[name] -= amount
+        job.limits = {}
+        waiting, self._waiting_limits = self._waiting_limits, []
+        self._to_run.extend(waiting)
+
+    # -- outcomes (executors call these from any thread) --------------------------
+    def done_job(self, job: Job, result: Any) -> None:
+        """Report that ``job``'s function returned ``result``. Thread-safe."""
+        self._inbox.put((job, True, result))
+
+    def reject_job(self, job: Job, error: BaseException) -> None:
+        """Report that ``job``'s function raised ``error``. Thread-safe."""
+        self._inbox.put((job, False, error))
+
+    def run_job_function(self, job: Job) -> None:
+        """Run ``job``'s task function in this thread and report the outcome."""
+        token = _current_job.set(job)
+        try:
+            result = job.task.func(*job.args, **job.kwargs)
+        except BaseException as error:  # noqa: BLE001 - any error fails the job, not the worker
+            self._inbox.put((job, False, error))
+        else:
+            self._inbox.put((job, True, result))
+        finally:
+            _current_job.reset(token)
+
+    def _handle_outcome(self, job: Job, ok: bool, value: Any) -> None:
+        if job.state is not JobState.RUNNING:
+            return  # cancelled while it ran
+        self._inflight -= 1
+        self._release(job)
+        if not ok:
+            retries = int(job.options.get("retries", 0) or 0)
+            if job.attempt < retries and isinstance(value, Exception):
+                job.attempt += 1
+                job.transition(JobState.PENDING)
+                self._to_run.append(job)
+                return
+            self._fail_job(job, value)
+            return
+        reduced = reduce_value(value, self._evaluator(job))
+        if type(reduced) is Promise:
+            reduced.add_waiter(_job_result_ready, (self, job))
+        else:
+            self._finish_job(job, reduced)
+
+    def _finish_job(self, job: Job, result: Any) -> None:
+        try:
+            result_hash = hash_value(result)
+        except Exception as error:
+            self._fail_job(job, error)
+            return
+        job.result = result
+        job.result_hash = result_hash
+        children = [child.call_hash for child in job.child_jobs if child.call_hash]
+        job.call_hash = hash_parts(job.task.hash, job.args_hash, result_hash, *children)
+        job.reason = job.reason or "no earlier call with this code and these arguments"
+        job.transition(JobState.DONE)
+        self._emit(job)
+        assert job.promise is not None
+        job.promise.do_resolve(result)
+
+    def _fail_job(self, job: Job, error: BaseException) -> None:
+        if job.state.is_terminal:
+            return
+        job.error = error
+        if getattr(error, "__redun_job__", None) is None:
+            try:
+                error.__redun_job__ = job  # type: ignore[attr-defined]
+            except Exception:
+                pass
+        job.transition(JobState.FAILED)
+        self._emit(job)
+        assert job.promise is not None
+        job.promise.do_reject(error)
+
+    def _cancel_outstanding(self) -> None:
+        for job in list(self._jobs_by_eval.values()):
+            if not job.state.is_terminal:
+                try:
+                    if job.state is JobState.RUNNING:
+                        executor = self.executors.get(job.executor_name)
+                        if executor is not None:
+                            executor.cancel(job)
+                    job.transition(JobState.CANCELLED)
+                except Exception:
+                    continue
+                self._emit(job)
+        self._inflight = 0
+
+    def jobs(self) -> list[Job]:
+        """Every job of the current (or last) execution."""
+        return list(self._jobs_by_eval.values())
+
+    def stop(self) -> None:
+        """Stop executors' workers."""
+        for executor in self.executors.values():
+            try:
+                executor.stop()
+            except Exception as error:
+                raise ExecutorError(f"stopping executor {executor.name!r} failed") from error
+
+
+def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
+    scheduler, job = arg
+    if job.state is not JobState.RUNNING:
+        return
+    if ok:
+        scheduler._finish_job(job, value)
+    else:
+        scheduler._fail_job(job, value)
+
+
+def _normalize_limits(limits: Any) -> dict[str, int]:
+    if isinstance(limits, dict):
+        return {str(key): int(value) for key, value in limits.items()}
+    return {str(name): 1 for name in limits}
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    return text if len(text) < 500 else text[:497] + "..."
+
+
+def _thread_name() -> str:
+    return threading.current_thread().name

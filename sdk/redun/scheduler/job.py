@@ -1,0 +1,174 @@
+"""Jobs: one evaluation of a task call, and its lifecycle."""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from redun.errors import SchedulerError
+
+if TYPE_CHECKING:
+    from redun.expression import TaskExpression
+    from redun.promise import Promise
+    from redun.task import Task
+
+
+class JobState(enum.Enum):
+    """Where a job is in its life. Terminal: CACHED, DONE, FAILED, CANCELLED."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    CACHED = "cached"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobState.CACHED, JobState.DONE, JobState.FAILED, JobState.CANCELLED})
+
+# Legal transitions. RUNNING -> PENDING is a retry.
+_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset(
+        {JobState.RUNNING, JobState.CACHED, JobState.FAILED, JobState.CANCELLED}
+    ),
+    JobState.RUNNING: frozenset(
+        {JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.PENDING}
+    ),
+    JobState.CACHED: frozenset(),
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+}
+
+
+class IllegalTransition(SchedulerError):
+    """A job was asked to move to a state it cannot reach from where it is."""
+
+
+def new_id() -> str:
+    """A random 32-hex-digit id (uuid4-sized, cheaper to make)."""
+    return os.urandom(16).hex()
+
+
+class Execution:
+    """One top-level run of the scheduler."""
+
+    __slots__ = ("id", "context", "job", "start_time", "argv")
+
+    def __init__(self, id: str | None = None, context: dict | None = None) -> None:
+        self.id = id or new_id()
+        self.context = context or {}
+        self.job: Job | None = None
+        self.start_time = time.time()
+        self.argv: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Execution(id={self.id[:8]})"
+
+
+class Job:
+    """One evaluation of a task with concrete arguments."""
+
+    __slots__ = (
+        "id",
+        "task",
+        "expr",
+        "args",
+        "kwargs",
+        "arg_hashes",
+        "args_hash",
+        "eval_hash",
+        "call_hash",
+        "result_hash",
+        "parent_job",
+        "child_jobs",
+        "execution",
+        "state",
+        "start_time",
+        "end_time",
+        "result",
+        "error",
+        "promise",
+        "cached",
+        "reason",
+        "attempt",
+        "executor_name",
+        "limits",
+        "options",
+        "context",
+    )
+
+    def __init__(
+        self,
+        task: Task,
+        expr: TaskExpression | None,
+        execution: Execution | None,
+        parent_job: Job | None = None,
+    ) -> None:
+        self.id = new_id()
+        self.task = task
+        self.expr = expr
+        self.args: tuple = ()
+        self.kwargs: dict = {}
+        self.arg_hashes: dict[str, str] = {}
+        self.args_hash = ""
+        self.eval_hash = ""
+        self.call_hash: str | None = None
+        self.result_hash: str | None = None
+        self.parent_job = parent_job
+        self.child_jobs: list[Job] = []
+        self.execution = execution
+        self.state = JobState.PENDING
+        self.start_time = time.time()
+        self.end_time: float | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.promise: Promise | None = None
+        self.cached = False
+        self.reason = ""
+        self.attempt = 0
+        self.executor_name = task.executor_name
+        self.limits: dict[str, int] = {}
+        self.options: dict = {}
+        self.context: dict = {}
+
+    def transition(self, new_state: JobState) -> None:
+        """Move to ``new_state``, refusing moves the lifecycle does not allow."""
+        if new_state not in _TRANSITIONS[self.state]:
+            raise IllegalTransition(
+                f"job {self.id[:8]} ({self.task.fullname}) cannot go from "
+                f"{self.state.value} to {new_state.value}"
+            )
+        self.state = new_state
+        if new_state in _TERMINAL:
+            self.end_time = time.time()
+
+    @property
+    def status(self) -> str:
+        return self.state.value.upper()
+
+    @property
+    def task_name(self) -> str:
+        return self.task.fullname
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+    def get_option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    def get_options(self) -> dict:
+        return dict(self.options)
+
+    def get_context(self) -> dict:
+        return self.context
+
+    def __repr__(self) -> str:
+        return f"Job(id={self.id[:8]}, task={self.task.fullname}, state={self.state.value})"

@@ -1,0 +1,459 @@
+"""Tasks: functions whose calls become lazy, cached, recorded expressions."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, ParamSpec, TypeVar, cast
+
+from redun.errors import TaskNotFoundError, UsageError
+from redun.expression import SchedulerExpression, TaskExpression
+from redun.namespace import compute_namespace
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+_NAMESPACE_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9.]*$")
+
+# Options the scheduler understands; anything else is kept and passed to executors.
+KNOWN_OPTIONS = frozenset(
+    {
+        "cache",
+        "check_valid",
+        "executor",
+        "limits",
+        "retries",
+        "nout",
+        "config_args",
+        "load_module",
+        "wrapped_task",
+        "cache_scope",
+        "prov",
+    }
+)
+
+
+class Task(Generic[P, R]):
+    """A function registered with redun. Calling it returns a :class:`TaskExpression`.
+
+    Args:
+        func: the Python function.
+        name: task name (default: the function's name).
+        namespace: dotted namespace (default: the module's ``redun_namespace``).
+        version: a hand-set version; when given, it replaces the code hash.
+        hash_includes: extra values whose hashes count in the task's hash.
+        script: the function returns a shell script to run (see :func:`redun.script`).
+        **options: task options (``cache``, ``check_valid``, ``executor``, ``limits``,
+            ``retries``, ``nout``, ``config_args``...).
+    """
+
+    # Lets code hashing recognise tasks without importing this module.
+    _redun_task = True
+    type_name = "redun.Task"
+
+    def __init__(
+        self,
+        func: Callable,
+        name: str | None = None,
+        namespace: str | None = None,
+        version: str | None = None,
+        compat: list[str] | None = None,
+        script: bool = False,
+        task_options_base: dict | None = None,
+        task_options_override: dict | None = None,
+        export_options: set[str] | None = None,
+        hash_includes: list | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.func = func
+        self.name: str = name or func.__name__
+        self.namespace: str = compute_namespace(func, namespace)
+        self.version = None if version is None else str(version)
+        self.compat = compat or []
+        self.script = script
+        self._task_options_base: dict = task_options_base or {}
+        self._task_options_override: dict = task_options_override or {}
+        self._export_options: set[str] = export_options or set()
+        self._hash_includes = hash_includes
+        self._source = source
+        self._hash: str | None = None
+        self._code_hash: Any = None
+        self._signature: inspect.Signature | None = None
+        self._nout: Any = _UNSET
+        self.fullname: str = f"{self.namespace}.{self.name}" if self.namespace else self.name
+        self._validate()
+        # Resolved once: the scheduler reads these for every job.
+        options = self.get_task_options()
+        self.cache: bool = bool(options.get("cache", True))
+        self.check_valid: str = options.get("check_valid", "full")
+        self.executor_name: str = options.get("executor", "default")
+
+    # -- identity --------------------------------------------------------
+    def _validate(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise UsageError(
+                f"task name {self.name!r} must use only letters, digits and underscores"
+            )
+        if self.namespace and not _NAMESPACE_RE.match(self.namespace):
+            raise UsageError(
+                f"task namespace {self.namespace!r} must use letters, digits, '_' and '.'"
+            )
+        options = self.get_task_options()
+        check_valid = options.get("check_valid", "full")
+        if check_valid not in ("full", "shallow"):
+            raise UsageError(
+                f"task {self.fullname}: check_valid must be 'full' or 'shallow', "
+                f"not {check_valid!r}"
+            )
+        nout = options.get("nout")
+        if nout is not None and (not isinstance(nout, int) or nout < 0):
+            raise UsageError(f"task {self.fullname}: nout must be a non-negative int")
+        config_args = options.get("config_args")
+        if config_args:
+            unknown = [arg for arg in config_args if arg not in self.signature.parameters]
+            if unknown:
+                raise UsageError(
+                    f"task {self.fullname}: config_args {unknown} are not parameters "
+                    f"of the function ({', '.join(self.signature.parameters)})"
+                )
+
+    def __repr__(self) -> str:
+        return f"Task(fullname={self.fullname}, hash={self.hash[:8]})"
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            try:
+                self._source = inspect.getsource(self.func)
+            except (OSError, TypeError):
+                self._source = ""
+        return self._source
+
+    @property
+    def hash(self) -> str:
+        """The task's hash: name, namespace, and version or the code it reaches."""
+        if self._hash is None:
+            self._hash = self._calc_hash()
+        return self._hash
+
+    def _calc_hash(self) -> str:
+        from redun.hashing import hash_parts, hash_value
+
+        if self.version is not None:
+            body = "version:" + self.version
+        else:
+            body = "code:" + self.code_hash.digest
+        includes = ""
+        if self._hash_includes:
+            includes = hash_parts(*sorted(hash_value(item) for item in self._hash_includes))
+        return hash_parts("task", self.fullname, body, includes)
+
+    @property
+    def code_hash(self) -> Any:
+        """The :class:`redun.codehash.CodeHash` of the function and what it reaches."""
+        if self._code_hash is None:
+            from redun.codehash import hash_function_code
+
+            self._code_hash = hash_function_code(self.func)
+        return self._code_hash
+
+    def recompute_hash(self) -> None:
+        self._hash = None
+        self._code_hash = None
+
+    def get_hash(self, data: bytes | None = None) -> str:
+        return self.hash
+
+    def is_valid(self) -> bool:
+        """True if this task's hash is the registered task's current hash."""
+        current = get_task_registry().get(self.fullname)
+        return current is not None and current.hash == self.hash
+
+    # -- options -----------------------------------------------------------
+    def get_task_options(self) -> dict:
+        return {**self._task_options_base, **self._task_options_override}
+
+    def get_task_option(self, option_name: str, default: Any = None) -> Any:
+        if option_name in self._task_options_override:
+            return self._task_options_override[option_name]
+        return self._task_options_base.get(option_name, default)
+
+    def has_task_option(self, option_name: str) -> bool:
+        return option_name in self._task_options_override or option_name in self._task_options_base
+
+    def options(self, **task_options_update: Any) -> Task[P, R]:
+        """A copy of this task with some options overridden (``executor``, ``cache``...)."""
+        clone = self._clone(
+            task_options_override={**self._task_options_override, **task_options_update}
+        )
+        return clone
+
+    def export_options(self, **task_options_update: Any) -> Task[P, R]:
+        """Like :meth:`options`, and the options also apply to child jobs."""
+        return self._clone(
+            task_options_override={**self._task_options_override, **task_options_update},
+            export_options=self._export_options | set(task_options_update),
+        )
+
+    def update_context(self, context: dict | None = None, **kwargs: Any) -> Task[P, R]:
+        """A copy of this task with context values overridden for its jobs."""
+        previous = self._task_options_override.get("_context_override", {})
+        return self.options(_context_override={**previous, **(context or {}), **kwargs})
+
+    def _clone(self, **changes: Any) -> Task[P, R]:
+        clone = cast("Task[P, R]", object.__new__(type(self)))
+        clone.__dict__.update(self.__dict__)
+        for key, value in changes.items():
+            setattr(clone, "_" + key, value)
+        options = clone.get_task_options()
+        clone.cache = bool(options.get("cache", True))
+        clone.check_valid = options.get("check_valid", "full")
+        clone.executor_name = options.get("executor", "default")
+        return clone
+
+    @property
+    def nout(self) -> int | None:
+        """How many values the task returns, from ``nout=`` or a tuple return annotation."""
+        if self._nout is _UNSET:
+            nout = self.get_task_option("nout")
+            self._nout = nout if nout is not None else _tuple_length(self.func)
+        return cast("int | None", self._nout)
+
+    @property
+    def signature(self) -> inspect.Signature:
+        if self._signature is None:
+            self._signature = inspect.signature(self.func)
+        return self._signature
+
+    @property
+    def load_module(self) -> str:
+        return self.get_task_option("load_module") or self.func.__module__
+
+    def partial(self, *args: Any, **kwargs: Any) -> PartialTask[..., R]:
+        """Bind some arguments now; the rest come at call time."""
+        return PartialTask(self, args, kwargs)
+
+    # -- calling -----------------------------------------------------------
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return cast(
+            R, TaskExpression(self.fullname, args, kwargs, self._task_options_override, self)
+        )
+
+    # -- pickling: by reference, so workers and the database see the registered task.
+    def __reduce__(self) -> Any:
+        return (
+            _restore_task,
+            (self.fullname, self.load_module, self._task_options_override, self.hash),
+        )
+
+    # Tasks compare by identity, like functions.
+    __hash__ = object.__hash__
+
+
+_UNSET: Any = object()
+
+
+def _tuple_length(func: Callable) -> int | None:
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # unresolvable string annotations: no length
+        return None
+    ret = hints.get("return")
+    if typing.get_origin(ret) in (tuple, typing.Tuple):  # noqa: UP006
+        args = typing.get_args(ret)
+        if args and args[-1] is not Ellipsis and args != ((),):
+            return len(args)
+        if args == ((),):
+            return 0
+    return None
+
+
+def _restore_task(fullname: str, module: str, overrides: dict, hash: str | None = None) -> Task:
+    registry = get_task_registry()
+    found = registry.get(fullname)
+    if found is None and module and module not in sys.modules:
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+        found = registry.get(fullname)
+    if found is None:
+        raise TaskNotFoundError(
+            f"task {fullname!r} is not registered in this process (module {module!r})"
+        )
+    return found.options(**overrides) if overrides else found
+
+
+class SchedulerTask(Task[P, R]):
+    """A task evaluated inside the scheduler with lazy arguments (``cond``, ``catch``...).
+
+    Its function is called as ``func(scheduler, parent_job, sexpr, *args, **kwargs)`` and
+    returns a value or a :class:`redun.promise.Promise`.
+    """
+
+    type_name = "redun.SchedulerTask"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return cast(
+            R, SchedulerExpression(self.fullname, args, kwargs, self._task_options_override, self)
+        )
+
+
+class PartialTask(Task[P, R]):
+    """A task with some arguments already given."""
+
+    type_name = "redun.PartialTask"
+
+    def __init__(self, task: Task[..., R], args: tuple, kwargs: dict) -> None:
+        self.task = task
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs)
+        super().__init__(
+            task.func,
+            name=task.name,
+            namespace=task.namespace,
+            version=task.version,
+            task_options_base=task._task_options_base,
+            task_options_override=task._task_options_override,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PartialTask(fullname={self.fullname}, hash={self.hash[:8]}, "
+            f"args={self.args!r}, kwargs={self.kwargs!r})"
+        )
+
+    def _calc_hash(self) -> str:
+        from redun.hashing import hash_parts, hash_value
+
+        return hash_parts("partial", self.task.hash, hash_value(self.args), hash_value(self.kwargs))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self.task(*self.args, *args, **{**self.kwargs, **kwargs})
+
+    def partial(self, *args: Any, **kwargs: Any) -> PartialTask[..., R]:
+        return PartialTask(self.task, self.args + args, {**self.kwargs, **kwargs})
+
+    def options(self, **task_options_update: Any) -> PartialTask[..., R]:  # type: ignore[override]
+        return PartialTask(self.task.options(**task_options_update), self.args, self.kwargs)
+
+    def __reduce__(self) -> Any:
+        return (PartialTask, (self.task, self.args, self.kwargs))
+
+
+def task(
+    func: Callable | None = None,
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+    version: str | None = None,
+    compat: list[str] | None = None,
+    script: bool = False,
+    hash_includes: list | None = None,
+    source: str | None = None,
+    export_options: dict | None = None,
+    **task_options_base: Any,
+) -> Any:
+    """Register a function as a redun task.
+
+    Usable bare (``@task``) or with options (``@task(cache=False, executor="processes")``).
+    See :class:`Task` for the options.
+    """
+
+    def deco(func: Callable) -> Task:
+        options = dict(task_options_base)
+        export_keys = None
+        if export_options:
+            options.update(export_options)
+            export_keys = set(export_options)
+        new_task: Task = Task(
+            func,
+            name=name,
+            namespace=namespace,
+            version=version,
+            compat=compat,
+            script=script,
+            task_options_base=options,
+            export_options=export_keys,
+            hash_includes=hash_includes,
+            source=source,
+        )
+        get_task_registry().add(new_task)
+        return new_task
+
+    if func is not None:
+        return deco(func)
+    return deco
+
+
+def scheduler_task(
+    name: str | None = None,
+    namespace: str | None = None,
+    version: str = "1",
+    **task_options_base: Any,
+) -> Callable[[Callable], SchedulerTask]:
+    """Register a function as a scheduler task (see :class:`SchedulerTask`)."""
+
+    def deco(func: Callable) -> SchedulerTask:
+        new_task: SchedulerTask = SchedulerTask(
+            func,
+            name=name,
+            namespace=namespace,
+            version=version,
+            task_options_base=task_options_base,
+        )
+        get_task_registry().add(new_task)
+        return new_task
+
+    return deco
+
+
+class TaskRegistry:
+    """All tasks defined in this process, by full name."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def add(self, task: Task) -> None:
+        self._tasks[task.fullname] = task
+
+    def get(self, task_name: str | None = None, hash: str | None = None) -> Task | None:
+        if task_name is not None:
+            return self._tasks.get(task_name)
+        if hash is not None:
+            for task in self._tasks.values():
+                if task.hash == hash:
+                    return task
+        return None
+
+    def require(self, task_name: str) -> Task:
+        """The task named ``task_name``, or a TaskNotFoundError with suggestions."""
+        found = self._tasks.get(task_name)
+        if found is None:
+            import difflib
+
+            close = difflib.get_close_matches(task_name, list(self._tasks), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TaskNotFoundError(f"task {task_name!r} not found{hint}")
+        return found
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(list(self._tasks.values()))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+
+_task_registry = TaskRegistry()
+
+
+def get_task_registry() -> TaskRegistry:
+    """The process-wide registry of tasks."""
+    return _task_registry

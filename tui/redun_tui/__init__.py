@@ -1,0 +1,1 @@
+"""redun-tui: the terminal UI for the redun daemon."""
