@@ -36,33 +36,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", metavar="URI", help="database URL (overrides [backend] db_uri; $REDUN_DB_URI)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    run = commands.add_parser(
-        "run",
-        help="run a task of a workflow file",
-        description="Run TASK from FILE; task arguments are given as --name value.",
-        usage="redun run [options] FILE TASK [--arg value ...]",
-    )
-    run.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
-    run.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
-    run.add_argument("--no-cache", action="store_true", help="re-run every job")
-    run.add_argument(
-        "--dryrun",
-        "--dry-run",
-        action="store_true",
-        help="show which jobs would run, and why, without running them",
-    )
-    run.add_argument(
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="set a context value for get_context() (repeatable; dotted keys nest)",
-    )
-    run.add_argument(
-        "--no-progress", action="store_true", help="do not draw the live progress table"
-    )
+    for name in COMMAND_MODULES:
+        module = _load_command(name)
+        if module is not None:
+            module.register(commands)
     return parser
+
+
+# Each command lives in redun/cli/cmd_<name>.py with register(subparsers), which adds
+# a parser whose defaults include handler(args, task_argv) -> exit code.
+COMMAND_MODULES = (
+    "run",
+    "log",
+    "explain",
+    "db",
+    "cache",
+    "submit",
+    "events",
+    "cancel",
+    "watch",
+)
+# Commands whose arguments after FILE TASK belong to the task.
+TASK_COMMANDS = frozenset({"run", "submit", "watch"})
+
+
+def _load_command(name: str) -> Any:
+    import importlib
+    import importlib.util
+
+    module_name = f"redun.cli.cmd_{name}"
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    return importlib.import_module(module_name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,11 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    args.full_argv = argv
     try:
-        if args.command == "run":
-            from redun.cli.run import run_command
-
-            return run_command(args, task_argv, full_argv=argv)
+        return int(args.handler(args, task_argv))
     except UsageError as error:
         print(f"redun: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -91,19 +94,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redun: interrupted", file=sys.stderr)
         return 130
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
 
 
 def _split_task_args(argv: list[str]) -> tuple[list[str], list[str]]:
     """Split ``redun [opts] run [opts] FILE TASK [task args]`` at the task's arguments."""
-    try:
-        start = argv.index("run")
-    except ValueError:
+    starts = [i for i, item in enumerate(argv) if item in TASK_COMMANDS]
+    if not starts:
         return argv, []
+    start = starts[0]
     positional = 0
     index = start + 1
-    takes_value = {"--context"}
+    takes_value = {"--context", "--home", "--address", "--token", "--db", "--config", "-c"}
     while index < len(argv):
         item = argv[index]
         if item in takes_value:

@@ -18,7 +18,13 @@ from typing import Any
 
 from redun.config import Config
 from redun.errors import ExecutorError, SchedulerError, UsageError
-from redun.events import EventBus, ExecutionFinished, ExecutionStarted, JobStateChanged
+from redun.events import (
+    EventBus,
+    ExecutionFinished,
+    ExecutionStarted,
+    JobStateChanged,
+    LogLine,
+)
 from redun.executors.base import Executor, get_executor_class
 from redun.expression import (
     OPERATIONS,
@@ -114,7 +120,7 @@ class Scheduler:
         }
         context_text = (self.config.get("scheduler") or {}).get("context")
         self.context: dict = json.loads(context_text) if context_text else {}
-        self._inbox: SimpleQueue[tuple[Job, bool, Any]] = SimpleQueue()
+        self._inbox: SimpleQueue[tuple[Job, bool | None, Any]] = SimpleQueue()
         self._running = False
         self._reset()
 
@@ -524,6 +530,10 @@ class Scheduler:
         """Report that ``job``'s function raised ``error``. Thread-safe."""
         self._inbox.put((job, False, error))
 
+    def post_log(self, job: Job, stream: str, text: str) -> None:
+        """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe."""
+        self._inbox.put((job, None, (stream, text)))
+
     def run_job_function(self, job: Job) -> None:
         """Run ``job``'s task function in this thread and report the outcome."""
         token = _current_job.set(job)
@@ -536,7 +546,19 @@ class Scheduler:
         finally:
             _current_job.reset(token)
 
-    def _handle_outcome(self, job: Job, ok: bool, value: Any) -> None:
+    def _handle_outcome(self, job: Job, ok: bool | None, value: Any) -> None:
+        if ok is None:
+            if self.events.active:
+                stream, text = value
+                self.events.emit(
+                    LogLine(
+                        self.execution.id if self.execution else "",
+                        job_id=job.id,
+                        stream=stream,
+                        text=text,
+                    )
+                )
+            return
         if job.state is not JobState.RUNNING:
             return  # cancelled while it ran
         self._inflight -= 1

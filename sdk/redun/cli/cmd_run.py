@@ -64,8 +64,39 @@ def parse_context(items: list[str]) -> dict:
     return context
 
 
-def run_command(args: argparse.Namespace, task_argv: list[str], full_argv: list[str]) -> int:
+def register(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run a task of a workflow file",
+        description="Run TASK from FILE; task arguments are given as --name value.",
+        usage="redun run [options] FILE TASK [--arg value ...]",
+    )
+    run.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
+    run.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
+    run.add_argument("--no-cache", action="store_true", help="re-run every job")
+    run.add_argument(
+        "--dryrun",
+        "--dry-run",
+        action="store_true",
+        help="show which jobs would run, and why, without running them",
+    )
+    run.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a context value for get_context() (repeatable; dotted keys nest)",
+    )
+    run.add_argument(
+        "--no-progress", action="store_true", help="do not draw the live progress table"
+    )
+    run.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     from redun.scheduler import DryRunResult
+
+    full_argv = getattr(args, "full_argv", [])
 
     try:
         module = import_workflow(args.file)
