@@ -158,13 +158,13 @@ class Promise(Generic[T]):
         """A promise of the list of values, any of which may be a promise."""
         out: Promise[list[Any]] = Promise()
         results = list(values)
-        remaining = [0]
-        for index, value in enumerate(results):
-            if type(value) is Promise:
-                remaining[0] += 1
-                value.add_waiter(_all_item, (out, results, remaining, index))
-        if remaining[0] == 0:
-            out.do_resolve(results)
+        pending = [index for index, value in enumerate(results) if type(value) is Promise]
+        if not pending:
+            return out.do_resolve(results)
+        # Count first: a settled promise may call back before the loop ends.
+        remaining = [len(pending)]
+        for index in pending:
+            results[index].add_waiter(_all_item, (out, results, remaining, index))
         return out
 
     def __repr__(self) -> str:

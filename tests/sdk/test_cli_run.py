@@ -1,0 +1,174 @@
+"""`redun run`: arguments, output, exit codes, and the persistent cache."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import redun_cli
+
+WORKFLOW = textwrap.dedent(
+    '''
+    from redun import File, task
+
+    redun_namespace = "cli"
+
+
+    @task
+    def add(a: int, b: int = 10) -> int:
+        return a + b
+
+
+    @task
+    def main(n: int, scale: float = 1.0, names: list[str] = [], loud: bool = False) -> dict:
+        """Combine the arguments."""
+        return {"n": n, "scale": scale, "names": names, "loud": loud}
+
+
+    @task
+    def summed(xs: list[int]) -> int:
+        return sum(xs)
+
+
+    def check(x):
+        if x < 0:
+            raise ValueError(f"negative input: {x}")
+        return x
+
+
+    @task
+    def failing(x: int) -> int:
+        return check(x)
+
+
+    @task
+    def read_size(path: File) -> int:
+        return len(path.read())
+    '''
+)
+
+
+def run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*redun_cli(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def flow_dir(tmp_path: Path) -> Path:
+    (tmp_path / "flow.py").write_text(WORKFLOW)
+    return tmp_path
+
+
+def test_arguments_are_parsed_from_the_signature(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(
+        flow_dir,
+        cli_env,
+        "run",
+        "flow.py",
+        "main",
+        "--n",
+        "3",
+        "--scale",
+        "2.5",
+        "--names",
+        "x",
+        "y",
+        "--loud",
+        "true",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == repr(
+        {"n": 3, "scale": 2.5, "names": ["x", "y"], "loud": True}
+    )
+    proc = run(flow_dir, cli_env, "run", "flow.py", "summed", "--xs", "1", "2", "3")
+    assert proc.stdout.strip().splitlines()[-1] == "6"
+    proc = run(flow_dir, cli_env, "run", "flow.py", "cli.add", "--a", "1")
+    assert proc.stdout.strip().splitlines()[-1] == "11"
+
+
+def test_file_arguments(flow_dir: Path, cli_env: dict) -> None:
+    (flow_dir / "data.txt").write_text("hello")
+    proc = run(flow_dir, cli_env, "run", "flow.py", "read_size", "--path", "data.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "5"
+
+
+def test_second_run_reuses_the_first_runs_results(flow_dir: Path, cli_env: dict) -> None:
+    first = run(flow_dir, cli_env, "run", "flow.py", "add", "--a", "1", "--b", "2")
+    assert first.returncode == 0, first.stderr
+    assert "done=1" in first.stderr
+    assert (flow_dir / ".redun" / "redun.ini").exists()
+    assert (flow_dir / ".redun" / "redun.db").exists()
+    second = run(flow_dir, cli_env, "run", "flow.py", "add", "--a", "1", "--b", "2")
+    assert second.stdout.strip().splitlines()[-1] == "3"
+    assert "cached=1" in second.stderr
+    third = run(flow_dir, cli_env, "run", "--no-cache", "flow.py", "add", "--a", "1", "--b", "2")
+    assert "done=1" in third.stderr
+
+
+def test_dryrun_says_what_would_run(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(flow_dir, cli_env, "run", "--dryrun", "flow.py", "add", "--a", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 job(s) would run" in proc.stderr and "cli.add(a=5)" in proc.stderr
+    run(flow_dir, cli_env, "run", "flow.py", "add", "--a", "5")
+    proc = run(flow_dir, cli_env, "run", "--dryrun", "flow.py", "add", "--a", "5")
+    assert "nothing would run" in proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "15"
+
+
+def test_config_dir_option(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(flow_dir, cli_env, "-c", "elsewhere", "run", "flow.py", "add", "--a", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert (flow_dir / "elsewhere" / "redun.db").exists()
+    assert not (flow_dir / ".redun").exists()
+
+
+def test_failing_task_exits_1_with_a_trimmed_traceback(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(flow_dir, cli_env, "run", "flow.py", "failing", "--x", "-1")
+    assert proc.returncode == 1
+    assert "ValueError: negative input: -1" in proc.stderr
+    assert "in check" in proc.stderr and "flow.py" in proc.stderr
+    assert "scheduler/core.py" not in proc.stderr
+    assert "cli.failing failed" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("run", "nope.py", "main"), "workflow file not found: nope.py"),
+        (("run", "flow.py", "mian", "--n", "1"), "did you mean 'main'?"),
+        (("run", "flow.py", "main", "--n", "three"), "bad value for --n: 'three'"),
+        (("run", "flow.py", "main"), "needs --n"),
+        (("run", "flow.py", "main", "--n", "1", "--bogus", "2"), "unrecognized arguments"),
+        (("run", "flow.py", "main", "--n", "1", "--loud", "maybe"), "expected true or false"),
+    ],
+)
+def test_bad_usage_exits_2_with_a_clear_message(
+    flow_dir: Path, cli_env: dict, args: tuple, message: str
+) -> None:
+    proc = run(flow_dir, cli_env, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_syntax_error_in_workflow_is_reported(flow_dir: Path, cli_env: dict) -> None:
+    (flow_dir / "broken.py").write_text("from redun import task\n\n@task\ndef main(:\n    pass\n")
+    proc = run(flow_dir, cli_env, "run", "broken.py", "main")
+    assert proc.returncode == 1
+    assert "SyntaxError" in proc.stderr and "broken.py" in proc.stderr
+
+
+def test_help_lists_task_arguments(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(flow_dir, cli_env, "run", "flow.py", "main", "--help")
+    assert proc.returncode == 0
+    assert "--scale" in proc.stdout and "Combine the arguments." in proc.stdout
