@@ -68,6 +68,10 @@ class Backend:
         """The given calls and all their descendants, by call hash."""
         raise NotImplementedError
 
+    def has_calls(self, task_hash: str) -> bool:
+        """False only if no call of this task version was ever recorded (skips lookups)."""
+        return True
+
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
         """Stored values by hash (those found)."""
         raise NotImplementedError

@@ -9,6 +9,7 @@ the last fraction of a second of finished jobs.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -111,7 +112,9 @@ class DbBackend(Backend):
 
             @sa.event.listens_for(engine, "begin")
             def _begin(connection: Any) -> None:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                # Writers take the lock up front (no deadlocking upgrades); readers do not.
+                mode = "IMMEDIATE" if connection.info.get("redun_writer") else "DEFERRED"
+                connection.exec_driver_sql(f"BEGIN {mode}")
 
             return engine
         try:
@@ -124,7 +127,7 @@ class DbBackend(Backend):
         assert engine is not None
         for attempt in range(5):
             try:
-                with engine.begin() as conn:
+                with engine.connect() as conn, _writing(conn):
                     if conn.dialect.name == "postgresql":
                         conn.execute(sa.text("SELECT pg_advisory_xact_lock(7265646)"))
                     schema.metadata.create_all(conn, checkfirst=True)
@@ -170,6 +173,13 @@ class DbBackend(Backend):
             raise BackendError(f"query failed on {mask_uri(self.db_uri)}: {exc}") from exc
 
     # -- cache reads -----------------------------------------------------------
+    def has_calls(self, task_hash: str) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM redun_call_node WHERE task_hash = :task_hash LIMIT 1",
+            task_hash=task_hash,
+        )
+        return bool(rows)
+
     def find_calls(self, eval_hashes: list[str]) -> dict[str, CallRecord]:
         found: dict[str, CallRecord] = {}
         for chunk in _chunks(list(dict.fromkeys(eval_hashes))):
@@ -262,7 +272,9 @@ class DbBackend(Backend):
             return
         engine = self.engine
         try:
-            with engine.begin() as conn:
+            with engine.connect() as conn:
+                conn.info["redun_writer"] = True
+                conn.begin()
                 for table_name in _WRITE_ORDER:
                     table_rows = rows.get(table_name)
                     if table_rows:
@@ -273,6 +285,7 @@ class DbBackend(Backend):
                         .where(schema.execution.c.id == update["id"])
                         .values(**{k: v for k, v in update.items() if k != "id"})
                     )
+                conn.commit()
         except SQLAlchemyError as exc:
             raise BackendError(f"writing to {mask_uri(self.db_uri)} failed: {exc}") from exc
 
@@ -289,6 +302,14 @@ _WRITE_ORDER = (
 )
 _TABLES = {table.name: table for table in schema.metadata.sorted_tables}
 _UPSERT_COLUMNS = {"redun_evaluation": ("call_hash", "time"), "redun_job": None}
+
+
+@contextlib.contextmanager
+def _writing(conn: Any) -> Iterator[Any]:
+    """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+    conn.info["redun_writer"] = True
+    with conn.begin():
+        yield conn
 
 
 def _row_key(table: str, row: dict) -> Any:

@@ -26,6 +26,9 @@ class MemoryBackend(Backend):
                 found[eval_hash] = self.calls[call_hash]
         return found
 
+    def has_calls(self, task_hash: str) -> bool:
+        return task_hash in self.tasks
+
     def get_call_tree(self, call_hashes: list[str]) -> dict[str, CallRecord]:
         tree: dict[str, CallRecord] = {}
         stack = list(call_hashes)

@@ -34,8 +34,26 @@ class CacheChecker:
         self.registry = registry
         self._valid: dict[str, bool] = {}
         self._current_hash: dict[str, str | None] = {}
+        self._task_has_calls: dict[str, bool] = {}
+
+    def _may_have_calls(self, task_hash: str) -> bool:
+        known = self._task_has_calls.get(task_hash)
+        if known is None:
+            known = self._task_has_calls[task_hash] = self.backend.has_calls(task_hash)
+        return known
 
     def lookup(self, jobs: list[Job]) -> Iterator[tuple[Job, CacheHit | None]]:
+        # A task version never recorded before cannot hit: skip the query (a first run of
+        # a workflow, or a chain whose jobs become ready one at a time, asks nothing).
+        candidates = [job for job in jobs if self._may_have_calls(job.task.hash)]
+        if len(candidates) < len(jobs):
+            chosen = {id(job) for job in candidates}
+            for job in jobs:
+                if id(job) not in chosen:
+                    yield job, None
+            jobs = candidates
+            if not jobs:
+                return
         found = self.backend.find_calls([job.eval_hash for job in jobs])
         if not found:
             for job in jobs:
