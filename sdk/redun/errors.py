@@ -4,7 +4,8 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
 
     RedunError
     ├── UsageError              bad input from a user: unknown task, bad argument, bad option
-    │   └── TaskNotFoundError   a task name that is not registered
+    │   ├── TaskNotFoundError   a task name that is not registered
+    │   └── TaskArgumentError   a call's arguments do not fit the task's signature
     ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
     ├── SchedulerError          the scheduler could not evaluate a workflow
     │   └── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
@@ -30,6 +31,10 @@ class UsageError(RedunError, ValueError):
 
 class TaskNotFoundError(UsageError, LookupError):
     """A task name that is not registered."""
+
+
+class TaskArgumentError(UsageError, TypeError):
+    """A call's arguments do not fit the task's signature."""
 
 
 class ExpressionError(RedunError, TypeError):

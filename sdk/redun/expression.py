@@ -72,6 +72,31 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+_SYMBOLS = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "truediv": "/",
+    "floordiv": "//",
+    "mod": "%",
+    "pow": "**",
+    "and": "&",
+    "or": "|",
+    "xor": "^",
+    "lshift": "<<",
+    "rshift": ">>",
+    "matmul": "@",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "eq": "==",
+    "ne": "!=",
+}
+_SYMBOLS.update({f"r{name}": symbol for name, symbol in list(_SYMBOLS.items())})
+_UNARY_SYMBOLS = {"neg": "-", "pos": "+", "invert": "~"}
+
+
 class Expression(Generic[Result]):
     """Base class of lazy values. Subclasses hold what to compute, not results."""
 
@@ -200,6 +225,11 @@ class TaskExpression(ApplyExpression[Result]):
     def _nout(self) -> int | None:
         return self.task.nout if self.task is not None else None
 
+    @property
+    def _options(self) -> dict:
+        """The task options this call overrides (the original's attribute name)."""
+        return self.task_options
+
     def __repr__(self) -> str:
         return f"{self.task_name}({format_arguments(self.args, self.kwargs)})"
 
@@ -245,6 +275,12 @@ class SimpleExpression(ApplyExpression[Result]):
             return f"{args[0]!r}[{args[1]!r}]"
         if name == "call":
             return f"{args[0]!r}({format_arguments(args[1:], self.kwargs)})"
+        symbol = _SYMBOLS.get(name)
+        if symbol is not None and len(args) == 2:
+            left, right = (args[1], args[0]) if name.startswith("r") else args
+            return f"({left!r} {symbol} {right!r})"
+        if name in _UNARY_SYMBOLS and len(args) == 1:
+            return f"{_UNARY_SYMBOLS[name]}{args[0]!r}"
         return f"{name}({format_arguments(args, self.kwargs)})"
 
     def __getstate__(self) -> dict:

@@ -87,7 +87,7 @@ class Task(Generic[P, R]):
         self.fullname: str = f"{self.namespace}.{self.name}" if self.namespace else self.name
         self._validate()
         # Resolved once: the scheduler reads these for every job.
-        options = self.get_task_options()
+        options = self.options_view = self.get_task_options()
         self.cache: bool = bool(options.get("cache", True))
         self.check_valid: str = options.get("check_valid", "full")
         self.executor_name: str = options.get("executor", "default")
@@ -209,7 +209,7 @@ class Task(Generic[P, R]):
         clone.__dict__.update(self.__dict__)
         for key, value in changes.items():
             setattr(clone, "_" + key, value)
-        options = clone.get_task_options()
+        options = clone.options_view = clone.get_task_options()
         clone.cache = bool(options.get("cache", True))
         clone.check_valid = options.get("check_valid", "full")
         clone.executor_name = options.get("executor", "default")

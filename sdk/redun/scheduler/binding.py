@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from redun.errors import UsageError
+from redun.errors import TaskArgumentError
 
 if TYPE_CHECKING:
     from redun.task import Task
@@ -52,7 +52,7 @@ def bind_arguments(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
     try:
         signature = task.signature.bind(*args, **kwargs)
     except TypeError as error:
-        raise UsageError(f"bad arguments for task {task.fullname}: {error}") from None
+        raise TaskArgumentError(f"bad arguments for task {task.fullname}: {error}") from None
     signature.apply_defaults()
     result: dict[str, Any] = {}
     for name, value in signature.arguments.items():

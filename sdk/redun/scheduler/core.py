@@ -412,7 +412,7 @@ class Scheduler:
         job.arg_hashes = arg_hashes
         job.args_hash = args_hash
         job.eval_hash = eval_hash
-        job.options = task.get_task_options()
+        job.options = task.options_view  # shared, read-only
         job.context = self._job_context(job)
         promise: Promise = Promise()
         job.promise = promise

@@ -1,0 +1,5 @@
+"""Context values for tasks: ``get_context("a.b", default)`` (re-exported for compatibility)."""
+
+from redun.scheduler.control import get_context, get_context_value
+
+__all__ = ["get_context", "get_context_value"]
