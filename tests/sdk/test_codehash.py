@@ -15,6 +15,7 @@ import types
 from collections.abc import Iterator
 
 import pytest
+
 import redun
 from redun.codehash import CodeHash, hash_function_code, is_user_module, normalized_source
 from redun.errors import HashingError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from redun import Scheduler, task
 from redun.errors import ExpressionError
 from redun.expression import SimpleExpression, TaskExpression

@@ -22,6 +22,7 @@ import uuid
 from typing import NamedTuple
 
 import pytest
+
 from redun.errors import HashingError
 from redun.hashing import hash_bytes, hash_parts, hash_text, hash_value, hash_value_fallback
 from redun.value import Value

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from redun.v1 import common_pb2, daemon_pb2, daemon_pb2_grpc, events_pb2, runs_pb2
 
 ROOT = Path(__file__).resolve().parents[2]

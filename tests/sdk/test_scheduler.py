@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from redun import Scheduler, catch, cond, get_context, task, throw
 from redun.backends import MemoryBackend
 from redun.config import Config
