@@ -1,0 +1,59 @@
+"""Large workloads: no recursion limit, bounded memory. Slow: run by `make test-slow`."""
+
+from __future__ import annotations
+
+import resource
+import sys
+
+import pytest
+
+from redun import Scheduler, task
+
+redun_namespace = "test_scale"
+
+pytestmark = pytest.mark.slow
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task
+def total(values: list) -> int:
+    return sum(values)
+
+
+@task
+def fanout(n: int) -> int:
+    return total([inc(i) for i in range(n)])
+
+
+@task
+def chain(n: int) -> int:
+    value = 0
+    for _ in range(n):
+        value = inc(value)
+    return value
+
+
+@task
+def countdown(n: int) -> int:
+    return 0 if n == 0 else inc(countdown(n - 1))
+
+
+def test_chain_of_100_000() -> None:
+    limit = sys.getrecursionlimit()
+    assert Scheduler().run(chain(100_000)) == 100_000
+    assert sys.getrecursionlimit() == limit
+
+
+def test_recursion_100_000_deep() -> None:
+    assert Scheduler().run(countdown(100_000)) == 100_000
+
+
+def test_fanout_of_1_000_000() -> None:
+    n = 1_000_000
+    assert Scheduler().run(fanout(n)) == n * (n + 1) // 2
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert peak_mb < 6000, f"peak RSS {peak_mb:.0f} MB"
