@@ -9,7 +9,8 @@ start-up. The reference is installed into bench/.venv-ref on first use.
 Progress goes to stderr; the table (and notes on any failed run) to stdout.
 Exit status: 0 if every run of "ours" succeeded with the right result, 1 if
 one did not (the reference may fail, e.g. with RecursionError on a deep
-chain, without affecting the exit status), 2 on bad usage.
+chain, without affecting the exit status), 2 on bad usage, 130 if interrupted
+(Ctrl-C stops the running redun process and prints what finished).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+from itertools import product
 from pathlib import Path
 
 from harness import report, venvs
@@ -36,7 +38,7 @@ log = venvs.log
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    sizes = ", ".join(f"{w.name}={w.default_n}" for w in WORKLOADS.values())
+    sizes = ", ".join(f"{w.name}={n}" for w in WORKLOADS.values() for n in w.default_sizes)
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
         description=__doc__,
@@ -63,7 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N|NAME=N",
         action="append",
         default=[],
-        help=f"size for every selected workload, or NAME=N for one; repeatable (defaults: {sizes})",
+        help=f"size for every selected workload, or NAME=N for one; repeat NAME=N to run "
+        f"several sizes (defaults: {sizes})",
     )
     parser.add_argument(
         "--only", choices=("ours", "ref"), help="run one implementation only (default: both)"
@@ -121,8 +124,11 @@ def _parse_workloads(parser: argparse.ArgumentParser, values: list[str] | None) 
 
 def _parse_sizes(
     parser: argparse.ArgumentParser, values: list[str], selected: list[Workload]
-) -> dict[str, int]:
-    sizes = {w.name: w.default_n for w in selected}
+) -> dict[str, list[int]]:
+    """Sizes per workload: `N` sets every workload to N; `NAME=N` replaces that
+    workload's defaults the first time and adds a further size after that."""
+    sizes = {w.name: list(w.default_sizes) for w in selected}
+    given: set[str] = set()
     for value in values:
         name, _, number = value.rpartition("=")
         try:
@@ -131,12 +137,16 @@ def _parse_sizes(
             parser.error(f"--n {value}: expected N or NAME=N with an integer N")
         if n < 1:
             parser.error(f"--n {value}: N must be at least 1")
-        if not name:
-            sizes = {key: n for key in sizes}
-        elif name not in WORKLOADS:
+        if name and name not in WORKLOADS:
             parser.error(f"--n {value}: unknown workload {name!r}")
-        elif name in sizes:
-            sizes[name] = n
+        for key in [name] if name else list(sizes):
+            if key not in sizes:
+                continue
+            if key in given:
+                sizes[key] = list(dict.fromkeys([*sizes[key], n]))
+            else:
+                sizes[key] = [n]
+                given.add(key)
     return sizes
 
 
@@ -161,7 +171,7 @@ def run_pair(
     impl: venvs.Impl, workload: Workload, n: int, root: Path, timeout: float
 ) -> list[RunResult]:
     """First run on an empty cache, then the cached re-run, in one fresh directory."""
-    workdir = root / workload.name
+    workdir = root / f"{workload.name}-{n}"
     workdir.mkdir(parents=True)
     shutil.copy2(workload.path, workdir / workload.path.name)
     results = []
@@ -195,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = False
     try:
         for workload in args.selected:
-            n = args.sizes[workload.name]
-            for name, impl in impls.items():
+            for n, (name, impl) in product(args.sizes[workload.name], impls.items()):
                 if isinstance(impl, str):
                     results += [
                         not_run(name, workload.name, n, phase, UNAVAILABLE, impl)

@@ -45,6 +45,8 @@ def _per_task(result: RunResult | None, jobs: int) -> str:
 
 def table(results: list[RunResult]) -> str:
     """One row per (workload, n); columns for each implementation that ran."""
+    if not results:
+        return "(no run finished)"
     index = _index(results)
     impls = [i for i in IMPLS if any(r.impl == i for r in results)]
     both = len(impls) == 2
@@ -73,10 +75,10 @@ def table(results: list[RunResult]) -> str:
 
 
 LEGEND = (
-    "Times are wall clock of one `redun run` process, start-up included; "
+    "Times: wall clock of one `redun run` process, start-up included; "
     "'cached' re-runs on the first run's cache.\n"
     "ratio = ref / ours (higher: ours is faster). "
-    "ours/task, ref/task = first-run time / jobs, start-up included."
+    "<impl>/task = first-run time / jobs, start-up included."
 )
 
 

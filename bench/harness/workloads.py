@@ -16,7 +16,7 @@ WORKLOAD_DIR = Path(__file__).resolve().parent.parent / "workloads"
 @dataclass(frozen=True)
 class Workload:
     name: str
-    default_n: int
+    default_sizes: tuple[int, ...]
     jobs: Callable[[int], int]  # number of task calls for a given n
     expected: Callable[[int], int]  # the result ``main(n)`` must return
     summary: str
@@ -35,28 +35,29 @@ WORKLOADS: dict[str, Workload] = {
     for w in [
         Workload(
             "fanout",
-            10_000,
+            (10_000,),
             jobs=lambda n: n + 2,
             expected=_triangle,
             summary="n independent inc() calls, then one total() over them",
         ),
         Workload(
             "chain",
-            10_000,
+            # 100 is within the reference's recursion limit, so that row compares.
+            (100, 10_000),
             jobs=lambda n: n + 1,
             expected=lambda n: n,
             summary="x = inc(x) n times in main(): an n-deep dependent chain",
         ),
         Workload(
             "recursive",
-            1_000,
+            (1_000,),
             jobs=lambda n: 4 * n - 1,
             expected=_triangle,
             summary="tree_sum(lo, hi) recursing on both halves; n leaves, ~4n jobs",
         ),
         Workload(
             "map",
-            2_000,
+            (2_000,),
             # main, total, the map_ helper jobs and one double() per element;
             # the helper count is an implementation detail, so count the
             # user-visible calls only.
