@@ -14,6 +14,10 @@ Sections used by the SDK::
 
     [limits]
     gpu = 1
+
+    [file]
+    # How local files are hashed: stat (size and mtime; the default) or content.
+    hash = content
 """
 
 from __future__ import annotations
@@ -101,7 +105,10 @@ class Config:
 
 
 def load_config(config_dir: str | None = None, *, create: bool = True) -> Config:
-    """Read ``<config_dir>/redun.ini``, writing the default file first if ``create``."""
+    """Read ``<config_dir>/redun.ini``, writing the default file first if ``create``.
+
+    Also applies the process-wide settings it holds (``[file] hash``).
+    """
     config_dir = os.path.abspath(config_dir or os.environ.get("REDUN_CONFIG") or DEFAULT_CONFIG_DIR)
     path = os.path.join(config_dir, CONFIG_FILENAME)
     if create and not os.path.exists(path):
@@ -113,4 +120,8 @@ def load_config(config_dir: str | None = None, *, create: bool = True) -> Config
         config.read_path(path)
     else:
         config.read_string(DEFAULT_INI)
+    # Process-wide settings a workflow's config chooses: [file] hash = stat|content.
+    from redun.file.hash_mode import configure_hash_mode
+
+    configure_hash_mode(config)
     return config

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 import redun.file
 from redun.errors import FileError, UsageError
 from redun.file import (
@@ -86,7 +87,10 @@ def test_repr_equality_and_set_membership(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("x")
     file = File(str(path))
-    assert repr(file) == f"File(path={path}, hash={file.hash[:8]})"
+    assert repr(file) == f"File(path={path}, hash=unhashed)"  # repr does no I/O
+    assert file._hash is None
+    recorded = file.hash
+    assert repr(file) == f"File(path={path}, hash={recorded[:8]})"
     assert file == File(str(path))
     assert len({file, File(str(path))}) == 1
     assert file != File(str(path), hash="0" * 40)
@@ -359,14 +363,11 @@ def test_pickle_keeps_content_mode(tmp_path):
 def test_get_filesystem_by_scheme(tmp_path):
     assert isinstance(get_filesystem(str(tmp_path)), LocalFileSystem)
     assert get_filesystem("file:///tmp/x") is get_filesystem("relative/path")
-    with pytest.raises(FileError, match="S3 support is not installed yet"):
-        get_filesystem("s3://bucket/key")
+    assert get_filesystem("s3://bucket/key").name == "s3"  # loaded on first use
     with pytest.raises(FileError, match="not installed yet"):
         get_filesystem("gs://bucket/key")
     with pytest.raises(FileError, match="no file system for scheme 'ftp'"):
         get_filesystem("ftp://host/x")
-    with pytest.raises(FileError, match="S3 support is not installed yet.*s3://bucket/key"):
-        File("s3://bucket/key").read()
 
 
 def test_file_url(tmp_path):
@@ -485,7 +486,8 @@ def test_dir_copy_to(tmp_path):
 def test_dir_pickle_and_repr(tmp_path):
     make_tree(tmp_path / "d")
     directory = Dir(str(tmp_path / "d"))
-    assert repr(directory) == f"Dir(path={tmp_path / 'd'}, hash={directory.hash[:8]})"
+    recorded = directory.hash
+    assert repr(directory) == f"Dir(path={tmp_path / 'd'}, hash={recorded[:8]})"
     assert directory.__getstate__() == {"path": directory.path, "hash": directory.hash}
     loaded = pickle.loads(pickle.dumps(directory))
     assert loaded == directory and loaded.is_valid()
@@ -572,3 +574,56 @@ def test_dir_glob_with_special_characters_in_its_name(tmp_path):
     root.mkdir()
     (root / "x.txt").write_text("x")
     assert [f.basename() for f in Dir(str(root)).glob("*.txt")] == ["x.txt"]
+
+
+# -- file families and the hash argument -----------------------------------
+
+
+def test_hash_argument_selects_the_mode(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("x")
+    assert File(str(path), hash="content").content_hash
+    assert File(str(path), hash="content")._hash is None
+    assert not File(str(path), hash="stat", content_hash=None).content_hash
+    assert Dir(str(tmp_path), hash="content").content_hash
+    with pytest.raises(UsageError, match="contradicts"):
+        File(str(path), hash="content", content_hash=False)
+
+
+def test_content_family_hashes_by_content(tmp_path):
+    from redun.file import ContentDir, ContentFile, ContentStagingFile
+
+    write_at(tmp_path / "a.txt", "aaaa", T0)
+    file = ContentFile(str(tmp_path / "a.txt"))
+    assert file.content_hash and file.hash == File(str(tmp_path / "a.txt"), hash="content").hash
+    write_at(tmp_path / "a.txt", "bbbb", T0)  # same size and mtime
+    assert not file.is_valid()
+    directory = ContentDir(str(tmp_path))
+    assert all(type(f) is ContentFile for f in directory.files())
+    assert type(file.stage("x.txt")) is ContentStagingFile
+    assert pickle.loads(pickle.dumps(file)).content_hash
+
+
+def test_immutable_family_never_touches_the_disk(tmp_path, monkeypatch):
+    from redun.file import IDir, IFile
+
+    file = IFile(str(tmp_path / "never-written.txt"))
+    recorded = file.hash
+    (tmp_path / "never-written.txt").write_text("now it exists")
+    assert file.is_valid() and IFile(file.path).hash == recorded
+    assert IDir(str(tmp_path)).is_valid()
+    assert type(IDir(str(tmp_path)).file("x")) is IFile
+
+
+def test_default_mode_is_resolved_when_the_hash_is_first_taken(tmp_path):
+    # A File made at import time (e.g. a task's default argument) follows the
+    # config loaded afterwards, then keeps the mode its hash was taken with.
+    path = tmp_path / "a.txt"
+    path.write_text("x")
+    early, early_dir = File(str(path)), Dir(str(tmp_path))
+    set_default_hash_mode("content")
+    assert early.hash == File(str(path), content_hash=True).hash
+    assert early_dir.hash == Dir(str(tmp_path), content_hash=True).hash
+    set_default_hash_mode("stat")
+    assert early.content_hash and early.is_valid()
+    assert early_dir.content_hash and early_dir.is_valid()

@@ -81,7 +81,9 @@ class ProcessExecutor(Executor):
                     job, ExecutorError(f"worker process failed running {job.task.fullname}: {exc}")
                 )
             return
-        for job, (ok, value) in zip(chunk, outcomes):
+        for job, (ok, value, logs) in zip(chunk, outcomes):
+            for stream, text in logs:
+                scheduler.post_log(job, stream, text)
             if ok:
                 scheduler.done_job(job, value)
             else:
@@ -129,27 +131,38 @@ def _ensure_module(name: str, path: str | None) -> None:
 
 
 def _run_batch(payload: bytes) -> bytes:
+    from redun.logs import JobOutput, list_sink
     from redun.task import get_task_registry
 
-    outcomes: list[tuple[bool, Any]] = []
+    # (ok, value, log lines): what a job printed is shown live by the worker and
+    # shipped back with its outcome, to become the job's log lines.
+    outcomes: list[tuple[bool, Any, list[tuple[str, str]]]] = []
     for module_name, module_file, fullname, overrides, args, kwargs in pickle.loads(payload):
+        logs: list[tuple[str, str]] = []
         try:
-            _ensure_module(module_name, module_file)
-            task = get_task_registry().require(fullname)
-            if overrides:
-                task = task.options(**overrides)
-            outcomes.append((True, task.func(*args, **kwargs)))
+            with JobOutput(list_sink(logs), task_name=fullname):
+                _ensure_module(module_name, module_file)
+                task = get_task_registry().require(fullname)
+                if overrides:
+                    task = task.options(**overrides)
+                if task.script:
+                    from redun.scripting import run_script_task
+
+                    value = run_script_task(task, args, kwargs)
+                else:
+                    value = task.func(*args, **kwargs)
+            outcomes.append((True, value, logs))
         except Exception as error:
             error.__redun_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
-            outcomes.append((False, error))
+            outcomes.append((False, error, logs))
     try:
         return pickle.dumps(outcomes)
     except Exception:
         safe = []
-        for ok, value in outcomes:
+        for ok, value, logs in outcomes:
             try:
                 pickle.dumps(value)
-                safe.append((ok, value))
+                safe.append((ok, value, logs))
             except Exception as exc:
-                safe.append((False, ExecutorError(f"result cannot be pickled: {exc!r}")))
+                safe.append((False, ExecutorError(f"result cannot be pickled: {exc!r}"), logs))
         return pickle.dumps(safe)

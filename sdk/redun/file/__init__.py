@@ -1,6 +1,8 @@
 """Files and directories as workflow values: ``File``, ``Dir``, staging, file systems.
 
-See :mod:`redun.file.hash_mode` for how local files are hashed (stat or content).
+See :mod:`redun.file.hash_mode` for how local files are hashed (stat or content),
+:mod:`redun.file.variants` for content-hashed and immutable file families, and
+:mod:`redun.file.s3` for ``s3://`` paths (boto3 is imported on first use).
 """
 
 from redun.file.dir import Dir, FileSet, copy_file
@@ -21,14 +23,36 @@ from redun.file.filesystem import (
 from redun.file.hash_mode import get_default_hash_mode, set_default_hash_mode
 from redun.file.local import LocalFileSystem
 from redun.file.staging import Staging, StagingDir, StagingFile
+from redun.file.variants import (
+    ContentDir,
+    ContentFile,
+    ContentFileSet,
+    ContentStagingDir,
+    ContentStagingFile,
+    IDir,
+    IFile,
+    IFileSet,
+    IStagingDir,
+    IStagingFile,
+)
 
 __all__ = [
+    "ContentDir",
+    "ContentFile",
+    "ContentFileSet",
+    "ContentStagingDir",
+    "ContentStagingFile",
     "Dir",
     "File",
     "FileClasses",
     "FileSet",
     "FileStat",
     "FileSystem",
+    "IDir",
+    "IFile",
+    "IFileSet",
+    "IStagingDir",
+    "IStagingFile",
     "LocalFileSystem",
     "RedunFileNotFoundError",
     "RedunPermissionError",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from redun.errors import FileError
 from redun.file.file import File, FileClasses, PathLike
 from redun.file.filesystem import FileSystem, get_filesystem, missing_error
-from redun.file.hash_mode import resolve_content_hash
+from redun.file.hash_mode import resolve_content_hash, split_hash_argument
 from redun.hashing import hash_parts
 from redun.value import Value
 
@@ -23,7 +23,7 @@ class FileSet(Value):
 
     Args:
         pattern: e.g. ``"data/**/*.csv"``.
-        hash: a hash recorded earlier.
+        hash: a hash recorded earlier, or ``"content"``/``"stat"`` to choose the mode.
         content_hash: hash the files' bytes rather than their size and mtime.
     """
 
@@ -35,9 +35,25 @@ class FileSet(Value):
         self, pattern: PathLike, hash: str | None = None, *, content_hash: bool | None = None
     ) -> None:
         self.pattern: str = os.fspath(pattern)
+        hash, content_hash = split_hash_argument(hash, content_hash)
         self._hash: str | None = hash
-        self.content_hash: bool = resolve_content_hash(content_hash)
+        # None: the default mode, resolved when the hash is first taken.
+        self._content_hash: bool | None = content_hash
         self._filesystem: FileSystem | None = None
+
+    @property
+    def content_hash(self) -> bool:
+        """True if the files are hashed by their bytes, False if by size and mtime."""
+        return resolve_content_hash(self._content_hash)
+
+    @content_hash.setter
+    def content_hash(self, value: bool | None) -> None:
+        self._content_hash = value
+
+    def _fix_mode(self) -> bool:
+        if self._content_hash is None:
+            self._content_hash = resolve_content_hash(None)
+        return self._content_hash
 
     @property
     def filesystem(self) -> FileSystem:
@@ -55,6 +71,7 @@ class FileSet(Value):
         return value
 
     def _calc_hash(self) -> str:
+        self._fix_mode()
         return hash_parts(self.type_basename, self.pattern, *(f.hash for f in self.files()))
 
     def get_hash(self, data: bytes | None = None) -> str:
@@ -72,12 +89,11 @@ class FileSet(Value):
         return self._hash == self._calc_hash()
 
     def _file(self, path: str) -> File:
-        return self.classes.File(path, content_hash=self.content_hash)
+        return self.classes.File(path, content_hash=self._content_hash)
 
     def files(self) -> list[File]:
         """Return the files matching now, sorted by path."""
-        fs = self.filesystem
-        return [self._file(path) for path in fs.glob(self.pattern) if fs.isfile(path)]
+        return [self._file(path) for path in self.filesystem.glob_files(self.pattern)]
 
     def __iter__(self) -> Iterator[File]:
         return iter(self.files())
@@ -87,7 +103,8 @@ class FileSet(Value):
             yield from file.iter_files()
 
     def __repr__(self) -> str:
-        return f"{self.type_basename}(pattern={self.pattern}, hash={self.hash[:8]})"
+        recorded = self._hash[:8] if self._hash is not None else "unhashed"
+        return f"{self.type_basename}(pattern={self.pattern}, hash={recorded})"
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = {"pattern": self.pattern, "hash": self.hash}
@@ -111,7 +128,7 @@ class Dir(FileSet):
 
     Args:
         path: a local directory or a URL.
-        hash: a hash recorded earlier.
+        hash: a hash recorded earlier, or ``"content"``/``"stat"`` to choose the mode.
         content_hash: hash the files' bytes rather than their size and mtime.
     """
 
@@ -130,8 +147,9 @@ class Dir(FileSet):
         if not self.filesystem.isdir(self.path):
             return hash_parts(self.type_basename, self.path, "missing")
         parts: list[str] = []
-        for file in self.files():
-            parts += (self.rel_path(file.path), file.hash)
+        listing = self.filesystem.walk_file_hashes(self.path, content=self._fix_mode())
+        for path, digest in listing:
+            parts += (self.rel_path(path), digest)
         return hash_parts(self.type_basename, self.path, *parts)
 
     def files(self) -> list[File]:
@@ -140,10 +158,9 @@ class Dir(FileSet):
 
     def glob(self, pattern: str) -> list[File]:
         """Return the files matching ``pattern`` relative to the directory, sorted."""
-        fs = self.filesystem
         # The directory's own name is literal, even if it holds "[" or "*".
-        matches = fs.glob(f"{globlib.escape(self.path)}/{pattern}")
-        return [self._file(path) for path in matches if fs.isfile(path)]
+        matches = self.filesystem.glob_files(f"{globlib.escape(self.path)}/{pattern}")
+        return [self._file(path) for path in matches]
 
     def file(self, rel_path: str) -> File:
         """Return the File at ``rel_path`` inside the directory."""
@@ -190,7 +207,7 @@ class Dir(FileSet):
             FileError: this directory does not exist, or a copy failed.
         """
         if not isinstance(dest_dir, Dir):
-            dest_dir = self.classes.Dir(dest_dir, content_hash=self.content_hash)
+            dest_dir = self.classes.Dir(dest_dir, content_hash=self._content_hash)
         if not self.exists():
             raise missing_error("copy directory", self.path, "no such directory")
         dest_dir.filesystem.mkdir(dest_dir.path)
@@ -212,7 +229,8 @@ class Dir(FileSet):
         return self.classes.StagingDir(local, self)
 
     def __repr__(self) -> str:
-        return f"{self.type_basename}(path={self.path}, hash={self.hash[:8]})"
+        recorded = self._hash[:8] if self._hash is not None else "unhashed"
+        return f"{self.type_basename}(path={self.path}, hash={recorded})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -8,7 +8,7 @@ from shlex import quote
 from typing import IO, TYPE_CHECKING, Any
 
 from redun.file.filesystem import FileStat, FileSystem, get_filesystem
-from redun.file.hash_mode import resolve_content_hash
+from redun.file.hash_mode import resolve_content_hash, split_hash_argument
 from redun.file.local import is_write_mode
 from redun.value import Value
 
@@ -68,9 +68,12 @@ class File(Value):
     Args:
         path: a local path or a URL (``file://``; other schemes need their
             file system installed).
-        hash: a hash recorded earlier, e.g. when loading a cached result.
+        hash: a hash recorded earlier, e.g. when loading a cached result; or
+            ``"content"``/``"stat"`` to choose the hash mode (as ``content_hash``).
         content_hash: hash the bytes (True) or the size and mtime (False).
-            Defaults to :func:`redun.file.get_default_hash_mode`.
+            Defaults to :func:`redun.file.get_default_hash_mode` as it is
+            when the hash is first taken. Remote files
+            (S3) always hash by the store's checksum/ETag.
     """
 
     type_basename = "File"
@@ -81,11 +84,23 @@ class File(Value):
         self, path: PathLike, hash: str | None = None, *, content_hash: bool | None = None
     ) -> None:
         self.path: str = path if isinstance(path, str) else os.fspath(path)
+        hash, content_hash = split_hash_argument(hash, content_hash)
         self._hash: str | None = hash
-        self.content_hash: bool = resolve_content_hash(content_hash)
+        # None: the default mode, resolved when the hash is first taken (so a
+        # File made at import time follows the config loaded after it).
+        self._content_hash: bool | None = content_hash
         self._filesystem = _filesystem_for(self.path)
 
     # -- identity ---------------------------------------------------------
+
+    @property
+    def content_hash(self) -> bool:
+        """True if the file is hashed by its bytes, False if by size and mtime."""
+        return resolve_content_hash(self._content_hash)
+
+    @content_hash.setter
+    def content_hash(self, value: bool | None) -> None:
+        self._content_hash = value
 
     @property
     def filesystem(self) -> FileSystem:
@@ -104,7 +119,9 @@ class File(Value):
         return value
 
     def _calc_hash(self) -> str:
-        return self.filesystem.get_hash(self.path, content=self.content_hash)
+        if self._content_hash is None:
+            self._content_hash = resolve_content_hash(None)
+        return self.filesystem.get_hash(self.path, content=self._content_hash)
 
     def get_hash(self, data: bytes | None = None) -> str:
         return self.hash
@@ -129,7 +146,9 @@ class File(Value):
             yield local
 
     def __repr__(self) -> str:
-        return f"{self.type_basename}(path={self.path}, hash={self.hash[:8]})"
+        # No I/O: a File not yet hashed says so (and keeps its mode unresolved).
+        recorded = self._hash[:8] if self._hash is not None else "unhashed"
+        return f"{self.type_basename}(path={self.path}, hash={recorded})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -247,7 +266,7 @@ class File(Value):
             FileError: this file does not exist, or the destination cannot be written.
         """
         if not isinstance(dest_file, File):
-            dest_file = self.classes.File(dest_file, content_hash=self.content_hash)
+            dest_file = self.classes.File(dest_file, content_hash=self._content_hash)
         if skip_if_exists and dest_file.exists():
             return dest_file
         if self.filesystem.local_path(self.path) is not None:

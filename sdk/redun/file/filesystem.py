@@ -39,6 +39,33 @@ class RedunPermissionError(_PathError, PermissionError):
     """The operating system refused access to a path."""
 
 
+def _task_suffix() -> str:
+    # Name the task whose code hit the error, when a job is running here.
+    from redun.logs import get_current_task_name
+
+    name = get_current_task_name()
+    return f" (in task {name})" if name else ""
+
+
+def path_error(
+    cls: type[FileError], action: str, path: str, reason: str, *, errno: int | None = None
+) -> FileError:
+    """Build ``cls("cannot ACTION 'PATH': REASON (in task T)")`` with ``filename`` set.
+
+    Args:
+        cls: FileError or one of its subclasses.
+        action: what was attempted, e.g. ``"read"`` or ``"copy to"``.
+        path: the path or URL it was attempted on.
+        reason: why it failed, and what to do about it.
+        errno: the matching ``errno`` code, if any.
+    """
+    error = cls(f"cannot {action} {path!r}: {reason}{_task_suffix()}")
+    error.errno = errno
+    if isinstance(error, _PathError):
+        error.filename = path
+    return error
+
+
 def file_error(action: str, path: str, exc: OSError, *, hint: str = "") -> FileError:
     """Translate ``exc`` into a FileError saying what failed on which path.
 
@@ -49,7 +76,6 @@ def file_error(action: str, path: str, exc: OSError, *, hint: str = "") -> FileE
         hint: appended to the message, e.g. what to do about it.
     """
     reason = exc.strerror or str(exc) or type(exc).__name__
-    message = f"cannot {action} {path!r}: {reason}{hint}"
     cls: type[FileError]
     if isinstance(exc, FileNotFoundError):
         cls = RedunFileNotFoundError
@@ -57,19 +83,12 @@ def file_error(action: str, path: str, exc: OSError, *, hint: str = "") -> FileE
         cls = RedunPermissionError
     else:
         cls = FileError
-    error = cls(message)
-    error.errno = exc.errno
-    if isinstance(error, _PathError):
-        error.filename = path
-    return error
+    return path_error(cls, action, path, reason + hint, errno=exc.errno)
 
 
 def missing_error(action: str, path: str, what: str = "no such file or directory") -> FileError:
     """A RedunFileNotFoundError for ``path`` without an OSError to translate."""
-    error = RedunFileNotFoundError(f"cannot {action} {path!r}: {what}")
-    error.errno = errno_codes.ENOENT
-    error.filename = path
-    return error
+    return path_error(RedunFileNotFoundError, action, path, what, errno=errno_codes.ENOENT)
 
 
 @dataclass(frozen=True)
@@ -162,6 +181,26 @@ class FileSystem(abc.ABC):
         """Return the size of the file at ``path`` in bytes."""
         return self.stat(path).size
 
+    def filesize(self, path: str) -> int:
+        """Alias of :meth:`size` (the original redun's name)."""
+        return self.size(path)
+
+    def glob_files(self, pattern: str) -> list[str]:
+        """Return the sorted paths of the *files* matching ``pattern``.
+
+        Backends whose listings only hold files (object stores) override this
+        to skip the per-path ``isfile`` check.
+        """
+        return [path for path in self.glob(pattern) if self.isfile(path)]
+
+    def walk_file_hashes(self, path: str, *, content: bool = False) -> list[tuple[str, str]]:
+        """Return ``(path, hash)`` for every file below directory ``path``, sorted.
+
+        Each hash equals ``get_hash(file_path, content=content)``. Object stores
+        override this to hash a whole listing in one round of requests.
+        """
+        return [(file, self.get_hash(file, content=content)) for file in self.walk_files(path)]
+
     def mtime(self, path: str) -> float:
         """Return the modification time of the file at ``path`` in seconds."""
         return self.stat(path).mtime
@@ -225,7 +264,6 @@ _instances: dict[type[FileSystem], FileSystem] = {}
 
 # Schemes whose backends are planned but not shipped yet.
 _NOT_INSTALLED = {
-    "s3": "S3 support is not installed yet",
     "gs": "Google Cloud Storage (gs://) support is not installed yet",
 }
 
@@ -301,3 +339,7 @@ def open_file(url: str, mode: str = "r", encoding: str | None = None, **kwargs: 
 def glob_file(pattern: str) -> list[str]:
     """Return the sorted paths matching ``pattern`` (``**`` recurses)."""
     return get_filesystem(pattern).glob(pattern)
+
+
+# Built-in remote backends: their modules (and SDKs) load on first use.
+register_lazy_filesystem("s3", "redun.file.s3:S3FileSystem")

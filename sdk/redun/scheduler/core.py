@@ -535,10 +535,27 @@ class Scheduler:
         self._inbox.put((job, None, (stream, text)))
 
     def run_job_function(self, job: Job) -> None:
-        """Run ``job``'s task function in this thread and report the outcome."""
+        """Run ``job``'s task function in this thread and report the outcome.
+
+        What the function prints is captured as the job's log lines (see
+        :mod:`redun.logs`); they are posted before the outcome.
+        """
+        from redun.logs import JobOutput
+
         token = _current_job.set(job)
+        task = job.task
         try:
-            result = job.task.func(*job.args, **job.kwargs)
+            with JobOutput(
+                lambda stream, text: self.post_log(job, stream, text),
+                job_id=job.id,
+                task_name=task.fullname,
+            ):
+                if task.script:
+                    from redun.scripting import run_script_task
+
+                    result = run_script_task(task, job.args, job.kwargs)
+                else:
+                    result = task.func(*job.args, **job.kwargs)
         except BaseException as error:  # noqa: BLE001 - any error fails the job, not the worker
             self._inbox.put((job, False, error))
         else:

@@ -1,0 +1,123 @@
+"""The public surface: what `import redun` exports, and what it must not import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import redun
+from redun import Scheduler, namespace, task
+from redun.errors import UsageError
+from redun.task import get_task_registry
+
+EXPECTED = {
+    "Dir",
+    "File",
+    "PartialTask",
+    "Scheduler",
+    "Task",
+    "apply_tags",
+    "catch",
+    "cond",
+    "get_context",
+    "get_task_registry",
+    "namespace",
+    "run",
+    "script",
+    "task",
+    "throw",
+}
+
+
+def test_exported_members() -> None:
+    assert EXPECTED <= set(redun.__all__)
+    for name in redun.__all__:
+        assert getattr(redun, name) is not None, name
+
+
+def test_import_is_light_and_fast() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); import redun; "
+        "elapsed = time.perf_counter() - t; "
+        "heavy = [m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
+        "'google.cloud', 'rich', 'redund', 'redun_tui') if m in sys.modules]; "
+        "print(heavy); print(elapsed)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert float(out[1]) < 0.5
+
+
+def test_namespace_function_and_module_variable() -> None:
+    namespace("ns_test")
+    try:
+
+        @task
+        def spaced() -> int:
+            return 1
+
+    finally:
+        namespace()
+    assert spaced.fullname == "ns_test.spaced"
+    assert get_task_registry().get("ns_test.spaced") is spaced
+
+    @task(name="renamed", namespace="other")
+    def original() -> int:
+        return 2
+
+    assert original.fullname == "other.renamed"
+    assert Scheduler().run(original()) == 2
+
+
+def test_bad_task_options_are_refused() -> None:
+    with pytest.raises(UsageError, match="check_valid"):
+
+        @task(check_valid="sometimes")
+        def bad() -> None:
+            pass
+
+    with pytest.raises(UsageError, match="config_args"):
+
+        @task(config_args=["missing"])
+        def bad2(x: int) -> None:
+            pass
+
+
+def test_config_args_do_not_count_in_the_cache_key() -> None:
+    calls = []
+
+    @task(namespace="api", config_args=["memory"])
+    def heavy(x: int, memory: int = 1) -> int:
+        calls.append(memory)
+        return x
+
+    from redun.backends import MemoryBackend
+
+    scheduler = Scheduler(backend=MemoryBackend())
+    scheduler.run(heavy(1, memory=4))
+    scheduler.run(heavy(1, memory=8))
+    assert calls == [4]
+
+
+def test_hash_includes_changes_the_task_hash() -> None:
+    def body(x: int) -> int:
+        return x
+
+    one = redun.Task(body, name="inc_a", hash_includes=["v1"])
+    two = redun.Task(body, name="inc_a", hash_includes=["v2"])
+    assert one.hash != two.hash
+
+
+def test_redun_run_uses_the_config_dir(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    @task(namespace="api")
+    def plus(x: int) -> int:
+        return x + 100
+
+    assert redun.run(plus(1), config_dir=str(tmp_path / "conf")) == 101
+    assert (tmp_path / "conf" / "redun.db").exists()
