@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # Everything after FILE TASK belongs to the task: split it off before parsing.
-    ours, task_argv = _split_task_args(argv)
+    ours, task_argv = _split_task_args(argv, parser)
     try:
         args = parser.parse_args(ours)
     except SystemExit as exit:
@@ -96,26 +96,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _split_task_args(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Split ``redun [opts] run [opts] FILE TASK [task args]`` at the task's arguments."""
-    starts = [i for i, item in enumerate(argv) if item in TASK_COMMANDS]
-    if not starts:
+def _split_task_args(
+    argv: list[str], parser: argparse.ArgumentParser
+) -> tuple[list[str], list[str]]:
+    """Split ``redun [opts] run [opts] FILE TASK [task args]`` at the task's arguments.
+
+    Which options take a value is read from the parsers themselves, so a value
+    is never mistaken for FILE or TASK.
+    """
+    index = _skip_options(argv, 0, parser)
+    if index >= len(argv) or argv[index] not in TASK_COMMANDS:
         return argv, []
-    start = starts[0]
+    command = _subparser(parser, argv[index])
     positional = 0
-    index = start + 1
-    takes_value = {"--context", "--home", "--address", "--token", "--db", "--config", "-c"}
+    index += 1
     while index < len(argv):
-        item = argv[index]
-        if item in takes_value:
-            index += 2
+        if argv[index].startswith("-") and argv[index] != "-":
+            index = _skip_options(argv, index, command, single=True)
             continue
-        if not item.startswith("-"):
-            positional += 1
-            if positional == 2:
-                return argv[: index + 1], argv[index + 1 :]
+        positional += 1
+        if positional == 2:
+            return argv[: index + 1], argv[index + 1 :]
         index += 1
     return argv, []
+
+
+def _takes_value(parser: argparse.ArgumentParser, option: str) -> bool:
+    action = parser._option_string_actions.get(option.split("=", 1)[0])
+    return action is not None and action.nargs != 0 and "=" not in option
+
+
+def _skip_options(
+    argv: list[str], index: int, parser: argparse.ArgumentParser, single: bool = False
+) -> int:
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if _takes_value(parser, argv[index]) else 1
+        if single:
+            break
+    return index
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    return parser
 
 
 def format_task_error(error: BaseException) -> str:
