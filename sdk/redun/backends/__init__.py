@@ -1,4 +1,8 @@
-"""Where calls, values and executions are recorded: memory, or a SQL database."""
+"""Where calls, values and executions are recorded: memory, or a SQL database.
+
+``DbBackend`` (SQLite by default, PostgreSQL for a shared cache) loads lazily:
+``import redun`` does not import SQLAlchemy.
+"""
 
 from __future__ import annotations
 

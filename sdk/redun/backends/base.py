@@ -33,6 +33,8 @@ class CallRecord:
     child_call_hashes: tuple[str, ...] = ()
     arg_hashes: dict[str, str] = field(default_factory=dict)
     time: float = 0.0
+    # Whether the result holds values with their own validity (files); None: unknown.
+    result_needs_check: bool | None = None
 
 
 @dataclass(slots=True)

@@ -1,57 +1,72 @@
-"""A SQL backend through SQLAlchemy: SQLite by default, PostgreSQL for teams.
+"""A SQL backend: SQLite by default, PostgreSQL for teams; schema in SQLAlchemy.
 
-Reads (cache lookups) are batched queries on the scheduler's thread. Writes go
-through :class:`DbRecorder`, an event subscriber that hands records to its own
-thread, which commits them in batches at least every ``flush_interval``
-seconds: the scheduler never waits on the disk, and a killed run loses at most
-the last fraction of a second of finished jobs.
+Cache reads are batched queries on the scheduler's thread (a deferred
+transaction each, so they never wait for a writer on SQLite's WAL). Writes go
+through :class:`~redun.backends.recorder.DbRecorder`, an event subscriber
+that builds rows on its own thread and commits them in batches, by default
+through a writer process (:mod:`~redun.backends.writer_process`), with bulk,
+idempotent inserts keyed by hashes.
+
+SQLite files skip SQLAlchemy on the hot paths (importing it costs ~150 ms):
+a current or new file is opened with :mod:`sqlite3` directly
+(:mod:`~redun.backends.sqlite_direct`); SQLAlchemy and alembic load only to
+migrate, and for other databases.
+
+Modules: :mod:`~redun.backends.engine` opens databases through SQLAlchemy,
+:mod:`~redun.backends.migrate` creates and migrates the schema,
+:mod:`~redun.backends.recorder` turns events into rows,
+:mod:`~redun.backends.bulk` shapes them for each database,
+:mod:`~redun.backends.queries` answers ``redun log``, lineage and explain,
+:mod:`~redun.backends.value_store` keeps large values on disk or S3.
 """
 
 from __future__ import annotations
 
-import contextlib
-import getpass
-import json
 import os
-import socket
+import pickle
+import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from queue import Empty, SimpleQueue
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
-from redun.backends import schema
-from redun.backends.base import (
-    Backend,
-    CallRecord,
-    call_record_for,
-    dumps_value,
-    loads_value,
-    needs_validity_check,
-    type_name_of,
+from redun.backends import bulk
+from redun.backends.base import Backend, CallRecord
+from redun.backends.revisions import HEAD_REVISION
+from redun.backends.sqlite_direct import (
+    DirectSqlite,
+    create_fresh,
+    current_revision,
+    sqlite_file_of,
 )
+from redun.backends.value_store import ValueStore, value_store_from_config
 from redun.errors import BackendError
-from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged
-from redun.scheduler.job import JobState
 
-_CHUNK = 500
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+_CHUNK = 900
+_WRITE_ATTEMPTS = 6
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _flag(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def mask_uri(uri: str) -> str:
-    """The URI with any password replaced by ***."""
-    try:
-        return sa.engine.make_url(uri).render_as_string(hide_password=True)
-    except Exception:
-        return uri
+    """The URL with any password replaced by ``***``."""
+    from redun.backends.engine import mask_uri as _mask
 
-
-def _chunks(items: list[str], size: int = _CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    return _mask(uri)
 
 
 class DbBackend(Backend):
@@ -60,512 +75,397 @@ class DbBackend(Backend):
     Args:
         db_uri: a SQLAlchemy URL, e.g. ``sqlite:///.redun/redun.db`` or
             ``postgresql://user@host/db``.
-        config: the ``[backend]`` section (``flush_interval`` in seconds).
+        config: the ``[backend]`` section: ``flush_interval`` (seconds between
+            commits of the recorder, default 0.25), ``automigrate`` (default
+            true), ``value_store`` (directory or URL; default ``values/`` next to
+            a SQLite file, ``none`` to keep every value inline),
+            ``inline_max_bytes`` (default 65536), ``connect_timeout`` and
+            ``busy_timeout`` (seconds), ``writer`` (``process``, the default: a
+            SQLite file is written by a helper process; ``thread``: in this one).
     """
 
     def __init__(self, db_uri: str, config: dict | None = None) -> None:
         self.db_uri = db_uri
         self.config = dict(config or {})
         self.flush_interval = float(self.config.get("flush_interval", 0.25))
+        self.automigrate = _flag(self.config.get("automigrate"), True)
+        self.busy_ms = int(float(self.config.get("busy_timeout", 60)) * 1000)
+        self._sqlite_file = sqlite_file_of(db_uri)
         self._engine: Engine | None = None
-        self._lock = threading.Lock()
+        self._direct: DirectSqlite | None = None
+        self._loaded = False
+        self._value_store: ValueStore | None = None
+        self._lock = threading.RLock()
+        # Hashes known to be committed (lets the recorder skip re-pickling values).
+        self.written_values: set[str] = set()
+        self.written_tasks: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"DbBackend({mask_uri(self.db_uri)!r})"
 
     # -- connection ------------------------------------------------------
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self.load()
-        assert self._engine is not None
-        return self._engine
+        """A SQLAlchemy engine (created on first use; SQLite's hot paths do without)."""
+        self.load()
+        with self._lock:
+            if self._engine is None:
+                from redun.backends.engine import create_engine
+
+                self._engine = create_engine(self.db_uri, config=self.config)
+            return self._engine
+
+    @property
+    def dialect(self) -> str:
+        if self._sqlite_file is not None:
+            return "sqlite"
+        return self.engine.dialect.name
+
+    @property
+    def value_store(self) -> ValueStore:
+        if self._value_store is None:
+            self._value_store = value_store_from_config(self.config, self._sqlite_file)
+        return self._value_store
+
+    def sqlite_file(self) -> str | None:
+        """The database file of a plain ``sqlite:///path`` URL (None otherwise)."""
+        return self._sqlite_file
 
     def load(self, migrate: bool | None = None) -> None:
+        """Connect, and create or migrate the schema (``migrate`` overrides ``automigrate``).
+
+        Raises:
+            BackendError: the database cannot be reached, or its schema cannot be used
+                (the message names the URL, password masked, and what to do).
+        """
         with self._lock:
-            if self._engine is not None:
+            if self._loaded:
                 return
-            self._engine = self._create_engine()
-            self._ensure_schema()
+            path = self._sqlite_file
+            if path is not None and self._open_sqlite_directly(path):
+                # The common cases, an existing current file or a new one: no SQLAlchemy.
+                self._direct = DirectSqlite(path, self.busy_ms)
+                self._loaded = True
+                return
+            from redun.backends.engine import create_engine
+            from redun.backends.migrate import ensure_schema
 
-    def _create_engine(self) -> Engine:
-        try:
-            url = sa.engine.make_url(self.db_uri)
-        except Exception as exc:
-            raise BackendError(f"invalid database URL {mask_uri(self.db_uri)!r}: {exc}") from exc
-        if url.get_backend_name() == "sqlite":
-            database = url.database or ""
-            if database and database != ":memory:":
-                directory = os.path.dirname(os.path.abspath(database))
-                os.makedirs(directory, exist_ok=True)
-            engine = sa.create_engine(
-                url,
-                connect_args={"timeout": 60, "check_same_thread": False},
-            )
-
-            @sa.event.listens_for(engine, "connect")
-            def _pragmas(dbapi_connection: Any, record: Any) -> None:
-                # Autocommit at the driver level; SQLAlchemy issues BEGIN itself.
-                dbapi_connection.isolation_level = None
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA busy_timeout=60000")
-                cursor.close()
-
-            @sa.event.listens_for(engine, "begin")
-            def _begin(connection: Any) -> None:
-                # Writers take the lock up front (no deadlocking upgrades); readers do not.
-                mode = "IMMEDIATE" if connection.info.get("redun_writer") else "DEFERRED"
-                connection.exec_driver_sql(f"BEGIN {mode}")
-
-            return engine
-        try:
-            return sa.create_engine(url, pool_pre_ping=True)
-        except Exception as exc:
-            raise BackendError(f"cannot open database {mask_uri(self.db_uri)}: {exc}") from exc
-
-    def _ensure_schema(self) -> None:
-        engine = self._engine
-        assert engine is not None
-        for attempt in range(5):
+            engine = create_engine(self.db_uri, config=self.config)
+            automigrate = self.automigrate if migrate is None else migrate
             try:
-                with engine.connect() as conn, _writing(conn):
-                    if conn.dialect.name == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7265646)"))
-                    schema.metadata.create_all(conn, checkfirst=True)
-                    row = conn.execute(sa.select(schema.schema_version.c.version)).first()
-                    if row is None:
-                        conn.execute(
-                            schema.schema_version.insert().values(
-                                id=1, version=schema.SCHEMA_VERSION
-                            )
-                        )
-                    elif row[0] > schema.SCHEMA_VERSION:
-                        raise BackendError(
-                            f"database {mask_uri(self.db_uri)} has schema version {row[0]}, "
-                            f"newer than this redun understands ({schema.SCHEMA_VERSION}); "
-                            "upgrade redun"
-                        )
-                return
-            except BackendError:
+                ensure_schema(engine, self.db_uri, automigrate=automigrate)
+            except BaseException:
+                engine.dispose()
                 raise
-            except DBAPIError as exc:
-                if exc.connection_invalidated or attempt == 4 or "exist" not in str(exc):
-                    raise BackendError(
-                        f"cannot open database {mask_uri(self.db_uri)}: {exc.orig}"
-                    ) from exc
-                time.sleep(0.05 * (attempt + 1))
-            except SQLAlchemyError as exc:
-                raise BackendError(f"cannot open database {mask_uri(self.db_uri)}: {exc}") from exc
+            self._engine = engine
+            if path is not None:
+                self._direct = DirectSqlite(path, self.busy_ms)
+            self._loaded = True
+
+    def _open_sqlite_directly(self, path: str) -> bool:
+        revision = current_revision(path, self.busy_ms)
+        if revision == HEAD_REVISION:
+            return True
+        if revision is not None:
+            return False  # older or newer: migrate.ensure_schema decides
+        if os.path.isdir(path):
+            return False  # let the engine report it
+        try:
+            return create_fresh(path, self.busy_ms) == HEAD_REVISION
+        except (sqlite3.Error, OSError):
+            return False  # the SQLAlchemy road reports the error with the URL
+
+    def psycopg2_params(self) -> dict[str, Any] | None:
+        """psycopg2 connection arguments for a PostgreSQL URL (None for other databases)."""
+        if self._sqlite_file is not None:
+            return None
+        url = self.engine.url
+        if url.get_backend_name() != "postgresql" or url.get_driver_name() != "psycopg2":
+            return None
+        params: dict[str, Any] = url.translate_connect_args(username="user", database="dbname")
+        for key, value in url.query.items():
+            params[key] = value if isinstance(value, str) else value[-1]
+        params.setdefault("connect_timeout", int(self.config.get("connect_timeout", 10)))
+        params.setdefault("application_name", "redun-writer")
+        return params
+
+    def open_engine(self) -> Engine:
+        """An engine without schema checks (``redun db info`` on any revision)."""
+        if self._engine is not None:
+            return self._engine
+        from redun.backends.engine import create_engine
+
+        return create_engine(self.db_uri, config=self.config)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        with self._lock:
+            if self._direct is not None:
+                self._direct.close()
+                self._direct = None
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+            self._loaded = False
 
-    def _query(self, sql: str, **params: Any) -> list[Any]:
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        """Rows of ``sql`` (``:name`` parameters; list values expand for ``IN :name``).
+
+        Raises:
+            BackendError: the query failed (the message names the masked URL).
+        """
+        self.load()
+        direct = self._direct
+        if direct is not None:
+            try:
+                return direct.query(sql, params)
+            except sqlite3.Error as exc:
+                raise BackendError(f"query failed on {mask_uri(self.db_uri)}: {exc}") from exc
+        import sqlalchemy as sa
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from redun.backends.engine import backend_error, read_connection
+
         statement = sa.text(sql)
         for name, value in params.items():
-            if isinstance(value, list):
+            if isinstance(value, (list, tuple, set)):
                 statement = statement.bindparams(sa.bindparam(name, expanding=True))
+                params[name] = list(value)
         try:
-            with self.engine.connect() as conn:
+            with read_connection(self.engine) as conn:
                 return list(conn.execute(statement, params))
         except SQLAlchemyError as exc:
-            raise BackendError(f"query failed on {mask_uri(self.db_uri)}: {exc}") from exc
+            raise backend_error("query failed on", self.db_uri, exc) from exc
+
+    def query_in(self, sql: str, name: str, items: Sequence[Any], **params: Any) -> list[Any]:
+        """:meth:`query` once per chunk of ``items`` (bound to ``:name``), rows joined."""
+        rows: list[Any] = []
+        unique = list(dict.fromkeys(items))
+        for chunk in _chunks(unique):
+            rows.extend(self.query(sql, **{name: list(chunk)}, **params))
+        return rows
 
     # -- cache reads -----------------------------------------------------------
     def has_calls(self, task_hash: str) -> bool:
-        rows = self._query(
-            "SELECT 1 FROM redun_call_node WHERE task_hash = :task_hash LIMIT 1",
-            task_hash=task_hash,
-        )
-        return bool(rows)
+        # A task row is written with the first call of that task version.
+        return bool(self.query("SELECT 1 FROM redun_task WHERE hash = :h", h=task_hash))
 
     def find_calls(self, eval_hashes: list[str]) -> dict[str, CallRecord]:
         found: dict[str, CallRecord] = {}
-        for chunk in _chunks(list(dict.fromkeys(eval_hashes))):
-            rows = self._query(
-                "SELECT e.eval_hash, c.call_hash, c.task_name, c.task_hash, c.args_hash, "
-                "c.result_hash FROM redun_evaluation e "
-                "JOIN redun_call_node c ON c.call_hash = e.call_hash "
-                "WHERE e.eval_hash IN :hashes",
-                hashes=chunk,
+        rows = self.query_in(
+            "SELECT e.eval_hash, c.call_hash, c.task_name, c.task_hash, c.args_hash, "
+            "c.result_hash, c.result_needs_check FROM redun_evaluation e "
+            "JOIN redun_call_node c ON c.call_hash = e.call_hash "
+            "WHERE e.eval_hash IN :hashes",
+            "hashes",
+            eval_hashes,
+        )
+        for eval_hash, call_hash, task_name, task_hash, args_hash, result_hash, check in rows:
+            found[eval_hash] = CallRecord(
+                call_hash,
+                task_name,
+                task_hash,
+                args_hash,
+                eval_hash,
+                result_hash,
+                result_needs_check=None if check is None else bool(check),
             )
-            for eval_hash, call_hash, task_name, task_hash, args_hash, result_hash in rows:
-                found[eval_hash] = CallRecord(
-                    call_hash, task_name, task_hash, args_hash, eval_hash, result_hash
-                )
         return found
 
     def get_call_tree(self, call_hashes: list[str]) -> dict[str, CallRecord]:
         tree: dict[str, CallRecord] = {}
         children: dict[str, list[tuple[int, str]]] = {}
-        for chunk in _chunks(list(dict.fromkeys(call_hashes))):
-            nodes = self._query(
-                "WITH RECURSIVE tree(h) AS ("
-                " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
-                " UNION SELECT e.child_call_hash FROM redun_call_edge e"
-                " JOIN tree t ON e.parent_call_hash = t.h) "
-                "SELECT c.call_hash, c.task_name, c.task_hash, c.args_hash, c.eval_hash,"
-                " c.result_hash FROM redun_call_node c JOIN tree ON c.call_hash = tree.h",
-                roots=chunk,
-            )
-            edges = self._query(
-                "WITH RECURSIVE tree(h) AS ("
-                " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
-                " UNION SELECT e.child_call_hash FROM redun_call_edge e"
-                " JOIN tree t ON e.parent_call_hash = t.h) "
-                "SELECT e.parent_call_hash, e.position, e.child_call_hash FROM redun_call_edge e"
-                " JOIN tree ON e.parent_call_hash = tree.h",
-                roots=chunk,
-            )
-            for call_hash, task_name, task_hash, args_hash, eval_hash, result_hash in nodes:
+        # One query per chunk of roots: the tree's nodes, each with its child edges.
+        rows = self.query_in(
+            "WITH RECURSIVE tree(h) AS ("
+            " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
+            " UNION SELECT e.child_call_hash FROM redun_call_edge e"
+            " JOIN tree t ON e.parent_call_hash = t.h) "
+            "SELECT c.call_hash, c.task_name, c.task_hash, c.args_hash, c.eval_hash,"
+            " c.result_hash, c.result_needs_check, e.position, e.child_call_hash"
+            " FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
+            " LEFT JOIN redun_call_edge e ON e.parent_call_hash = c.call_hash",
+            "roots",
+            call_hashes,
+        )
+        for (
+            call_hash,
+            task_name,
+            task_hash,
+            args_hash,
+            eval_hash,
+            result_hash,
+            check,
+            position,
+            child,
+        ) in rows:
+            if call_hash not in tree:
                 tree[call_hash] = CallRecord(
-                    call_hash, task_name, task_hash, args_hash, eval_hash, result_hash
+                    call_hash,
+                    task_name,
+                    task_hash,
+                    args_hash,
+                    eval_hash,
+                    result_hash,
+                    result_needs_check=None if check is None else bool(check),
                 )
-            for parent, position, child in edges:
-                children.setdefault(parent, []).append((position, child))
+            if child is not None:
+                children.setdefault(call_hash, []).append((position, child))
         for parent, items in children.items():
-            record = tree.get(parent)
-            if record is not None:
-                record.child_call_hashes = tuple(child for _, child in sorted(items))
+            items.sort()
+            tree[parent].child_call_hashes = tuple(child for _, child in items)
         return tree
 
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for chunk in _chunks(list(dict.fromkeys(value_hashes))):
-            for value_hash, data in self._query(
-                "SELECT hash, data FROM redun_value WHERE hash IN :hashes", hashes=chunk
-            ):
-                try:
-                    values[value_hash] = loads_value(data)
-                except Exception:
-                    continue  # unreadable (class gone): treat as a miss
+        rows = self.query_in(
+            "SELECT hash, location, data FROM redun_value WHERE hash IN :hashes",
+            "hashes",
+            value_hashes,
+        )
+        for value_hash, location, data in rows:
+            try:
+                if data is not None:
+                    values[value_hash] = pickle.loads(data)
+                elif location == "store":
+                    values[value_hash] = self.value_store.load(value_hash)
+            except Exception:
+                continue  # unreadable (class gone, store file missing): a miss
         return values
 
     def values_needing_check(self, value_hashes: list[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in _chunks(list(dict.fromkeys(value_hashes))):
-            for (value_hash,) in self._query(
-                "SELECT hash FROM redun_value WHERE needs_check AND hash IN :hashes",
-                hashes=chunk,
-            ):
-                found.add(value_hash)
-        return found
+        rows = self.query_in(
+            "SELECT hash FROM redun_value WHERE needs_check AND hash IN :hashes",
+            "hashes",
+            value_hashes,
+        )
+        return {row[0] for row in rows}
 
     # -- writes ------------------------------------------------------------------
-    def recorder(self, scheduler: Any) -> DbRecorder:
+    def recorder(self, scheduler: Any) -> Any:
+        """A :class:`~redun.backends.recorder.DbRecorder` for a run (None for a dry run:
+        what would run is not provenance)."""
+        from redun.backends.recorder import DbRecorder
+
         self.load()
-        return DbRecorder(self)
+        if getattr(scheduler, "_dryrun", False):
+            return None
+        return DbRecorder(self, scheduler)
 
-    def write(self, batch: Iterable[tuple[str, Any]]) -> None:
-        """Write records ``(kind, payload)`` in one transaction."""
-        rows: dict[str, dict[Any, dict]] = {}
-        updates: list[dict] = []
-        for kind, payload in batch:
-            if kind == "execution_update":
-                updates.append(payload)
-                continue
-            for table, row in _rows_for(kind, payload):
-                key = _row_key(table, row)
-                rows.setdefault(table, {})[key] = row
-        if not rows and not updates:
+    def write(self, batch: bulk.Batch, process: Any = None) -> None:
+        """Commit ``batch`` in one transaction, retrying when the database is busy.
+
+        Args:
+            batch: the rows.
+            process: a :class:`~redun.backends.writer_process.WriterProcess` to commit
+                through, instead of this process's connection.
+
+        Raises:
+            BackendError: the write kept failing (the message names the masked URL).
+            WriterProcessError: ``process`` failed (the caller may retry without it).
+        """
+        if batch.is_empty():
             return
-        engine = self.engine
-        try:
-            with engine.connect() as conn:
-                conn.info["redun_writer"] = True
-                conn.begin()
-                for table_name in _WRITE_ORDER:
-                    table_rows = rows.get(table_name)
-                    if table_rows:
-                        _insert(conn, table_name, list(table_rows.values()))
-                for update in updates:
-                    conn.execute(
-                        schema.execution.update()
-                        .where(schema.execution.c.id == update["id"])
-                        .values(**{k: v for k, v in update.items() if k != "id"})
-                    )
-                conn.commit()
-        except SQLAlchemyError as exc:
-            raise BackendError(f"writing to {mask_uri(self.db_uri)} failed: {exc}") from exc
-
-
-_WRITE_ORDER = (
-    "redun_execution",
-    "redun_task",
-    "redun_value",
-    "redun_call_node",
-    "redun_call_edge",
-    "redun_argument",
-    "redun_evaluation",
-    "redun_job",
-)
-_TABLES = {table.name: table for table in schema.metadata.sorted_tables}
-_UPSERT_COLUMNS = {"redun_evaluation": ("call_hash", "time"), "redun_job": None}
-
-
-@contextlib.contextmanager
-def _writing(conn: Any) -> Iterator[Any]:
-    """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
-    conn.info["redun_writer"] = True
-    with conn.begin():
-        yield conn
-
-
-def _row_key(table: str, row: dict) -> Any:
-    pk = _TABLES[table].primary_key.columns
-    return tuple(row[column.name] for column in pk)
-
-
-def _insert(conn: Any, table_name: str, rows: list[dict]) -> None:
-    table = _TABLES[table_name]
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-    else:  # pragma: no cover - other databases: plain inserts, one by one
-        for row in rows:
+        self.load()
+        if process is not None:
+            if process.kind == "sqlite":
+                process.execute(bulk.sqlite_statements(batch))
+            else:
+                process.execute(bulk.postgres_plan(batch))
+        elif self._direct is not None:
             try:
-                with conn.begin_nested():
-                    conn.execute(table.insert(), row)
-            except SQLAlchemyError:
-                pass
-        return
-    statement = insert(table)
-    pk_names = [column.name for column in table.primary_key.columns]
-    if table_name in _UPSERT_COLUMNS:
-        columns = _UPSERT_COLUMNS[table_name] or [
-            c.name for c in table.columns if c.name not in pk_names
+                self._direct.execute(bulk.sqlite_statements(batch))
+            except sqlite3.Error as exc:
+                raise BackendError(f"writing to {mask_uri(self.db_uri)} failed: {exc}") from exc
+        else:
+            self._write_sqlalchemy(batch)
+        self.mark_written(batch)
+
+    def mark_written(self, batch: bulk.Batch) -> None:
+        """Remember what ``batch`` committed (the recorder skips re-pickling it)."""
+        self.written_values.update(batch.value_hashes())
+        self.written_tasks.update(batch.task_hashes())
+
+    def _write_sqlalchemy(self, batch: bulk.Batch) -> None:
+        from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+        from redun.backends.engine import backend_error, write_transaction
+
+        engine = self.engine
+        delay = 0.05
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with write_transaction(engine) as conn:
+                    bulk.write_batch(conn, batch)
+                return
+            except (OperationalError, DBAPIError) as exc:
+                transient = isinstance(exc, OperationalError) or exc.connection_invalidated
+                if not transient or attempt == _WRITE_ATTEMPTS - 1:
+                    raise backend_error("writing to", self.db_uri, exc) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except SQLAlchemyError as exc:
+                raise backend_error("writing to", self.db_uri, exc) from exc
+
+    def record_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
+        """Record ``tags`` (pairs or a dict) on an execution, job, value or task now."""
+        batch = bulk.Batch()
+        for key, value in bulk.normalize_tags(tags):
+            batch.add("redun_tag", (entity_type, entity_id, key, value))
+        self.write(batch)
+
+    # -- maintenance ---------------------------------------------------------------
+    def clear_cache(self, task_names: Sequence[str]) -> tuple[int, int]:
+        """Forget the cache entries of these tasks and of every call above them.
+
+        Provenance stays (call nodes, jobs, values); only the eval-hash -> call
+        entries go, so the next run of those calls executes again. Calls that
+        contain a cleared call (its parents, their parents...) are cleared too,
+        or they would answer from the cache without ever reaching it.
+
+        Returns:
+            (entries cleared for the tasks, entries cleared above them).
+        """
+        from redun.backends.queries import StoreReader
+
+        own = [
+            row[0]
+            for row in self.query_in(
+                "SELECT call_hash FROM redun_call_node WHERE task_name IN :names",
+                "names",
+                list(task_names),
+            )
         ]
-        statement = statement.on_conflict_do_update(
-            index_elements=pk_names,
-            set_={name: statement.excluded[name] for name in columns},
+        own_set = set(own)
+        above = [c for c in StoreReader(self).ancestor_calls(own) if c not in own_set]
+        counts = []
+        for calls in (own, above):
+            before = self._count_evaluations(calls)
+            batch = bulk.Batch()
+            batch.deletes.extend(("redun_evaluation", "call_hash", call) for call in calls)
+            self.write(batch)
+            counts.append(before)
+        return counts[0], counts[1]
+
+    def _count_evaluations(self, calls: list[str]) -> int:
+        rows = self.query_in(
+            "SELECT COUNT(*) FROM redun_evaluation WHERE call_hash IN :calls", "calls", calls
         )
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=pk_names)
-    conn.execute(statement, rows)
+        return sum(int(row[0]) for row in rows)
 
 
-def _preview(value: Any, limit: int = 200) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def open_backend(db_uri: str, config: dict | None = None, *, must_exist: bool = False) -> DbBackend:
+    """A loaded :class:`DbBackend`; ``must_exist`` refuses to create a SQLite file.
 
-
-def _value_row(value_hash: str, value: Any) -> dict | None:
-    try:
-        data = dumps_value(value)
-    except Exception:
-        return None  # unpicklable values are not cached; the call is still recorded
-    return {
-        "hash": value_hash,
-        "type_name": type_name_of(value),
-        "format": "pickle",
-        "data": data,
-        "size": len(data),
-        "needs_check": needs_validity_check(value),
-        "preview": _preview(value),
-    }
-
-
-def _rows_for(kind: str, payload: Any) -> Iterator[tuple[str, dict]]:
-    if kind == "execution":
-        yield "redun_execution", payload
-    elif kind == "job":
-        job = payload
-        yield "redun_job", _job_row(job)
-        if job.state is JobState.DONE:
-            yield from _call_rows(job)
-
-
-def _job_row(job: Any) -> dict:
-    error = None
-    if job.error is not None:
-        error = f"{type(job.error).__name__}: {job.error}"
-    return {
-        "id": job.id,
-        "execution_id": job.execution.id if job.execution else "",
-        "parent_id": job.parent_job.id if job.parent_job else None,
-        "task_name": job.task.fullname,
-        "task_hash": job.task.hash,
-        "eval_hash": job.eval_hash,
-        "call_hash": job.call_hash,
-        "state": job.state.value,
-        "cached": job.cached,
-        "reason": job.reason,
-        "executor": job.executor_name,
-        "start_time": job.start_time,
-        "end_time": job.end_time,
-        "error": error,
-    }
-
-
-def _call_rows(job: Any) -> Iterator[tuple[str, dict]]:
-    record = call_record_for(job)
-    task = job.task
-    code_parts: dict[str, str] = {}
-    if task.version is None:
-        try:
-            code_parts = dict(task.code_hash.parts)
-        except Exception:
-            code_parts = {}
-    yield (
-        "redun_task",
-        {
-            "hash": record.task_hash,
-            "fullname": task.fullname,
-            "namespace": task.namespace,
-            "name": task.name,
-            "source": task.source,
-            "code_parts": json.dumps(code_parts, sort_keys=True),
-        },
-    )
-    value_row = _value_row(record.result_hash, job.result)
-    if value_row is None:
-        return
-    yield "redun_value", value_row
-    bound = _bound_values(job)
-    for name, value_hash in record.arg_hashes.items():
-        if name in bound:
-            row = _value_row(value_hash, bound[name])
-            if row is not None:
-                yield "redun_value", row
-        yield (
-            "redun_argument",
-            {
-                "call_hash": record.call_hash,
-                "name": name,
-                "value_hash": value_hash,
-            },
-        )
-    yield (
-        "redun_call_node",
-        {
-            "call_hash": record.call_hash,
-            "task_hash": record.task_hash,
-            "task_name": record.task_name,
-            "args_hash": record.args_hash,
-            "eval_hash": record.eval_hash,
-            "result_hash": record.result_hash,
-            "arg_hashes": json.dumps(record.arg_hashes),
-            "time": record.time,
-        },
-    )
-    for position, child in enumerate(record.child_call_hashes):
-        yield (
-            "redun_call_edge",
-            {
-                "parent_call_hash": record.call_hash,
-                "position": position,
-                "child_call_hash": child,
-            },
-        )
-    yield (
-        "redun_evaluation",
-        {
-            "eval_hash": record.eval_hash,
-            "call_hash": record.call_hash,
-            "time": record.time,
-        },
-    )
-
-
-def _bound_values(job: Any) -> dict[str, Any]:
-    from redun.scheduler.binding import bind_arguments
-
-    try:
-        return bind_arguments(job.task, job.args, job.kwargs)
-    except Exception:
-        return {}
-
-
-_STOP = ("stop", None)
-
-
-class DbRecorder:
-    """Records a run's events into a :class:`DbBackend` from a writer thread."""
-
-    def __init__(self, backend: DbBackend) -> None:
-        self.backend = backend
-        self._queue: SimpleQueue[tuple[str, Any]] = SimpleQueue()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
-        self._thread.start()
-
-    def __call__(self, event: Event) -> None:
-        cls = type(event)
-        if cls is JobStateChanged:
-            job = event.job  # type: ignore[attr-defined]
-            if job is not None and job.state.is_terminal:
-                self._queue.put(("job", job))
-        elif cls is ExecutionStarted:
-            self._queue.put(
-                (
-                    "execution",
-                    {
-                        "id": event.execution_id,
-                        "argv": json.dumps(event.argv),  # type: ignore[attr-defined]
-                        "start_time": event.time,
-                        "status": "running",
-                        "user": _user(),
-                        "host": socket.gethostname(),
-                        "cwd": os.getcwd(),
-                    },
-                )
+    Raises:
+        BackendError: no database there (with ``must_exist``), or it cannot be opened.
+    """
+    backend = DbBackend(db_uri, config)
+    if must_exist:
+        path = backend.sqlite_file()
+        if path is not None and not os.path.exists(path):
+            raise BackendError(
+                f"no redun database at {path}: run a workflow first, or point at one "
+                "with --db URL or -c CONFIG_DIR"
             )
-        elif cls is ExecutionFinished:
-            self._queue.put(
-                (
-                    "execution_update",
-                    {
-                        "id": event.execution_id,
-                        "end_time": event.time,
-                        "status": event.status,  # type: ignore[attr-defined]
-                        "error": event.error,  # type: ignore[attr-defined]
-                    },
-                )
-            )
-
-    def _run(self) -> None:
-        queue = self._queue
-        interval = self.backend.flush_interval
-        stopping = False
-        while not stopping:
-            batch: list[tuple[str, Any]] = []
-            item = queue.get()
-            deadline = time.monotonic() + interval
-            while True:
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or len(batch) >= 20000:
-                    break
-                try:
-                    item = queue.get(timeout=remaining)
-                except Empty:
-                    break
-            if batch:
-                try:
-                    self.backend.write(batch)
-                except BaseException as error:  # report at close, keep draining
-                    self._error = error
-
-    def close(self) -> None:
-        """Flush everything recorded so far and stop the writer thread."""
-        self._queue.put(_STOP)
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return ""
+    backend.load()
+    return backend

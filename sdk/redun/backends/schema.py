@@ -1,7 +1,15 @@
-"""The database schema (SQLAlchemy Core tables).
+"""The database schema (SQLAlchemy Core tables) at the newest revision.
 
 Rows are keyed by hashes wherever possible so that inserts are idempotent:
-two runs that record the same call or value at once do not conflict.
+two runs that record the same call or value at once do not conflict. A fresh
+database is created from these tables and stamped with :data:`HEAD_REVISION`;
+an older one is brought here by the alembic migrations in
+``redun/backends/migrations/versions`` (a test checks that both roads end in
+the same schema).
+
+Hot tables are ``WITHOUT ROWID`` on SQLite: one B-tree per table instead of a
+rowid table plus a primary-key index, which makes recording a large fan-out
+noticeably cheaper.
 """
 
 from __future__ import annotations
@@ -19,16 +27,11 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+from redun.backends.revisions import HEAD_REVISION as HEAD_REVISION
+from redun.backends.revisions import REVISIONS as REVISIONS
+from redun.backends.revisions import VERSION_TABLE as VERSION_TABLE
 
 metadata = MetaData()
-
-schema_version = Table(
-    "redun_schema",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("version", Integer, nullable=False),
-)
 
 execution = Table(
     "redun_execution",
@@ -36,14 +39,17 @@ execution = Table(
     Column("id", String(32), primary_key=True),
     Column("root_job_id", String(32)),
     Column("argv", Text),  # JSON list
+    Column("expr", Text),
     Column("start_time", Float),
     Column("end_time", Float),
-    Column("status", String(16)),  # running, done, failed, cancelled, interrupted
+    Column("status", String(16)),  # running, done, failed, cancelled
     Column("error", Text),
     Column("user", String(64)),
     Column("host", String(128)),
+    Column("pid", Integer),
     Column("cwd", Text),
 )
+Index("ix_redun_execution_start", execution.c.start_time)
 
 task = Table(
     "redun_task",
@@ -52,8 +58,10 @@ task = Table(
     Column("fullname", String(256), nullable=False, index=True),
     Column("namespace", String(256)),
     Column("name", String(256)),
+    Column("version", String(64)),
     Column("source", Text),
-    Column("code_parts", Text),  # JSON {label: digest}
+    Column("code_parts", Text),  # JSON {label: digest or package version}
+    sqlite_with_rowid=False,
 )
 
 value = Table(
@@ -62,10 +70,33 @@ value = Table(
     Column("hash", String(40), primary_key=True),
     Column("type_name", String(256)),
     Column("format", String(16)),  # pickle
+    Column("location", String(16)),  # inline (data below) or store (the value store)
     Column("data", LargeBinary),
     Column("size", Integer),
     Column("needs_check", Boolean, default=False),
     Column("preview", Text),
+    sqlite_with_rowid=False,
+)
+
+# A value holding files (a list of File, a dict of them) points at each file's value.
+subvalue = Table(
+    "redun_subvalue",
+    metadata,
+    Column("parent_hash", String(40), primary_key=True),
+    Column("child_hash", String(40), primary_key=True),
+    Index("ix_redun_subvalue_child", "child_hash"),
+    sqlite_with_rowid=False,
+)
+
+file = Table(
+    "redun_file",
+    metadata,
+    Column("value_hash", String(40), primary_key=True),
+    Column("path", Text, nullable=False, index=True),
+    Column("file_hash", String(40)),
+    Column("size", Integer),
+    Column("kind", String(16)),  # file, dir
+    sqlite_with_rowid=False,
 )
 
 call_node = Table(
@@ -75,10 +106,12 @@ call_node = Table(
     Column("task_hash", String(40), nullable=False),
     Column("task_name", String(256), nullable=False, index=True),
     Column("args_hash", String(40), nullable=False),
-    Column("eval_hash", String(40), nullable=False, index=True),
+    Column("eval_hash", String(40), nullable=False),
     Column("result_hash", String(40), nullable=False, index=True),
+    Column("result_needs_check", Boolean),
     Column("arg_hashes", Text),  # JSON {name: value hash}
     Column("time", Float),
+    sqlite_with_rowid=False,
 )
 
 call_edge = Table(
@@ -86,7 +119,8 @@ call_edge = Table(
     metadata,
     Column("parent_call_hash", String(40), primary_key=True),
     Column("position", Integer, primary_key=True),
-    Column("child_call_hash", String(40), nullable=False, index=True),
+    Column("child_call_hash", String(40), nullable=False),
+    sqlite_with_rowid=False,
 )
 
 argument = Table(
@@ -95,14 +129,17 @@ argument = Table(
     Column("call_hash", String(40), primary_key=True),
     Column("name", String(256), primary_key=True),
     Column("value_hash", String(40), nullable=False, index=True),
+    sqlite_with_rowid=False,
 )
 
+# The cache: an eval hash (task hash + argument hashes) -> the latest call.
 evaluation = Table(
     "redun_evaluation",
     metadata,
     Column("eval_hash", String(40), primary_key=True),
     Column("call_hash", String(40), nullable=False),
     Column("time", Float),
+    sqlite_with_rowid=False,
 )
 
 job = Table(
@@ -110,11 +147,12 @@ job = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("execution_id", String(32), nullable=False, index=True),
-    Column("parent_id", String(32), index=True),
+    Column("parent_id", String(32)),
     Column("task_name", String(256)),
     Column("task_hash", String(40)),
     Column("eval_hash", String(40)),
     Column("call_hash", String(40), index=True),
+    Column("arg_hashes", Text),  # JSON, for jobs without a call node (failed, unfinished)
     Column("state", String(16)),
     Column("cached", Boolean),
     Column("reason", Text),
@@ -122,6 +160,17 @@ job = Table(
     Column("start_time", Float),
     Column("end_time", Float),
     Column("error", Text),
+    Column("traceback", Text),
 )
 
-Index("ix_redun_execution_start", execution.c.start_time)
+tag = Table(
+    "redun_tag",
+    metadata,
+    Column("entity_type", String(16), primary_key=True),  # execution, job, value, task
+    Column("entity_id", String(40), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("value", Text, primary_key=True),  # JSON
+    Index("ix_redun_tag_key", "key"),
+)
+
+TABLES = {table.name: table for table in metadata.sorted_tables}

@@ -90,6 +90,11 @@ def register(commands: Any) -> None:
     run.add_argument(
         "--no-progress", action="store_true", help="do not draw the live progress table"
     )
+    run.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the run, say why jobs ran (which argument, file or code changed)",
+    )
     run.set_defaults(handler=run_command)
 
 
@@ -113,6 +118,8 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     scheduler.events.subscribe(tally)
     display = ProgressDisplay(tally, enabled=None if not args.no_progress else False)
     expr = task(**kwargs)
+    # Open the database first: an unreachable one is a one-line error, not a traceback.
+    scheduler.load()
     try:
         with display:
             result = scheduler.run(
@@ -124,20 +131,32 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
             )
     except DryRunResult as dry:
         print_dryrun(dry)
+        if args.explain:
+            _print_explanations(scheduler, dry.jobs, dryrun=True)
         return EXIT_OK
     except UsageError as error:
         print(f"redun: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:
         print_error(error)
+        if args.explain:
+            _print_explanations(scheduler, scheduler.jobs())
         return EXIT_FAILED
     finally:
         scheduler.stop()
+    if args.explain:
+        _print_explanations(scheduler, scheduler.jobs())
     if args.dryrun:
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
     sys.stdout.write(repr(result) + "\n")
     sys.stdout.flush()
     return EXIT_OK
+
+
+def _print_explanations(scheduler: Any, jobs: list, dryrun: bool = False) -> None:
+    from redun.explain import report_run
+
+    print(report_run(scheduler.backend, jobs, dryrun=dryrun), file=sys.stderr)
 
 
 def print_dryrun(dry: Any) -> None:

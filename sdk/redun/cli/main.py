@@ -55,6 +55,8 @@ COMMAND_MODULES = (
     "events",
     "cancel",
     "watch",
+    "watches",
+    "unwatch",
 )
 # Commands whose arguments after FILE TASK belong to the task.
 TASK_COMMANDS = frozenset({"run", "submit", "watch"})

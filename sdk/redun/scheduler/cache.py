@@ -12,6 +12,10 @@ argument hashes) when the call is still *valid*:
 
 Lookups are batched: one query per scheduler iteration, one more for the call
 trees of the hits, one for their values.
+
+A miss that had a candidate sets ``job.reason`` to why the candidate did not
+count (which task in the call tree changed, which result's files changed), so
+``redun explain`` and ``--dryrun`` can say it without another query.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class CacheChecker:
         self.backend = backend
         self.registry = registry
         self._valid: dict[str, bool] = {}
+        self._why: dict[str, str] = {}  # call hash -> why it is not valid
         self._current_hash: dict[str, str | None] = {}
         self._task_has_calls: dict[str, bool] = {}
 
@@ -81,20 +86,37 @@ class CacheChecker:
             verdicts[index] = record
             wanted.append(record.result_hash)
         values = self.backend.get_values(wanted) if wanted else {}
-        shallow_check = self.backend.values_needing_check(wanted) if wanted else set()
+        unknown_checks = [
+            record.result_hash for record in verdicts.values() if record.result_needs_check is None
+        ]
+        shallow_check = {
+            record.result_hash for record in verdicts.values() if record.result_needs_check
+        }
+        if unknown_checks:
+            shallow_check |= self.backend.values_needing_check(unknown_checks)
         for index, job in enumerate(jobs):
             record = verdicts.get(index)
             if record is None or record.result_hash not in values:
                 if job.eval_hash in found and not job.reason:
-                    job.reason = "an earlier call exists, but code or files it used changed"
+                    job.reason = self._miss_reason(found[job.eval_hash], record is None)
                 yield job, None
                 continue
             value = values[record.result_hash]
             if record.result_hash in shallow_check and not value_is_valid(value):
-                job.reason = "the cached result's files changed or were deleted"
+                job.reason = (
+                    "an earlier call with the same code and arguments exists, but the "
+                    "files of its result changed or were deleted since"
+                )
                 yield job, None
                 continue
             yield job, CacheHit(record.call_hash, record.result_hash, value)
+
+    def _miss_reason(self, record: CallRecord, invalid: bool) -> str:
+        prefix = "an earlier call with the same code and arguments exists, but "
+        if not invalid:
+            return prefix + "its result could not be loaded (no longer stored or unpicklable)"
+        why = self._why.get(record.call_hash)
+        return prefix + (why or "a call below it is no longer valid")
 
     def _task_hash(self, task_name: str) -> str | None:
         if task_name not in self._current_hash:
@@ -104,9 +126,13 @@ class CacheChecker:
 
     def _judge_tree(self, roots: list[str], tree: dict[str, CallRecord]) -> None:
         """Set ``self._valid`` for every call in ``tree``, children before parents."""
-        checks = self.backend.values_needing_check([r.result_hash for r in tree.values()])
+        unknown = [r.result_hash for r in tree.values() if r.result_needs_check is None]
+        checks = {r.result_hash for r in tree.values() if r.result_needs_check}
+        if unknown:
+            checks |= self.backend.values_needing_check(unknown)
         check_values = self.backend.get_values(list(checks)) if checks else {}
         valid = self._valid
+        why = self._why
         for root in roots:
             stack: list[tuple[str, bool]] = [(root, False)]
             while stack:
@@ -116,6 +142,7 @@ class CacheChecker:
                 record = tree.get(call_hash)
                 if record is None:
                     valid[call_hash] = False
+                    why[call_hash] = "a call below it was not recorded completely"
                     continue
                 if not expanded:
                     stack.append((call_hash, True))
@@ -123,9 +150,27 @@ class CacheChecker:
                         if child not in valid:
                             stack.append((child, False))
                     continue
-                ok = self._task_hash(record.task_name) == record.task_hash
-                if ok and record.result_hash in check_values:
-                    ok = value_is_valid(check_values[record.result_hash])
+                current = self._task_hash(record.task_name)
+                ok = current == record.task_hash
+                if not ok:
+                    why[call_hash] = (
+                        f"task {record.task_name} is no longer defined"
+                        if current is None
+                        else f"the code of task {record.task_name} changed since "
+                        f"(call {call_hash[:8]})"
+                    )
+                elif record.result_hash in check_values and not value_is_valid(
+                    check_values[record.result_hash]
+                ):
+                    ok = False
+                    why[call_hash] = (
+                        f"files in the result of {record.task_name} (call {call_hash[:8]}) "
+                        "changed or were deleted"
+                    )
                 if ok:
-                    ok = all(valid.get(child, False) for child in record.child_call_hashes)
+                    for child in record.child_call_hashes:
+                        if not valid.get(child, False):
+                            ok = False
+                            why[call_hash] = why.get(child, "a call below it is not valid")
+                            break
                 valid[call_hash] = ok

@@ -221,6 +221,8 @@ class Scheduler:
         self._emit_jobs = self.events.active
         token = _current_scheduler.set(self)
         self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
+        if tags and recorder is not None and hasattr(recorder, "tag"):
+            recorder.tag("execution", execution.id, list(tags))
         status, error_text = "failed", None
         try:
             root = reduce_value(expr, self._evaluator(None))

@@ -32,7 +32,7 @@ CACHE_REASON_KIND_RESULT_INVALID: CacheReasonKind
 CACHE_REASON_KIND_CACHE_DISABLED: CacheReasonKind
 
 class RunSpec(_message.Message):
-    __slots__ = ("workflow_path", "task", "args", "kwargs_json", "options", "working_dir", "no_cache", "dryrun")
+    __slots__ = ("workflow_path", "task", "args", "kwargs_json", "options", "working_dir", "no_cache", "dryrun", "argv")
     class ArgsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,7 @@ class RunSpec(_message.Message):
     WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
     NO_CACHE_FIELD_NUMBER: _ClassVar[int]
     DRYRUN_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
     workflow_path: str
     task: str
     args: _containers.ScalarMap[str, str]
@@ -63,7 +64,8 @@ class RunSpec(_message.Message):
     working_dir: str
     no_cache: bool
     dryrun: bool
-    def __init__(self, workflow_path: _Optional[str] = ..., task: _Optional[str] = ..., args: _Optional[_Mapping[str, str]] = ..., kwargs_json: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., no_cache: _Optional[bool] = ..., dryrun: _Optional[bool] = ...) -> None: ...
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, workflow_path: _Optional[str] = ..., task: _Optional[str] = ..., args: _Optional[_Mapping[str, str]] = ..., kwargs_json: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., no_cache: _Optional[bool] = ..., dryrun: _Optional[bool] = ..., argv: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Execution(_message.Message):
     __slots__ = ("id", "status", "spec", "watch_id", "start_unix_ns", "end_unix_ns", "root_job_id", "job_counts", "result", "error", "jobs")

@@ -1,0 +1,175 @@
+"""The runner factory: a pre-warmed interpreter that forks one runner per run.
+
+The daemon starts it by exec (``python -m redund.factory --control-fd N``)
+before it imports grpc, and this process never imports grpc: forking a process
+whose gRPC threads run can deadlock, forking this one is safe and fast. It has
+already imported the SDK, SQLAlchemy and the runner, so a forked runner only
+has to import the user's workflow.
+
+It reads ``("fork", run_id)`` requests, each with the runner's end of a socket
+pair attached, from its control socket; forks; reports ``("forked", run_id,
+pid)``; and when a runner ends, ``("exited", run_id, pid, how)``. When the
+control socket closes (the daemon stopped or died) it kills every runner's
+process group and exits, so no run outlives its daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import marshal
+import os
+import selectors
+import signal
+import socket
+import sys
+
+import sqlalchemy.dialects.sqlite  # noqa: F401
+
+# Pre-warm: everything a runner needs before the user's code (not grpc).
+import redun  # noqa: F401
+import redun.backends.db  # noqa: F401
+import redun.cli.args  # noqa: F401
+import redun.cli.loader  # noqa: F401
+import redun.cli.main  # noqa: F401
+import redun.executors.threads  # noqa: F401
+import redun.file  # noqa: F401
+import redun.functools  # noqa: F401
+import redun.scheduler  # noqa: F401
+import redund.runner
+from redund.wire import describe_wait_status
+
+MAX_PACKET = 65536
+
+
+class Factory:
+    """Forks runners on request; reaps them and reports how they ended."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.children: dict[int, str] = {}  # pid -> run id
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+
+    def send(self, message: tuple) -> None:
+        try:
+            self.control.send(marshal.dumps(message))
+        except OSError:
+            pass
+
+    def serve(self) -> None:
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ, "control")
+        selector.register(self._wake_r, selectors.EVENT_READ, "signal")
+        self.send(("ready", os.getpid()))
+        try:
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "signal":
+                        if self._on_signal():
+                            return
+                    elif not self._on_control():
+                        return
+        finally:
+            self.kill_all()
+
+    def _on_signal(self) -> bool:
+        try:
+            signals = os.read(self._wake_r, 512)
+        except BlockingIOError:
+            signals = b""
+        self.reap()
+        return signal.SIGTERM in signals
+
+    def _on_control(self) -> bool:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, MAX_PACKET, 4)
+        except InterruptedError:
+            return True
+        except OSError:
+            return False
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return False
+        message = marshal.loads(data)
+        if message[0] == "fork" and fds:
+            self.fork(message[1], fds[0])
+            for fd in fds[1:]:
+                os.close(fd)
+        else:
+            for fd in fds:
+                os.close(fd)
+        return True
+
+    def fork(self, run_id: str, fd: int) -> None:
+        try:
+            pid = os.fork()
+        except OSError as error:
+            os.close(fd)
+            self.send(("fork_failed", run_id, f"cannot fork a runner: {error}"))
+            return
+        if pid == 0:  # the runner
+            code = 70
+            try:
+                os.setpgid(0, 0)
+                signal.set_wakeup_fd(-1)
+                for signum in (signal.SIGCHLD, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                self.control.close()
+                os.close(self._wake_r)
+                os.close(self._wake_w)
+                code = redund.runner.main(socket.socket(fileno=fd), run_id)
+            finally:
+                os._exit(code)
+        os.close(fd)
+        self.children[pid] = run_id
+        self.send(("forked", run_id, pid))
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            run_id = self.children.pop(pid, None)
+            if run_id is not None:
+                _kill_group(pid)  # whatever the run left behind
+                self.send(("exited", run_id, pid, describe_wait_status(status)))
+
+    def kill_all(self) -> None:
+        for pid in list(self.children):
+            _kill_group(pid)
+        for pid in list(self.children):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        self.children.clear()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="redund.factory")
+    parser.add_argument("--control-fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    control = socket.socket(fileno=args.control_fd)
+    Factory(control).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Alembic migrations of the redun schema (run by :mod:`redun.backends.migrate`)."""

@@ -1,0 +1,1 @@
+"""Alembic revision scripts, oldest first: r0001_initial, r0002_store."""

@@ -1,0 +1,601 @@
+"""The recorder: scheduler events in, committed rows out, off the scheduler's thread.
+
+On the scheduler's thread :class:`DbRecorder` only puts the live job (or the
+execution's data) on a queue. Its writer thread takes everything queued for
+up to ``flush_interval`` seconds, keeps each job once (its newest state),
+turns jobs into rows (:class:`RowBuilder`: job, call node, edges, arguments,
+values, files, task) and commits them in one transaction. A finished job is
+therefore durable about ``flush_interval`` seconds after it finished; a
+``kill -9`` loses at most what was still queued, and every committed row is
+complete (a call node is committed with its values in the same transaction).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import pickle
+import reprlib
+import socket
+import threading
+import time
+import traceback
+from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING, Any
+
+from redun.backends.base import type_name_of
+from redun.backends.bulk import Batch, normalize_tags, postgres_plan, sqlite_statements
+from redun.backends.writer_process import WriterProcess, WriterProcessError
+from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged
+from redun.scheduler.job import JobState
+from redun.value import Value
+
+if TYPE_CHECKING:
+    from redun.backends.db import DbBackend
+    from redun.scheduler.job import Job
+
+_ATOMS = frozenset({int, str, float, bool, type(None), bytes, complex})
+_MISSING = object()
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_pickle_dumps = pickle.dumps
+_FAST_PICKLE = frozenset({int, float, bool, type(None), complex})
+_MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
+_EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
+_RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
+_YIELD_EVERY = 16  # jobs built between GIL hand-overs
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxstring = 160
+_PREVIEW.maxother = 160
+_PREVIEW.maxlist = _PREVIEW.maxtuple = _PREVIEW.maxset = _PREVIEW.maxdict = 8
+_PREVIEW.maxlevel = 3
+
+
+def preview(value: Any, limit: int = 200) -> str:
+    """A short repr of ``value`` that stays cheap for huge containers."""
+    try:
+        text = repr(value) if type(value) in _FAST_PICKLE else _PREVIEW.repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+class RowBuilder:
+    """Turns finished jobs into rows of a :class:`Batch` (on the writer thread)."""
+
+    def __init__(self, backend: DbBackend) -> None:
+        self.backend = backend
+        self.store = backend.value_store
+        self._file_types: tuple[type, ...] | None = None
+
+    # -- jobs ----------------------------------------------------------------
+    def add_job(self, batch: Batch, job: Job) -> JobState:
+        """Add ``job``'s row in its current state (returned) and, when done, its call."""
+        state = job.state
+        parent = job.parent_job
+        execution = job.execution
+        execution_id = execution.id if execution is not None else ""
+        error = trace = None
+        arg_hashes = None
+        if state is JobState.DONE and job.call_hash is not None:
+            self.add_call(batch, job)
+        else:
+            if job.call_hash is None and job.arg_hashes:
+                arg_hashes = json.dumps(job.arg_hashes)
+            if state is not JobState.CACHED:
+                self.add_task(batch, job.task)
+                if state is JobState.FAILED:
+                    self.add_arguments(batch, job, None)
+            if job.error is not None:
+                error, trace = _format_error(job.error)
+        if parent is None and execution is not None and execution.job is job:
+            batch.root_jobs[execution_id] = job.id
+        batch.append(
+            "redun_job",
+            (
+                job.id,
+                execution_id,
+                parent.id if parent is not None else None,
+                job.task.fullname,
+                job.task.hash,
+                job.eval_hash,
+                job.call_hash,
+                arg_hashes,
+                state.value,
+                job.cached,
+                job.reason or None,
+                job.executor_name,
+                job.start_time,
+                job.end_time,
+                error,
+                trace,
+            ),
+        )
+        return state
+
+    def add_call(self, batch: Batch, job: Job) -> None:
+        call_hash = job.call_hash
+        call_keys = batch.key_set("redun_call_node")
+        if call_hash in call_keys:
+            return
+        call_keys.add(call_hash)
+        result_hash = job.result_hash
+        assert call_hash is not None and result_hash is not None
+        task = job.task
+        task_hash = task.hash
+        when = job.end_time or time.time()
+        if task_hash not in self.backend.written_tasks:
+            self.add_task(batch, task)
+        needs_check = self.add_value(batch, result_hash, job.result)
+        self.add_arguments(batch, job, call_hash)
+        rows = batch.rows
+        edges = rows["redun_call_edge"]
+        position = 0
+        for child in job.child_jobs:
+            child_hash = child.call_hash
+            if child_hash:
+                edges.append((call_hash, position, child_hash))
+                position += 1
+        rows["redun_call_node"].append(
+            (
+                call_hash,
+                task_hash,
+                task.fullname,
+                job.args_hash,
+                job.eval_hash,
+                result_hash,
+                needs_check,
+                None,  # arg_hashes: redun_argument holds them
+                when,
+            )
+        )
+        rows["redun_evaluation"].append((job.eval_hash, call_hash, when))
+
+    def add_arguments(self, batch: Batch, job: Job, call_hash: str | None) -> None:
+        arg_hashes = job.arg_hashes
+        if not arg_hashes:
+            return
+        args = job.args
+        if (
+            not job.kwargs
+            and len(args) == len(arg_hashes)
+            and not any(name[0] == "*" for name in arg_hashes)
+        ):
+            # Positional call of every parameter: the common case, without re-binding.
+            pairs: Any = zip(arg_hashes.items(), args)
+        else:
+            bound = _bound_values(job)
+            pairs = ((item, bound.get(item[0], _MISSING)) for item in arg_hashes.items())
+        add_value = self.add_value
+        argument_rows = batch.rows["redun_argument"]
+        for (name, value_hash), value in pairs:
+            if value is not _MISSING:
+                add_value(batch, value_hash, value)
+            if call_hash is not None:
+                argument_rows.append((call_hash, name, value_hash))
+
+    def add_task(self, batch: Batch, task: Any) -> None:
+        task_hash = task.hash
+        if task_hash in self.backend.written_tasks or batch.has("redun_task", task_hash):
+            return
+        code_parts: dict[str, str] = {}
+        if task.version is None:
+            try:
+                code_parts = dict(task.code_hash.parts)
+            except Exception:
+                code_parts = {}
+        batch.add(
+            "redun_task",
+            (
+                task_hash,
+                task.fullname,
+                task.namespace,
+                task.name,
+                task.version,
+                task.source,
+                json.dumps(code_parts, sort_keys=True),
+            ),
+        )
+
+    # -- values --------------------------------------------------------------
+    def add_value(self, batch: Batch, value_hash: str, value: Any) -> bool:
+        """Add ``value``'s rows (and its files'); returns whether it needs validity checks."""
+        cls = type(value)
+        if cls in _ATOMS:
+            if cls in _FAST_PICKLE:
+                # Numbers, None: the hot path of a fan-out.
+                keys = batch.key_set("redun_value")
+                if value_hash in keys or value_hash in self.backend.written_values:
+                    return False
+                keys.add(value_hash)
+                data = _pickle_dumps(value, _PROTOCOL)
+                batch.rows["redun_value"].append(
+                    (
+                        value_hash,
+                        cls.__name__,
+                        "pickle",
+                        "inline",
+                        data,
+                        len(data),
+                        False,
+                        repr(value),
+                    )
+                )
+                return False
+            files: list[Any] = []
+        else:
+            files = self._find_values(value)
+        needs_check = bool(files)
+        keys = batch.key_set("redun_value")
+        if value_hash in keys or value_hash in self.backend.written_values:
+            return needs_check
+        keys.add(value_hash)
+        location = "inline"
+        data_or_none: bytes | None
+        size: int | None
+        try:
+            if cls in (str, bytes) and len(value) < 4096:
+                data_or_none = _pickle_dumps(value, _PROTOCOL)
+                size = len(data_or_none)
+            elif self.store.exists(value_hash):
+                data_or_none, size, location = None, self.store.size(value_hash), "store"
+            else:
+                data_or_none, size = self.store.dump(value_hash, value)
+                if data_or_none is None:
+                    location = "store"
+        except Exception:
+            # Not picklable (a lock, a generator...): recorded, but not reusable.
+            data_or_none, size, location = None, None, "none"
+        batch.rows["redun_value"].append(
+            (
+                value_hash,
+                type_name_of(value),
+                "pickle",
+                location,
+                data_or_none,
+                size,
+                needs_check,
+                preview(value),
+            )
+        )
+        if files:
+            self._add_files(batch, value_hash, value, files)
+        return needs_check
+
+    def _find_values(self, value: Any) -> list[Any]:
+        """The :class:`Value` objects in ``value`` (itself included), containers walked."""
+        found: list[Any] = []
+        stack = [value]
+        seen = 0
+        while stack:
+            item = stack.pop()
+            cls = type(item)
+            if cls in _ATOMS:
+                continue
+            if isinstance(item, Value):
+                found.append(item)
+            elif isinstance(item, (list, tuple, set, frozenset)):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            seen += 1
+            if seen > 100_000:
+                break
+        return found
+
+    def _add_files(self, batch: Batch, value_hash: str, value: Any, found: list[Any]) -> None:
+        from redun.hashing import hash_value
+
+        file_types = self._get_file_types()
+        for item in found:
+            if not isinstance(item, file_types):
+                continue
+            item_hash = value_hash if item is value else hash_value(item)
+            if item is not value:
+                batch.add("redun_subvalue", (value_hash, item_hash))
+                self.add_value(batch, item_hash, item)
+            kind = "dir" if "Dir" in type(item).__name__ else "file"
+            batch.add(
+                "redun_file",
+                (
+                    item_hash,
+                    item.path,
+                    item.hash,
+                    _local_size(item) if kind == "file" else None,
+                    kind,
+                ),
+            )
+
+    def _get_file_types(self) -> tuple[type, ...]:
+        if self._file_types is None:
+            from redun.file import Dir, File
+
+            self._file_types = (File, Dir)
+        return self._file_types
+
+
+def _local_size(item: Any) -> int | None:
+    try:
+        local = item.filesystem.local_path(item.path)
+        return os.stat(local).st_size if local is not None else None
+    except Exception:
+        return None
+
+
+def _bound_values(job: Job) -> dict[str, Any]:
+    from redun.scheduler.binding import bind_arguments
+
+    try:
+        return bind_arguments(job.task, job.args, job.kwargs)
+    except Exception:
+        return {}
+
+
+def _format_error(error: BaseException) -> tuple[str, str]:
+    text = f"{type(error).__name__}: {error}"
+    remote = getattr(error, "__redun_traceback__", None)
+    if remote:
+        return text, str(remote)
+    try:
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except Exception:
+        trace = text
+    return text, trace
+
+
+_STOP: tuple[str, Any] = ("stop", None)
+
+
+class DbRecorder:
+    """Records a run's events into a :class:`DbBackend` from a writer thread.
+
+    Call it with each event (it is an :class:`~redun.events.EventBus`
+    subscriber); :meth:`close` commits what is left and stops the thread,
+    raising the first write error, if any.
+    """
+
+    def __init__(self, backend: DbBackend, scheduler: Any = None) -> None:
+        self.backend = backend
+        self.scheduler = scheduler
+        self.builder = RowBuilder(backend)
+        self._queue: SimpleQueue[tuple[str, Any]] = SimpleQueue()
+        self._error: BaseException | None = None
+        self._final: set[str] = set()
+        self._deferred: dict[str, tuple[Job, float]] = {}
+        self._process = _start_writer_process(backend)
+        self._in_flight: list[tuple[int, Batch, list[str]]] = []
+        self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: Event) -> None:
+        cls = type(event)
+        if cls is JobStateChanged:
+            job = event.job  # type: ignore[attr-defined]
+            # Pending jobs are not written: they become running or cached moments later.
+            if job is not None and event.state != "pending":  # type: ignore[attr-defined]
+                self._queue.put(("job", job))
+        elif cls is ExecutionStarted:
+            self._queue.put(("execution", event))
+        elif cls is ExecutionFinished:
+            self._queue.put(("execution_end", event))
+
+    def tag(self, entity_type: str, entity_id: str, tags: Any) -> None:
+        """Record tags with the next batch."""
+        self._queue.put(("tags", (entity_type, entity_id, tags)))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything queued so far is committed."""
+        done = threading.Event()
+        self._queue.put(("flush", done))
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        queue = self._queue
+        interval = self.backend.flush_interval
+        # With the work done elsewhere (a writer process, a database server) batches
+        # stream as they come, so the commits overlap the run instead of trailing it.
+        eager = self._process is not None or self.backend.sqlite_file() is None
+        window = min(interval, _EAGER_WINDOW) if eager else interval
+        stopping = False
+        while not stopping:
+            items: list[tuple[str, Any]] = []
+            waiters: list[threading.Event] = []
+            try:
+                # Wake up for deferred running jobs even when nothing else happens.
+                item = queue.get(timeout=interval if self._deferred else None)
+            except Empty:
+                item = None
+            deadline = time.monotonic() + window
+            while item is not None:
+                if item is _STOP:
+                    stopping = True
+                    break
+                if item[0] == "flush":
+                    waiters.append(item[1])
+                    break
+                items.append(item)
+                if len(items) >= _MAX_BATCH:
+                    break
+                remaining = deadline - time.monotonic()
+                try:
+                    item = queue.get(timeout=remaining) if remaining > 0 else queue.get_nowait()
+                except Empty:
+                    break
+            if stopping:
+                # Drain anything that raced in behind the stop marker.
+                while True:
+                    try:
+                        items.append(queue.get_nowait())
+                    except Empty:
+                        break
+            try:
+                if items or self._deferred or waiters:
+                    self._write(items, everything=stopping or bool(waiters))
+                if stopping or waiters:
+                    self._settle_all()
+            except BaseException as error:  # report at close; keep draining
+                if self._error is None:
+                    self._error = error
+            for waiter in waiters:
+                waiter.set()
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+
+    def _commit(self, batch: Batch, done: list[str]) -> None:
+        """Commit ``batch``; ``done`` are jobs it writes in their final state."""
+        process = self._process
+        if process is not None:
+            try:
+                plan = (
+                    sqlite_statements(batch) if process.kind == "sqlite" else postgres_plan(batch)
+                )
+                seq = process.submit(plan)
+            except WriterProcessError:
+                self._abandon_process()
+            else:
+                self._in_flight.append((seq, batch, done))
+                # Keep one batch in flight: the next one is built while it commits.
+                while len(self._in_flight) > 1:
+                    self._settle(self._in_flight[0])
+                return
+        self.backend.write(batch)
+        self._final.update(done)
+
+    def _settle(self, entry: tuple[int, Batch, list[str]]) -> None:
+        seq, batch, done = entry
+        process = self._process
+        try:
+            if process is None:
+                raise WriterProcessError("no writer process")
+            process.wait(seq)
+        except WriterProcessError:
+            # Gone or failing: carry on in this process (inserts are idempotent), which
+            # retries, and raises a BackendError naming the database if it fails too.
+            self._abandon_process()
+            return
+        self._in_flight.remove(entry)
+        self.backend.mark_written(batch)
+        self._final.update(done)
+
+    def _settle_all(self) -> None:
+        while self._in_flight:
+            self._settle(self._in_flight[0])
+
+    def _abandon_process(self) -> None:
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+        pending, self._in_flight = self._in_flight, []
+        for _, batch, done in pending:
+            self.backend.write(batch)
+            self._final.update(done)
+
+    def _write(self, items: list[tuple[str, Any]], everything: bool = False) -> None:
+        batch = Batch()
+        jobs: dict[str, Job] = {}
+        final = self._final
+        for kind, payload in items:
+            if kind == "job":
+                if payload.id not in final:
+                    jobs[payload.id] = payload
+            elif kind == "execution":
+                batch.add("redun_execution", _execution_row(payload))
+            elif kind == "execution_end":
+                batch.execution_updates.append(
+                    {
+                        "id": payload.execution_id,
+                        "end_time": payload.time,
+                        "status": payload.status,
+                        "error": payload.error,
+                    }
+                )
+            elif kind == "tags":
+                entity_type, entity_id, tags = payload
+                for key, value in normalize_tags(tags):
+                    batch.add("redun_tag", (entity_type, entity_id, key, value))
+        # A job seen running is written as running only once it has run for a while:
+        # most jobs of a fan-out finish first and are written once, finished.
+        now = time.monotonic()
+        deferred = self._deferred
+        for job_id, (job, seen_at) in deferred.items():  # oldest first
+            if now - seen_at < _RUNNING_AFTER and not everything:
+                break
+            jobs.setdefault(job_id, job)
+        builder = self.builder
+        done: list[str] = []
+        built = 0
+        for job_id, job in jobs.items():
+            if job.state is JobState.RUNNING and not everything:
+                seen = deferred.get(job_id)
+                if seen is None:
+                    deferred[job_id] = (job, now)
+                    continue
+                if now - seen[1] < _RUNNING_AFTER:
+                    continue
+            deferred.pop(job_id, None)
+            # The state read once: the scheduler may move the job on while we build.
+            if builder.add_job(batch, job).is_terminal:
+                done.append(job_id)
+            built += 1
+            if built % _YIELD_EVERY == 0:
+                # Hand the GIL over now and then: a scheduler waiting for it (a chain of
+                # jobs that each need it for a moment) must not wait a whole switch
+                # interval (5 ms) per job while we build rows.
+                time.sleep(0)
+        self._commit(batch, done)
+
+    def close(self) -> None:
+        """Commit everything recorded so far and stop the writer thread.
+
+        Raises:
+            BackendError: a batch could not be written.
+        """
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def _start_writer_process(backend: DbBackend) -> WriterProcess | None:
+    """A writer process (``[backend] writer = process``, the default) for SQLite files and
+    PostgreSQL through psycopg2; None means this process writes (a thread)."""
+    if str(backend.config.get("writer", "process")).lower() != "process":
+        return None
+    path = backend.sqlite_file()
+    try:
+        if path is not None:
+            return WriterProcess("sqlite", {"path": path, "busy_ms": backend.busy_ms})
+        params = backend.psycopg2_params()
+        if params is not None:
+            return WriterProcess("postgresql", params)
+    except (OSError, WriterProcessError):
+        return None
+    return None
+
+
+def _execution_row(event: Any) -> tuple:
+    return (
+        event.execution_id,
+        None,
+        json.dumps(list(event.argv)),
+        event.expr,
+        event.time,
+        None,
+        "running",
+        None,
+        _user(),
+        socket.gethostname(),
+        os.getpid(),
+        os.getcwd(),
+    )

@@ -1,0 +1,314 @@
+"""A writer process: commits the recorder's batches on another core.
+
+Recording a large fan-out is mostly the database driver's work: SQLite's
+B-tree inserts, or building PostgreSQL's input. In-process that work competes
+for the GIL with the scheduler. So the recorder's thread builds rows and ships
+them here over a pipe; this process runs each batch in one transaction and
+answers. It is a standalone script (no redun import) that starts in a few
+milliseconds: ``python -I -S`` for SQLite, ``python -I`` for PostgreSQL (it
+needs psycopg2 from site-packages).
+
+Protocol, both ways: a 4-byte little-endian length, then a ``marshal``-ed
+message. The first request is the connection (``{"path": ..., "busy_ms": ...}``
+for SQLite, psycopg2 keyword arguments for PostgreSQL: not on the command
+line, where ``ps`` would show a password); it is answered ``(0, None)`` once
+connected. Then requests are ``(seq, plan)``; replies are ``(seq, None)`` once
+committed or ``(seq, "error text")`` after a rollback. A SQLite plan is a list
+of ``(sql, rows)`` for ``executemany``; a PostgreSQL plan is described at
+:func:`execute_postgres_plan`. End of input ends the process: when the parent
+is killed, the batch in hand is committed (or rolled back whole) and the
+process exits. SIGINT is ignored so that Ctrl-C in a terminal interrupts the
+run, not its last commit.
+"""
+
+from __future__ import annotations
+
+import io
+import marshal
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Any
+
+_HEADER = struct.Struct("<I")
+
+
+def read_message(stream: IO[bytes]) -> Any:
+    """The next message, or None at end of input (a truncated message counts as the end)."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return marshal.loads(data)
+
+
+def write_message(stream: IO[bytes], message: Any) -> None:
+    data = marshal.dumps(message)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+# -- SQLite -----------------------------------------------------------------------------
+
+
+def connect_sqlite(path: str, busy_ms: int) -> Any:
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-32768")
+    # Checkpoint less often than every 1000 pages: a burst of batches commits faster,
+    # and the last checkpoint happens as this process exits, after the parent moved on.
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
+    return conn
+
+
+def execute_sqlite_batch(conn: Any, statements: list[tuple[str, list]]) -> None:
+    """Run ``statements`` in one write transaction (retried while the database is locked)."""
+    import sqlite3
+
+    delay = 0.05
+    for attempt in range(8):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 7:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        for sql, rows in statements:
+            conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+_NULL = "\\N"
+
+
+def copy_csv(rows: list[tuple], binary: bool = False) -> str:
+    """``rows`` as CSV for ``COPY ... (FORMAT csv, NULL '\\N')``: None is ``\\N``, bytes
+    are bytea hex (``\\x...``) when ``binary``, and the csv module (C) does the quoting."""
+    import csv
+
+    buffer = io.StringIO()
+    null = _NULL
+    if binary:
+        prepared = [
+            [null if v is None else ("\\x" + v.hex() if type(v) is bytes else v) for v in row]
+            for row in rows
+        ]
+    else:
+        prepared = [[null if v is None else v for v in row] for row in rows]
+    csv.writer(buffer, lineterminator="\n").writerows(prepared)
+    return buffer.getvalue()
+
+
+def execute_postgres_plan(cursor: Any, plan: list[tuple]) -> None:
+    """Run a plan on a psycopg2 cursor, inside the caller's transaction.
+
+    Entries are ``("copy", table, columns, key_columns, conflict, rows)``: the
+    rows are copied into a temporary twin of ``table`` (COPY is the fastest
+    way in) and inserted from there in key order (so concurrent writers take
+    their locks in the same order) with ``ON CONFLICT conflict``; or
+    ``("sql", sql, rows)``: ``executemany`` with ``%s`` parameters.
+    """
+    for entry in plan:
+        if entry[0] == "sql":
+            _, sql, rows = entry
+            cursor.executemany(sql, rows)
+            continue
+        _, table, columns, key_columns, conflict, rows = entry
+        staging = f"_redun_in_{table}"
+        names = ", ".join(f'"{c}"' for c in columns)
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS"
+        )
+        cursor.copy_expert(
+            f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')",
+            io.StringIO(copy_csv(rows, binary=table == "redun_value")),
+        )
+        order = ", ".join(f'"{c}"' for c in key_columns)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} "
+            f"ORDER BY {order} {conflict}"
+        )
+        cursor.execute(f"TRUNCATE {staging}")
+
+
+def connect_postgres(params: dict[str, Any]) -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(**params)
+    with conn.cursor() as cursor:
+        # Commits need not wait for the server's disk: what the server acknowledged
+        # survives this process being killed, and the server flushes within ~0.2 s.
+        cursor.execute("SET synchronous_commit = off")
+    conn.commit()
+    return conn
+
+
+def execute_postgres_batch(conn: Any, plan: list[tuple]) -> None:
+    try:
+        with conn.cursor() as cursor:
+            execute_postgres_plan(cursor, plan)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+# -- the process --------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    kind = argv[1]
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    params = read_message(inp)
+    if params is None:
+        return 1
+    execute: Any
+    try:
+        if kind == "sqlite":
+            conn = connect_sqlite(params["path"], params["busy_ms"])
+            execute = execute_sqlite_batch
+        else:
+            conn = connect_postgres(params)
+            execute = execute_postgres_batch
+    except Exception as error:
+        write_message(out, (0, f"cannot connect: {type(error).__name__}: {error}"))
+        return 1
+    write_message(out, (0, None))  # ready
+    while True:
+        message = read_message(inp)
+        if message is None:
+            break
+        seq, plan = message
+        try:
+            execute(conn, plan)
+            reply: Any = (seq, None)
+        except Exception as error:
+            reply = (seq, f"{type(error).__name__}: {error}")
+        try:
+            write_message(out, reply)
+        except (BrokenPipeError, OSError):
+            break
+    conn.close()
+    return 0
+
+
+class WriterProcessError(Exception):
+    """The writer process failed to start, died, or could not commit a batch."""
+
+
+class WriterProcess:
+    """The parent's handle on a writer process (used by one thread at a time).
+
+    Args:
+        kind: ``sqlite`` or ``postgresql``.
+        params: how to connect: ``{"path", "busy_ms"}`` for SQLite, psycopg2
+            keyword arguments for PostgreSQL.
+    """
+
+    def __init__(self, kind: str, params: dict[str, Any]) -> None:
+        self.kind = kind
+        self._seq = 0
+        self._acked = 0
+        self._ready = False
+        flags = ["-I", "-S"] if kind == "sqlite" else ["-I"]
+        self.proc = subprocess.Popen(
+            [sys.executable, *flags, os.path.abspath(__file__), kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            # Its own session: a terminal's Ctrl-C goes to the run, not to its last commit.
+            start_new_session=True,
+        )
+        try:
+            assert self.proc.stdin is not None
+            write_message(self.proc.stdin, params)
+        except (BrokenPipeError, OSError) as error:
+            self.close()
+            raise WriterProcessError(f"the writer process did not start: {error}") from error
+
+    def _reply(self) -> int:
+        assert self.proc.stdout is not None
+        message = read_message(self.proc.stdout)
+        if message is None:
+            code = self.proc.poll()
+            raise WriterProcessError(f"the {self.kind} writer process exited (code {code})")
+        got, error = message
+        if error is not None:
+            raise WriterProcessError(f"batch {got}: {error}")
+        return int(got)
+
+    def submit(self, plan: list[tuple]) -> int:
+        """Send a batch; returns its number for :meth:`wait`.
+
+        Sending blocks while the process is busy with an earlier batch (a pipe
+        holds little), so a caller that builds the next batch before sending it
+        overlaps its work with the commit.
+
+        Raises:
+            WriterProcessError: the process is gone, or could not connect.
+        """
+        assert self.proc.stdin is not None
+        try:
+            if not self._ready:
+                self._reply()
+                self._ready = True
+            self._seq += 1
+            write_message(self.proc.stdin, (self._seq, plan))
+        except (BrokenPipeError, OSError) as error:
+            raise WriterProcessError(f"the {self.kind} writer process is gone: {error}") from error
+        return self._seq
+
+    def wait(self, seq: int) -> None:
+        """Return once batch ``seq`` (and every earlier one) is committed.
+
+        Raises:
+            WriterProcessError: the process is gone, or a batch failed (and was rolled back).
+        """
+        while self._acked < seq:
+            self._acked = self._reply()
+
+    def execute(self, plan: list[tuple]) -> None:
+        """Commit ``plan`` in one transaction; returns once it is durable.
+
+        Raises:
+            WriterProcessError: the process is gone or the transaction failed.
+        """
+        self.wait(self.submit(plan))
+
+    def close(self) -> None:
+        """End input. The process finishes (a SQLite checkpoint) and exits on its own
+        time: every batch was acknowledged, so nothing waits for that."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        # Reap it when it exits, so no zombie outlives a long-lived parent.
+        threading.Thread(target=self.proc.wait, name="redun-writer-reaper", daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

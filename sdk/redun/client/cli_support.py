@@ -1,0 +1,44 @@
+"""What the ``redun`` commands that talk to the daemon share (submit, events, cancel)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from redun.client.errors import ClientError, InvalidArgument, NotFound
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--home``, ``--address``, ``--token``, ``--tls-ca``."""
+    group = parser.add_argument_group("daemon")
+    group.add_argument(
+        "--home", metavar="DIR", help="the daemon's redun home (default: $REDUN_HOME, else .redun)"
+    )
+    group.add_argument(
+        "--address", metavar="ADDR", help="the daemon's address instead (unix:PATH or HOST:PORT)"
+    )
+    group.add_argument(
+        "--token", metavar="TOKEN", help="the daemon's TCP token (default: $REDUN_DAEMON_TOKEN)"
+    )
+    group.add_argument("--tls-ca", metavar="FILE", help="CA certificate for a TLS daemon")
+
+
+def connect(args: argparse.Namespace) -> Any:
+    """A :class:`redun.client.Client` for the command's options."""
+    from redun.client import Client
+
+    return Client(
+        home=args.home or None,
+        address=args.address or None,
+        token=args.token or None,
+        tls_ca=args.tls_ca or None,
+    )
+
+
+def report(error: ClientError) -> int:
+    """Print a client error; return the exit code (2 for what the user got wrong)."""
+    print(f"redun: error: {error}", file=sys.stderr)
+    return EXIT_USAGE if isinstance(error, (NotFound, InvalidArgument)) else EXIT_FAILED

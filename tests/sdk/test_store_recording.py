@@ -1,0 +1,390 @@
+"""What a run records in the database, the value store, and durability under kill -9."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from redun import File, Scheduler, task
+from redun.backends.db import DbBackend
+from redun.backends.queries import StoreReader
+from redun.config import Config
+
+redun_namespace = "test_store"
+
+
+@task
+def leaf(x: int) -> int:
+    return x * 10
+
+
+@task
+def produce_file(path: str, text: str) -> File:
+    out = File(path)
+    out.write(text)
+    return out
+
+
+@task
+def files_pair(prefix: str) -> list:
+    a, b = File(prefix + "-a.txt"), File(prefix + "-b.txt")
+    a.write("a")
+    b.write("bb")
+    return [a, b]
+
+
+@task
+def big_list(n: int) -> list:
+    return list(range(n))
+
+
+class Unpicklable:
+    """Hashable (by its state), but pickling it fails."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __reduce__(self) -> object:
+        raise TypeError("cannot pickle an Unpicklable")
+
+
+@task
+def unpicklable(n: int) -> object:
+    return Unpicklable(n)
+
+
+@task
+def boom(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+@task
+def tree(n: int) -> list:
+    return [leaf(i) for i in range(n)]
+
+
+def make_scheduler(url: str, **backend: str) -> Scheduler:
+    return Scheduler(config=Config({"backend": {"db_uri": url, **backend}}))
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/.redun/redun.db"
+
+
+def reader_for(url: str, **config: str) -> StoreReader:
+    return StoreReader(DbBackend(url, {"db_uri": url, **config}))
+
+
+def test_execution_jobs_calls_and_tasks_are_recorded(url: str) -> None:
+    scheduler = make_scheduler(url)
+    assert scheduler.run(tree(3), exec_argv=["redun", "run", "x.py", "tree"]) == [0, 10, 20]
+    reader = reader_for(url)
+    (execution,) = reader.executions()
+    assert execution.status == "done"
+    assert execution.argv == ["redun", "run", "x.py", "tree"]
+    assert execution.user and execution.host and execution.pid == os.getpid()
+    jobs = reader.jobs_of_execution(execution.id)
+    assert len(jobs) == 4
+    root = [job for job in jobs if job.parent_id is None]
+    assert [job.task_name for job in root] == ["test_store.tree"]
+    assert execution.root_job_id == root[0].id
+    for job in jobs:
+        assert job.state == "done" and not job.cached
+        assert job.executor == "default"
+        assert job.start_time and job.end_time and job.end_time >= job.start_time
+        assert job.reason
+        if job.task_name == "test_store.leaf":
+            assert job.parent_id == root[0].id
+    call = reader.call(root[0].call_hash)
+    assert call is not None and call.arguments == {"n": call.arguments["n"]}
+    children = reader.child_calls([call.call_hash])[call.call_hash]
+    assert len(children) == 3
+    task_record = reader.tasks([call.task_hash])[call.task_hash]
+    assert "def tree" in (task_record.source or "")
+    assert task_record.code_parts.get("source")
+    # A second run is a cache hit, recorded as such.
+    assert make_scheduler(url).run(tree(3)) == [0, 10, 20]
+    latest = reader.executions()[0]
+    (hit,) = reader.jobs_of_execution(latest.id)
+    assert hit.cached and hit.state == "cached" and hit.call_hash == call.call_hash
+    assert "cached" in (hit.reason or "")
+
+
+def test_files_are_recorded_with_path_hash_and_size(url: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "out.txt")
+    scheduler = make_scheduler(url)
+    result = scheduler.run(produce_file(path, "hello"))
+    reader = reader_for(url)
+    (record,) = reader.files_by_path([path])
+    assert record.file_hash == result.hash
+    assert record.size == 5 and record.kind == "file"
+    # Files inside a container point at it.
+    pair = scheduler.run(files_pair(str(tmp_path / "p")))
+    records = reader.files_by_path([f.path for f in pair])
+    assert sorted(r.size for r in records) == [1, 2]
+    containers = reader.containers_of([r.value_hash for r in records])
+    assert all(len(parents) == 1 for parents in containers.values())
+
+
+def test_large_values_go_to_the_value_store(url: str, tmp_path: Path) -> None:
+    config = {"inline_max_bytes": "1000"}
+    scheduler = make_scheduler(url, **config)
+    assert scheduler.run(big_list(5000)) == list(range(5000))
+    reader = reader_for(url, **config)
+    job = reader.jobs_of_execution(reader.executions()[0].id)[0]
+    call = reader.call(job.call_hash)
+    value = reader.values([call.result_hash])[call.result_hash]
+    assert value.location == "store" and value.size > 1000
+    stored = tmp_path / ".redun" / "values" / call.result_hash[:2] / call.result_hash[2:]
+    assert stored.exists()
+    row = reader.query("SELECT data FROM redun_value WHERE hash = :h", h=call.result_hash)
+    assert row[0][0] is None  # not copied into the database
+    with stored.open("rb") as handle:
+        assert pickle.load(handle) == list(range(5000))
+    # A cached re-run reads it back from the store...
+    again = make_scheduler(url, **config)
+    assert again.run(big_list(5000)) == list(range(5000))
+    assert reader.jobs_of_execution(reader.executions()[0].id)[0].cached
+    # ...and a store that lost the file is a miss, not an error.
+    stored.unlink()
+    third = make_scheduler(url, **config)
+    assert third.run(big_list(5000)) == list(range(5000))
+    assert not reader.jobs_of_execution(reader.executions()[0].id)[0].cached
+
+
+def test_value_store_can_be_turned_off(url: str, tmp_path: Path) -> None:
+    config = {"inline_max_bytes": "1000", "value_store": "none"}
+    make_scheduler(url, **config).run(big_list(3000))
+    reader = reader_for(url, **config)
+    (value,) = [
+        v
+        for v in reader.values(
+            [r[0] for r in reader.query("SELECT hash FROM redun_value")]
+        ).values()
+        if v.type_name == "list"
+    ]
+    assert value.location == "inline"
+    assert not (tmp_path / ".redun" / "values").exists()
+
+
+def test_unpicklable_results_are_recorded_but_not_reused(url: str) -> None:
+    make_scheduler(url).run(unpicklable(1))
+    reader = reader_for(url)
+    job = reader.jobs_of_execution(reader.executions()[0].id)[0]
+    call = reader.call(job.call_hash)
+    assert reader.values([call.result_hash])[call.result_hash].location == "none"
+    make_scheduler(url).run(unpicklable(1))
+    again = reader.jobs_of_execution(reader.executions()[0].id)[0]
+    assert not again.cached
+    assert "could not be loaded" in (again.reason or "")
+
+
+def test_failed_jobs_keep_their_error_and_arguments(url: str) -> None:
+    with pytest.raises(ValueError):
+        make_scheduler(url).run(boom(3))
+    reader = reader_for(url)
+    execution = reader.executions()[0]
+    assert execution.status == "failed" and "bad input 3" in (execution.error or "")
+    (job,) = reader.jobs_of_execution(execution.id)
+    assert job.state == "failed" and job.call_hash is None
+    assert "ValueError: bad input 3" in (job.error or "")
+    assert "raise ValueError" in (job.traceback or "")
+    assert job.arg_hashes and list(job.arg_hashes) == ["x"]
+    assert reader.values(list(job.arg_hashes.values()))
+
+
+def test_execution_tags(url: str) -> None:
+    make_scheduler(url).run(leaf(1), tags=[("project", "demo"), ("round", 2)])
+    execution = reader_for(url).executions()[0]
+    assert execution.tags == {"project": "demo", "round": 2}
+
+
+def test_in_process_writer_records_the_same(url: str) -> None:
+    scheduler = make_scheduler(url, writer="thread")
+    assert scheduler.run(tree(4)) == [0, 10, 20, 30]
+    reader = reader_for(url)
+    assert len(reader.jobs_of_execution(reader.executions()[0].id)) == 5
+    assert make_scheduler(url, writer="thread").run(tree(4)) == [0, 10, 20, 30]
+
+
+def test_fully_cached_rerun_looks_calls_up_in_bulk(url: str) -> None:
+    assert make_scheduler(url).run(tree(300)) == [i * 10 for i in range(300)]
+    scheduler = make_scheduler(url)
+    backend = scheduler.backend
+    queries: list[str] = []
+    original = backend.query
+
+    def counting(sql: str, **params: object) -> list:
+        queries.append(sql)
+        return original(sql, **params)
+
+    backend.query = counting  # type: ignore[method-assign]
+    assert scheduler.run(tree(300)) == [i * 10 for i in range(300)]
+    # The root hits; its 300 children are checked by one tree query, not one each.
+    assert len(queries) <= 6, queries
+
+
+def test_partial_cache_lookups_are_batched(url: str) -> None:
+    make_scheduler(url).run(tree(200))
+
+    @task(name="tree")
+    def tree2(n: int) -> list:  # same name, new code: the parent re-runs, leaves hit
+        return [leaf(i) for i in range(n)] + []
+
+    scheduler = make_scheduler(url)
+    backend = scheduler.backend
+    calls: list[int] = []
+    original = backend.find_calls
+
+    def counting(eval_hashes: list[str]) -> dict:
+        calls.append(len(eval_hashes))
+        return original(eval_hashes)
+
+    backend.find_calls = counting  # type: ignore[method-assign]
+    scheduler.run(tree2(200))
+    assert max(calls) == 200  # the 200 leaves in one lookup
+    jobs = scheduler.jobs()
+    assert sum(1 for job in jobs if job.cached) == 200
+
+
+def test_cache_clear_invalidates_a_task_and_its_callers(url: str, tmp_path: Path) -> None:
+    make_scheduler(url).run(tree(3))
+    backend = DbBackend(url)
+    own, above = backend.clear_cache(["test_store.leaf"])
+    assert (own, above) == (3, 1)
+    scheduler = make_scheduler(url)
+    scheduler.run(tree(3))
+    states = sorted((job.task.name, job.cached) for job in scheduler.jobs())
+    assert states == [("leaf", False)] * 3 + [("tree", False)]
+    # Provenance is kept: the earlier execution's jobs and calls are still there.
+    reader = reader_for(url)
+    assert len(reader.executions()) == 2
+
+
+KILL_WORKFLOW = textwrap.dedent(
+    """
+    import os, sys, time
+    from redun import Scheduler, task
+    from redun.config import Config
+
+    redun_namespace = "killme"
+
+    @task
+    def step(i: int) -> int:
+        with open("ran.log", "a") as log:
+            log.write(f"{i}\\n")
+        # The last ones never finish (the sleep is read at run time: not part of the code).
+        time.sleep(0.05 if i < 20 else float(os.environ["SLOW_SECONDS"]))
+        return i * 2
+
+    @task
+    def main(n: int) -> list:
+        return [step(i) for i in range(n)]
+
+    config = Config({"backend": {"db_uri": sys.argv[1]}, "executors.default": {"max_workers": "4"}})
+    print(Scheduler(config=config).run(main(int(sys.argv[2]))))
+    """
+)
+
+
+def test_kill_9_loses_only_unfinished_jobs(tmp_path: Path) -> None:
+    script = tmp_path / "killme.py"
+    script.write_text(KILL_WORKFLOW)
+    url = f"sqlite:///{tmp_path}/.redun/redun.db"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", SLOW_SECONDS="30")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), url, "24"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Wait until the 20 quick steps have run and had time to be committed (about a second).
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        ran = (tmp_path / "ran.log").read_text().split() if (tmp_path / "ran.log").exists() else []
+        if len({int(i) for i in ran if int(i) < 20}) == 20:
+            break
+        time.sleep(0.05)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.5)  # let the writer process see end of input and finish its transaction
+
+    # The database is consistent and holds every finished step.
+    conn = sqlite3.connect(tmp_path / ".redun" / "redun.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    done = conn.execute(
+        "SELECT COUNT(*) FROM redun_call_node WHERE task_name = 'killme.step'"
+    ).fetchone()[0]
+    assert done == 20
+    (status,) = conn.execute("SELECT status FROM redun_execution").fetchone()
+    assert status == "running"  # never finished; `redun log` shows it as interrupted
+    conn.close()
+
+    # A re-run (with the slow steps made quick) reuses the 20 committed results.
+    (tmp_path / "ran.log").unlink()
+    rerun = subprocess.run(
+        [sys.executable, str(script), url, "24"],
+        cwd=tmp_path,
+        env={**env, "SLOW_SECONDS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.strip() == str([i * 2 for i in range(24)])
+    rerun_steps = sorted(int(i) for i in (tmp_path / "ran.log").read_text().split())
+    assert rerun_steps == [20, 21, 22, 23]
+
+
+def test_check_valid_full_and_shallow(url: str) -> None:
+    @task(name="inner_cv")
+    def inner(x: int) -> int:
+        return x + 1
+
+    @task(name="outer_full")
+    def outer_full(x: int) -> int:
+        return inner(x)
+
+    @task(name="outer_shallow", check_valid="shallow")
+    def outer_shallow(x: int) -> int:
+        return inner(x)
+
+    make_scheduler(url).run([outer_full(1), outer_shallow(1)])
+
+    @task(name="inner_cv")
+    def inner_changed(x: int) -> int:  # new code registered under the same name
+        return x + 100
+
+    full = make_scheduler(url)
+    full.run(outer_full(1))
+    # A task below the recorded call changed: the parent runs again (it still calls the
+    # task object it closed over, whose own call is a hit).
+    (parent,) = [job for job in full.jobs() if job.task.name == "outer_full"]
+    assert not parent.cached
+    assert "the code of task test_store.inner_cv changed" in parent.reason
+    shallow = make_scheduler(url)
+    assert shallow.run(outer_shallow(1)) == 2  # only its own result is checked
+    assert [job.cached for job in shallow.jobs()] == [True]
+
+
+def test_changed_file_result_is_rerun(url: str, tmp_path: Path) -> None:
+    path = str(tmp_path / "made.txt")
+    make_scheduler(url).run(produce_file(path, "v1"))
+    Path(path).write_text("tampered with")
+    again = make_scheduler(url)
+    assert again.run(produce_file(path, "v1")).read() == "v1"
+    (job,) = again.jobs()
+    assert not job.cached and "changed or were deleted" in job.reason
