@@ -31,7 +31,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from redund.errors import DaemonError
 from redund.model import Event, WatchTriggeredData
@@ -158,6 +158,9 @@ class _PathMap:
                 found += [original + path[len(root) :] for original in originals]
         return found
 
+    def originals(self) -> list[str]:
+        return [path for paths in self.exact.values() for path in paths]
+
     def appeared(self) -> list[str]:
         return [directory for directory in self.missing if os.path.isdir(directory)]
 
@@ -220,18 +223,25 @@ class FileWatcher:
             self._map = _PathMap(paths)
             self._relayout()
 
-    def _relayout(self) -> None:
+    def _relayout(self, *, force: bool = False) -> None:
         layout = self._map.layout
-        if layout == self._layout:
+        if layout == self._layout and not force:
             return
         old, self._notifiers = self._notifiers, []
-        for dirs, recursive in ((layout[0], False), (layout[1], True)):
-            if not dirs:
-                continue
+        for attempt in range(2):
             try:
-                self._notifiers.append(_Notifier(dirs, recursive, self._on_batch))
+                for dirs, recursive in ((layout[0], False), (layout[1], True)):
+                    if dirs:
+                        self._notifiers.append(_Notifier(dirs, recursive, self._on_batch))
+                break
             except (OSError, RuntimeError) as error:  # a directory vanished meanwhile
-                log.warning("cannot watch %s: %s", ", ".join(sorted(dirs)), error)
+                for notifier in self._notifiers:
+                    notifier.stop()
+                self._notifiers = []
+                if attempt:
+                    log.warning("cannot watch %s: %s", ", ".join(sorted(layout[0])), error)
+                self._map = _PathMap(self._map.originals())
+                layout = self._map.layout
         self._layout = layout
         for notifier in old:  # after the new ones started: no change falls in between
             notifier.stop()
@@ -241,17 +251,17 @@ class FileWatcher:
         changed: set[str] = set()
         for path in reported:
             changed.update(path_map.translate(path))
-        if path_map.missing:
-            appeared = path_map.appeared()
-            if appeared:
-                with self._lock:
-                    if not self._closed and self._map is path_map:
-                        self._map = _PathMap([p for ps in path_map.exact.values() for p in ps])
-                        self._relayout()
-                for directory in appeared:  # what was created before we watched it
-                    for real, originals in path_map.exact.items():
-                        if is_under(real, directory):
-                            changed.update(originals)
+        appeared = path_map.appeared() if path_map.missing else []
+        vanished = reported & (path_map.flat_dirs | path_map.deep_dirs)
+        if appeared or vanished:  # a watched directory was created, or removed
+            with self._lock:
+                if not self._closed and self._map is path_map:
+                    self._map = _PathMap(path_map.originals())
+                    self._relayout(force=True)
+            for directory in appeared:  # what was created before we watched it
+                for real, originals in path_map.exact.items():
+                    if is_under(real, directory):
+                        changed.update(originals)
         if not changed:
             return
         changes: dict[str, Fingerprint] = {}
@@ -349,9 +359,12 @@ class WatchObserver:
 
     @staticmethod
     def _updated(watch: Watch, *, running: bool) -> WatchUpdated:
+        workflow = watch.spec.workflow_path
+        if not os.path.isabs(workflow):  # a module name: its file comes with the run's paths
+            workflow = os.path.join(watch.spec.working_dir, workflow)
         return WatchUpdated(
             watch.id,
-            watch.spec.workflow_path,
+            workflow,
             frozenset(watch.paths),
             frozenset(getattr(watch, "outputs", ()) or ()),
             watch.last_execution_id,
@@ -418,7 +431,7 @@ class WatchObserver:
                     if os.stat(path).st_mtime > began - MTIME_SLACK:
                         changed.append(path)
                 except OSError:
-                    changed.append(path)
+                    pass  # missing: its creation is an event we will see
         return Measured(measured, action.watch_id, tuple(changed))
 
     async def _start(self, action: StartRun) -> None:
@@ -454,6 +467,10 @@ class WatchObserver:
             log.warning("watch %s: cannot start a run: %s", watch.id, error)
             self.dispatch(StartFailed(watch.id))
             return
+        except Exception:
+            log.exception("watch %s: starting a run failed", watch.id)
+            self.dispatch(StartFailed(watch.id))
+            return
         if watch.id not in self.registry.watches:  # unwatched while the run started
             await self._cancel(record.id)
             return
@@ -487,16 +504,7 @@ class WatchObserver:
             except OSError:
                 changed.append(path)
                 continue
-            if path not in outputs and not stat.S_ISDIR(info.st_mode):
-                if info.st_mtime > record.start_time:
-                    changed.append(path)
+            # a directory's mtime moves when a file is added to it or removed
+            if path not in outputs and info.st_mtime > record.start_time:
+                changed.append(path)
         return changed
-
-    def describe(self) -> dict[str, Any]:
-        """For logs and tests: what is observed and how each watch stands."""
-        return {
-            "observed": sorted(self.reactor.observed),
-            "watches": {
-                watch_id: state.phase.value for watch_id, state in self.reactor.watches.items()
-            },
-        }

@@ -35,6 +35,11 @@ Paths a run wrote (its outputs) are special: while that watch's run is in
 flight their changes are its own doing and are ignored, and when it ends
 they are measured afresh, so the echo of those writes is ignored too. A
 change to anything else while the run is in flight supersedes it.
+
+What a watch observes is learnt when a run ends. Paths it learns then (and
+paths never measured) were not observed during that run, so the reactor asks
+the shell which of them were modified after the run began
+(:attr:`Measure.fresh`) and runs the watch again for those.
 """
 
 from __future__ import annotations
@@ -49,8 +54,8 @@ from dataclasses import dataclass, field
 #: ``None`` means the path does not exist.
 Fingerprint = object
 
-DEFAULT_QUIET = 0.05  # seconds without a new change before a burst fires
-DEFAULT_MAX_WAIT = 0.5  # seconds after a burst's first change at the latest
+DEFAULT_QUIET = 0.03  # seconds without a new change before a burst fires
+DEFAULT_MAX_WAIT = 0.3  # seconds after a burst's first change at the latest
 
 
 # -- events in -------------------------------------------------------------------------
@@ -246,7 +251,7 @@ class Reactor:
             elif kind is WatchUpdated:
                 actions += self._watch_updated(event)  # type: ignore[arg-type]
             elif kind is WatchRemoved:
-                self.watches.pop(event.watch_id, None)  # type: ignore[union-attr]
+                self._watch_removed(event)  # type: ignore[arg-type]
             elif kind is StartFailed:
                 self._start_failed(event)  # type: ignore[arg-type]
             elif kind is Measured:
@@ -326,6 +331,12 @@ class Reactor:
         now = self.clock()
         for path in event.changed:
             self._pend(watch, path, now)
+
+    def _watch_removed(self, event: WatchRemoved) -> None:
+        if self.watches.pop(event.watch_id, None) is None:
+            return
+        observed = frozenset().union(*(watch.observed for watch in self.watches.values()))
+        self.known = {path: seen for path, seen in self.known.items() if _matches(path, observed)}
 
     def _start_failed(self, event: StartFailed) -> None:
         watch = self.watches.get(event.watch_id)

@@ -265,7 +265,9 @@ class RedunService(daemon_pb2_grpc.RedunServicer):
                         history += views.replay_live(source, include_logs=not exclude_logs)
             for batch in _batches(history, max_batch, caught_up=True):
                 yield batch
-            if record is not None and record.status.is_final:
+            # Return only once the end was sent: a run that finishes while the
+            # history is being sent has its end waiting in the subscription.
+            if execution_id and any(type(e.data) is ExecutionFinishedData for e in history):
                 return
             while True:
                 await subscriber.wait()

@@ -126,9 +126,7 @@ def test_unchanged_fingerprints_are_no_change(reactor: Reactor, clock: Clock) ->
     assert reactor.deadline() is None
 
 
-def test_paths_outside_the_watch_and_the_home_do_not_count(
-    reactor: Reactor, clock: Clock
-) -> None:
+def test_paths_outside_the_watch_and_the_home_do_not_count(reactor: Reactor, clock: Clock) -> None:
     idle_watch(reactor)
     reactor.handle(FilesChanged({"/p/unrelated.py": ("v", 1), "/p/.redun/redun.db": ("v", 1)}))
     assert reactor.deadline() is None
@@ -275,3 +273,15 @@ def test_bad_settings_and_events_are_refused(clock: Clock) -> None:
         Reactor(clock=clock, quiet=1.0, max_wait=0.5)
     with pytest.raises(TypeError, match="not a reactor event"):
         Reactor(clock=clock).handle("flow.py changed")  # type: ignore[arg-type]
+
+
+def test_a_removed_watch_forgets_its_fingerprints(reactor: Reactor, clock: Clock) -> None:
+    idle_watch(reactor)
+    assert HELPER in reactor.known
+    reactor.handle(WatchRemoved("w1"))
+    assert reactor.known == {}
+    # watched again later: a path not measured since counts as changed
+    reactor.handle(WatchUpdated("w3", FLOW, frozenset({FLOW, HELPER}), execution_id="e9"))
+    reactor.handle(FilesChanged({FLOW: ("v", 0)}))
+    clock.advance(0.05)
+    assert reactor.poll() == [StartRun("w3", (FLOW,), "")]

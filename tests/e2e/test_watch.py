@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Daemon, write_workflow
-from .watching import WatchEvents, edit, make_project, save
+from .helpers import Daemon, redun, write_workflow
+from .watching import WatchEvents, edit, make_project, replay_run, save
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ class Watched:
         self.client = daemon.client()
         info = self.client.watch("flow.py", task, args=args, working_dir=str(self.dir))
         self.id = info.id
+        self.first = replay_run(self.client, info.last_execution_id)
         self.events = WatchEvents(daemon.client(), self.id)
-        self.first = self.events.next_run(0, triggered=False)
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -176,8 +176,9 @@ def test_an_edit_during_a_run_supersedes_it(daemon: Daemon) -> None:
         mark = watched.events.mark()
         save(watched.path("delay.txt"), "60\n")
         watched.events.wait(
-            lambda e: e["type"] == "job_state" and e["task"].endswith("pause") and
-            e["state"] == "running",
+            lambda e: (
+                e["type"] == "job_state" and e["task"].endswith("pause") and e["state"] == "running"
+            ),
             start=mark,
         )
         slow = watched.events.wait(lambda e: e["type"] == "execution_started", start=mark)[1]
@@ -190,8 +191,9 @@ def test_an_edit_during_a_run_supersedes_it(daemon: Daemon) -> None:
         assert run.finished["status"] == "done" and run.finished["result"] == "0.5"
         assert run.ran == {"pause", "slow_main"}
         _, cancelled = watched.events.wait(
-            lambda e: e["type"] == "execution_finished"
-            and e["execution_id"] == slow["execution_id"],
+            lambda e: (
+                e["type"] == "execution_finished" and e["execution_id"] == slow["execution_id"]
+            ),
             start=0,
         )
         assert cancelled["status"] == "cancelled"
@@ -231,7 +233,7 @@ def test_files_the_run_writes_do_not_trigger_it(daemon: Daemon) -> None:
 def test_the_cli(daemon: Daemon) -> None:
     project = make_project(daemon.project / "cli", namespace="w_cli")
     flow = str(project / "flow.py")
-    result = daemon.redun("watch", flow, "main", "--x", "3")
+    result = redun("watch", "flow.py", "main", "--x", "3", cwd=project, env=daemon.env)
     assert result.returncode == 0, result.stderr
     watch_id = result.stdout.strip()
     assert len(watch_id) == 32
@@ -239,6 +241,9 @@ def test_the_cli(daemon: Daemon) -> None:
     assert listed.returncode == 0, listed.stderr
     [line] = [line for line in listed.stdout.splitlines() if line.startswith(watch_id[:8])]
     assert f"{flow} main --x 3" in line
+    with daemon.client() as client:
+        [info] = [w for w in client.watches() if w.id == watch_id]
+        assert client.result(info.last_execution_id, timeout=30) == 9 + 13 + 4
     as_json = daemon.redun("watches", "--json")
     assert watch_id in as_json.stdout and "helpers.py" in as_json.stdout
     missing = daemon.redun("unwatch", "nope")

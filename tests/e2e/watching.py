@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FLOW = '''
+FLOW = """
 import time
 
 from redun import File, task
@@ -74,7 +74,7 @@ def count_loud(loud: File) -> int:
 @task
 def publish(data: File = File("data.txt")) -> int:
     return count_loud(shout(data))
-'''
+"""
 
 HELPERS = "FACTOR = 3\n\n\ndef scale(x):\n    return x * FACTOR\n"
 
@@ -130,6 +130,18 @@ class Run:
     @property
     def cached(self) -> set[str]:
         return {task for task, seen in self.states.items() if "cached" in seen}
+
+
+def replay_run(client: Any, execution_id: str) -> Run:
+    """A finished (or finishing) run, from the replay of its events."""
+    events = list(client.events(execution_id, replay=True))
+    started = next(e for e in events if e["type"] == "execution_started")
+    finished = next(e for e in events if e["type"] == "execution_finished")
+    run = Run(execution_id, None, started, finished)
+    for event in events:
+        if event["type"] == "job_state":
+            run.states.setdefault(event["task"].rsplit(".", 1)[-1], set()).add(event["state"])
+    return run
 
 
 class WatchEvents:

@@ -124,14 +124,10 @@ def _follow(client: Any, watch_id: str, *, as_json: bool) -> int:
 
 
 def _format(event: dict[str, Any], format_event: Any) -> str:
-    if event["type"] == "watch_triggered":
-        stamp = time.strftime("%H:%M:%S", time.localtime(event["time"]))
-        changed = ", ".join(event["changed_paths"]) or "(start)"
-        text = f"{stamp} {'':8} watch_triggered    {changed} changed"
-        if event.get("superseded_execution_id"):
-            text += f"; superseding {event['superseded_execution_id'][:8]}"
-        return text
-    return format_event(event)
+    text = format_event(event)
+    if event["type"] == "watch_triggered" and event.get("superseded_execution_id"):
+        text += f" (superseding {event['superseded_execution_id'][:8]})"
+    return text
 
 
 # -- watches ---------------------------------------------------------------------------------
