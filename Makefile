@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow lint typecheck bench clean
+.PHONY: setup demo demo-stop test test-slow lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,22 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job: run the example workflows (later: through the daemon).
+# The main job: start the daemon (SQLite store in examples/.redun), run an
+# example through it, and leave a watch on the file pipeline: edit a file under
+# examples/data/ and it re-runs. `make demo-stop` stops the daemon.
 demo: $(STAMP)
-	cd examples && ../$(BIN)/redun run hello.py main --name world
-	cd examples && ../$(BIN)/redun run fanout.py main --n 200
+	cd examples && ../$(BIN)/redund start --home .redun
+	cd examples && ../$(BIN)/redun submit --home .redun --wait hello.py main --name world
+	cd examples && ../$(BIN)/redun submit --home .redun --wait fanout.py main --n 1000
+	cd examples && ../$(BIN)/redun watch --home .redun files.py main
+	@echo
+	@echo "The daemon is running with a watch on examples/files.py:"
+	@echo "  edit examples/data/fox.txt and it re-runs (see: .venv/bin/redun watches --home examples/.redun)"
+	@echo "  .venv/bin/redun-tui --home examples/.redun   # the live terminal UI"
+	@echo "  make demo-stop                                # stop the daemon"
+
+demo-stop: $(STAMP)
+	cd examples && ../$(BIN)/redund stop --home .redun
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
