@@ -361,6 +361,10 @@ class RedunService(daemon_pb2_grpc.RedunServicer):
             raise InvalidRequest("WatchRequest.spec is missing: say what to run")
         spec = validate(convert.spec_from_pb(request.spec))
         watches = self.daemon.watches
+        existing = watches.find(spec)
+        if existing is not None:
+            # Watching the same thing twice is one watch (e.g. `make demo` run again).
+            return convert.watch_to_pb(existing, include_paths=True)
         watch = watches.add(spec)
         try:
             record = await self.runs.submit(spec, watch_id=watch.id)

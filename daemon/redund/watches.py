@@ -112,6 +112,14 @@ class WatchRegistry:
         """Call ``listener(watch)`` when a watch's run starts or ends, and when it is removed."""
         self._listeners.append(listener)
 
+    def find(self, spec: RunSpec) -> Watch | None:
+        """The watch already registered for exactly this spec, if any."""
+        wanted = spec.to_dict()
+        for watch in self.watches.values():
+            if watch.spec.to_dict() == wanted:
+                return watch
+        return None
+
     def add(self, spec: RunSpec) -> Watch:
         watch = Watch(new_id(), spec)
         self.watches[watch.id] = watch

@@ -237,6 +237,8 @@ def test_the_cli(daemon: Daemon) -> None:
     assert result.returncode == 0, result.stderr
     watch_id = result.stdout.strip()
     assert len(watch_id) == 32
+    again = redun("watch", "flow.py", "main", "--x", "3", cwd=project, env=daemon.env)
+    assert again.stdout.strip() == watch_id  # the same watch twice is one watch
     listed = daemon.redun("watches")
     assert listed.returncode == 0, listed.stderr
     [line] = [line for line in listed.stdout.splitlines() if line.startswith(watch_id[:8])]
