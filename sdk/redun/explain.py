@@ -320,13 +320,26 @@ class _Explainer:
         key = (task_name, before)
         calls = self._calls_by_task.get(key)
         if calls is None:
-            calls = self._calls_by_task[key] = self.reader.calls_of_task(task_name, before=before)
+            calls = self._calls_by_task[key] = self.reader.calls_of_task(
+                task_name, before=before, limit=200
+            )
         return calls
 
     def _closest(self, subject: _Subject) -> CallRecordInfo | None:
         # Only calls recorded before the job started: a re-run can record the very same
         # call node again (same code, arguments and result), which is a fair comparison.
-        calls = self._calls_of(subject.task_name, subject.before)
+        # Candidates: the newest calls of the task, and any call sharing an argument.
+        calls = list(self._calls_of(subject.task_name, subject.before))
+        known = {call.call_hash for call in calls}
+        for call in self.reader.calls_sharing_arguments(
+            subject.task_name,
+            subject.arg_hashes,
+            eval_hash=subject.eval_hash,
+            before=subject.before,
+        ):
+            if call.call_hash not in known:
+                calls.append(call)
+        calls.sort(key=lambda call: call.time or 0.0, reverse=True)
         paths = self._subject_paths(subject)
         candidate_paths: dict[str, dict[str, Any]] = {}
         if paths:
@@ -465,7 +478,7 @@ class _Explainer:
 
     def _validity_reason(self, subject: _Subject, previous: CallRecordInfo) -> str:
         if subject.reason and subject.reason not in _DEFAULT_REASONS:
-            return subject.reason.replace(_CANDIDATE_PREFIX, "it exists, but ")
+            return subject.reason.replace(_CANDIDATE_PREFIX, "")
         # The cache checker names the cause of an invalid candidate; a plain miss on an
         # eval hash that was recorded means the cache entry itself was missing.
         return (

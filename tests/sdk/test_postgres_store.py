@@ -198,3 +198,16 @@ def test_cache_clear_and_value_store_on_postgres(pg_url: str, tmp_path: Path) ->
     again.run(main(40, out))
     assert sum(1 for job in again.jobs() if not job.cached) == 41
     backend.close()
+
+
+def test_in_process_writer_and_tags_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    config = Config({"backend": {"db_uri": pg_url, "writer": "thread"}})
+    out = str(tmp_path / "t.txt")
+    Scheduler(config=config).run(main(3, out), tags=[("team", "data")])
+    backend = DbBackend(pg_url)
+    from redun.backends.queries import StoreReader
+
+    (execution,) = StoreReader(backend).executions()
+    assert execution.tags == {"team": "data"} and execution.status == "done"
+    assert backend.query("SELECT COUNT(*) FROM redun_job")[0][0] == 5
+    backend.close()

@@ -151,6 +151,7 @@ def test_large_values_go_to_the_value_store(url: str, tmp_path: Path) -> None:
     assert row[0][0] is None  # not copied into the database
     with stored.open("rb") as handle:
         assert pickle.load(handle) == list(range(5000))
+    assert pickle.loads(reader.backend.value_bytes(call.result_hash)) == list(range(5000))
     # A cached re-run reads it back from the store...
     again = make_scheduler(url, **config)
     assert again.run(big_list(5000)) == list(range(5000))

@@ -332,6 +332,21 @@ class DbBackend(Backend):
                 continue  # unreadable (class gone, store file missing): a miss
         return values
 
+    def value_bytes(self, value_hash: str) -> bytes | None:
+        """A value's pickle, from the database or the value store (None if not kept)."""
+        rows = self.query("SELECT location, data FROM redun_value WHERE hash = :h", h=value_hash)
+        if not rows:
+            return None
+        location, data = rows[0]
+        if data is not None:
+            return bytes(data)
+        if location == "store":
+            try:
+                return self.value_store.read_bytes(value_hash)
+            except Exception:
+                return None
+        return None
+
     def values_needing_check(self, value_hashes: list[str]) -> set[str]:
         rows = self.query_in(
             "SELECT hash FROM redun_value WHERE needs_check AND hash IN :hashes",

@@ -320,6 +320,39 @@ class StoreReader:
         self._add_arguments(calls)
         return list(calls.values())
 
+    def calls_sharing_arguments(
+        self,
+        task_name: str,
+        arg_hashes: dict[str, str],
+        *,
+        eval_hash: str | None = None,
+        before: float | None = None,
+        limit: int = 200,
+    ) -> list[CallRecordInfo]:
+        """Calls of a task with at least one of these argument values, or this eval hash."""
+        found: dict[str, CallRecordInfo] = {}
+        hashes = sorted(set(arg_hashes.values()))
+        if hashes:
+            sql = (
+                f"SELECT DISTINCT {', '.join('c.' + c for c in _CALL_COLS.split(', '))} "
+                "FROM redun_argument a JOIN redun_call_node c ON c.call_hash = a.call_hash "
+                "WHERE a.value_hash IN :hashes AND c.task_name = :name"
+            )
+            params: dict[str, Any] = {"hashes": hashes, "name": task_name, "limit": limit}
+            if before is not None:
+                sql += " AND c.time < :before"
+                params["before"] = before
+            for row in self.query(sql + " ORDER BY c.time DESC LIMIT :limit", **params):
+                found[row[0]] = CallRecordInfo(*row)
+        if eval_hash:
+            entry = self.cache_entry(eval_hash)
+            if entry is not None and entry not in found:
+                call = self.calls([entry]).get(entry)
+                if call is not None and (before is None or (call.time or 0) < before):
+                    found[entry] = call
+        self._add_arguments({h: c for h, c in found.items() if not c.arguments})
+        return list(found.values())
+
     def cache_entry(self, eval_hash: str) -> str | None:
         """The call the cache answers ``eval_hash`` with, if any."""
         rows = self.query(

@@ -130,6 +130,11 @@ class ValueStore:
         with open(self.path(value_hash), "rb") as handle:
             return pickle.load(handle)
 
+    def read_bytes(self, value_hash: str) -> bytes:
+        """The stored pickle itself (raises FileNotFoundError if absent)."""
+        with open(self.path(value_hash), "rb") as handle:
+            return handle.read()
+
     def remove(self, value_hash: str) -> None:
         try:
             os.unlink(self.path(value_hash))
@@ -181,6 +186,14 @@ class UrlValueStore(ValueStore):
         with fs.open(path, "rb") as handle:
             return pickle.load(handle)
 
+    def read_bytes(self, value_hash: str) -> bytes:
+        fs = self._fs()
+        path = self.path(value_hash)
+        if not fs.exists(path):
+            raise FileNotFoundError(path)
+        with fs.open(path, "rb") as handle:
+            return bytes(handle.read())
+
     def remove(self, value_hash: str) -> None:
         self._fs().remove(self.path(value_hash))
 
@@ -202,6 +215,9 @@ class InlineOnly(ValueStore):
         return data, len(data)
 
     def load(self, value_hash: str) -> Any:
+        raise FileNotFoundError(value_hash)
+
+    def read_bytes(self, value_hash: str) -> bytes:
         raise FileNotFoundError(value_hash)
 
 

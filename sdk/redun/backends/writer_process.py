@@ -132,7 +132,8 @@ def execute_postgres_plan(cursor: Any, plan: list[tuple]) -> None:
             _, sql, rows = entry
             cursor.executemany(sql, rows)
             continue
-        _, table, columns, key_columns, conflict, rows = entry
+        kind, table, columns, key_columns, conflict, rows = entry
+        text = rows if kind == "csv" else copy_csv(rows, binary=table == "redun_value")
         staging = f"_redun_in_{table}"
         names = ", ".join(f'"{c}"' for c in columns)
         cursor.execute(
@@ -140,7 +141,7 @@ def execute_postgres_plan(cursor: Any, plan: list[tuple]) -> None:
         )
         cursor.copy_expert(
             f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv, NULL '{_NULL}')",
-            io.StringIO(copy_csv(rows, binary=table == "redun_value")),
+            io.StringIO(text),
         )
         order = ", ".join(f'"{c}"' for c in key_columns)
         cursor.execute(
@@ -148,6 +149,18 @@ def execute_postgres_plan(cursor: Any, plan: list[tuple]) -> None:
             f"ORDER BY {order} {conflict}"
         )
         cursor.execute(f"TRUNCATE {staging}")
+
+
+def prepare_postgres_plan(plan: list[tuple]) -> list[tuple]:
+    """Encode a plan's rows as CSV ahead of time (``copy`` entries become ``csv``)."""
+    prepared = []
+    for entry in plan:
+        if entry[0] == "copy":
+            _, table, columns, key_columns, conflict, rows = entry
+            text = copy_csv(rows, binary=table == "redun_value")
+            entry = ("csv", table, columns, key_columns, conflict, text)
+        prepared.append(entry)
+    return prepared
 
 
 def connect_postgres(params: dict[str, Any]) -> Any:
@@ -194,16 +207,40 @@ def main(argv: list[str]) -> int:
         write_message(out, (0, f"cannot connect: {type(error).__name__}: {error}"))
         return 1
     write_message(out, (0, None))  # ready
+    # A reader thread takes the next batch off the pipe (and, for PostgreSQL, encodes
+    # it) while this thread waits for the database to finish the current one.
+    import queue
+
+    pending: queue.Queue[Any] = queue.Queue(maxsize=1)
+    prepare = prepare_postgres_plan if kind != "sqlite" else None
+
+    def read_ahead() -> None:
+        while True:
+            message = read_message(inp)
+            if message is None:
+                pending.put(None)
+                return
+            seq, plan = message
+            try:
+                if prepare is not None:
+                    plan = prepare(plan)
+            except Exception as error:
+                pending.put((seq, None, f"{type(error).__name__}: {error}"))
+                continue
+            pending.put((seq, plan, None))
+
+    threading.Thread(target=read_ahead, name="redun-writer-reader", daemon=True).start()
     while True:
-        message = read_message(inp)
-        if message is None:
+        item = pending.get()
+        if item is None:
             break
-        seq, plan = message
-        try:
-            execute(conn, plan)
-            reply: Any = (seq, None)
-        except Exception as error:
-            reply = (seq, f"{type(error).__name__}: {error}")
+        seq, plan, failure = item
+        reply: Any = (seq, failure)
+        if failure is None:
+            try:
+                execute(conn, plan)
+            except Exception as error:
+                reply = (seq, f"{type(error).__name__}: {error}")
         try:
             write_message(out, reply)
         except (BrokenPipeError, OSError):
