@@ -398,7 +398,9 @@ def _value_files(value: Any, budget: int = 10_000) -> list[str]:
     return found
 
 
-def dependencies(before: set[str], workflow_path: str, jobs: list[Any]) -> dict[str, list[str]]:
+def dependencies(
+    before: set[str], workflow_path: str, jobs: list[Any], backend: Any = None
+) -> dict[str, list[str]]:
     """What the run depended on: the user's modules it imported and local files of File values.
 
     ``outputs`` are the files among them that jobs returned (and the root job
@@ -439,6 +441,10 @@ def dependencies(before: set[str], workflow_path: str, jobs: list[Any]) -> dict[
                     results.add(path)
                 elif job.parent_job is None:
                     given.add(path)
+    # A cached job stands for its whole recorded call tree: its files count too.
+    cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
+    if cached and backend is not None:
+        files.update(os.path.abspath(path) for path in backend.files_in_calls(cached))
     return {
         "modules": sorted(modules),
         "files": sorted(files),
@@ -513,7 +519,7 @@ def main(sock: Any, run_id: str) -> int:
         else:
             status, failure = "failed", error_tuple(caught)
     try:
-        deps = _deps(before, spec, scheduler.jobs())
+        deps = _deps(before, spec, scheduler.jobs(), scheduler.backend)
         forwarder.close()
         channel.send(("finished", status, failure, result, pickled, deps))
     except KeyboardInterrupt:  # a cancel that arrived as the run ended
@@ -526,9 +532,11 @@ def main(sock: Any, run_id: str) -> int:
     return EXIT_OK
 
 
-def _deps(before: set[str], spec: dict[str, Any], jobs: list[Any]) -> dict[str, list[str]]:
+def _deps(
+    before: set[str], spec: dict[str, Any], jobs: list[Any], backend: Any = None
+) -> dict[str, list[str]]:
     try:
-        return dependencies(before, spec["workflow_path"], jobs)
+        return dependencies(before, spec["workflow_path"], jobs, backend)
     except Exception:
         return {"modules": [spec["workflow_path"]], "files": []}
 

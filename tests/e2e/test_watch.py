@@ -115,6 +115,25 @@ def test_a_data_edit_reruns_only_its_reader(watched: Watched) -> None:
     assert run.cached == {"scaled", "offset"}
 
 
+def test_a_cached_first_run_still_watches_the_files_below_it(daemon: Daemon) -> None:
+    project = make_project(daemon.project / "cachedfirst", namespace="w_cachedfirst")
+    with daemon.client() as client:
+        assert client.submit("flow.py", "by_name", working_dir=str(project)).result(30) == 4
+        info = client.watch("flow.py", "by_name", working_dir=str(project))
+        first = replay_run(client, info.last_execution_id)
+        assert first.cached == {"by_name"} and not first.ran
+        events = WatchEvents(daemon.client(), info.id)
+        try:
+            mark = events.mark()
+            save(project / "data.txt", "a b c d e f\n", atomic=False)
+            run = events.next_run(mark)
+            assert run.finished["result"] == "6"
+            assert run.ran == {"words", "by_name"}
+        finally:
+            client.unwatch(info.id)
+            events.close()
+
+
 def test_a_syntax_error_fails_the_run_and_the_watch_lives_on(watched: Watched) -> None:
     flow = watched.path("flow.py")
     good = flow.read_text()

@@ -48,6 +48,12 @@ def main(x: int = 2, data: File = File("data.txt")) -> int:
 
 
 @task
+def by_name(name: str = "data.txt") -> int:
+    # The File is made inside the task: only the call below it records it.
+    return words(File(name))
+
+
+@task
 def pause(delay: File) -> float:
     seconds = float(delay.read())
     time.sleep(seconds)

@@ -70,6 +70,19 @@ class Backend:
         """The given calls and all their descendants, by call hash."""
         raise NotImplementedError
 
+    def checked_arguments(self, call_hashes: list[str]) -> dict[str, list[str]]:
+        """For each call, the hashes of its arguments that hold files (need a validity check)."""
+        return {}
+
+    def files_in_calls(self, call_hashes: list[str]) -> set[str]:
+        """Paths of the files in the arguments and results of these calls and all below them.
+
+        A cached job stands for its whole call tree; this says which files that
+        tree read or wrote (a watch follows them). Backends that do not record
+        files return an empty set.
+        """
+        return set()
+
     def has_calls(self, task_hash: str) -> bool:
         """False only if no call of this task version was ever recorded (skips lookups)."""
         return True

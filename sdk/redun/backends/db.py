@@ -315,6 +315,34 @@ class DbBackend(Backend):
             tree[parent].child_call_hashes = tuple(child for _, child in items)
         return tree
 
+    def checked_arguments(self, call_hashes: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for call_hash, value_hash in self.query_in(
+            "SELECT a.call_hash, a.value_hash FROM redun_argument a"
+            " JOIN redun_value v ON v.hash = a.value_hash"
+            " WHERE v.needs_check AND a.call_hash IN :calls",
+            "calls",
+            call_hashes,
+        ):
+            found.setdefault(call_hash, []).append(value_hash)
+        return found
+
+    def files_in_calls(self, call_hashes: list[str]) -> set[str]:
+        rows = self.query_in(
+            "WITH RECURSIVE tree(h) AS ("
+            " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
+            " UNION SELECT e.child_call_hash FROM redun_call_edge e"
+            " JOIN tree t ON e.parent_call_hash = t.h),"
+            " vals(v) AS ("
+            " SELECT c.result_hash FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
+            " UNION SELECT a.value_hash FROM tree JOIN redun_argument a ON a.call_hash = tree.h"
+            " UNION SELECT s.child_hash FROM redun_subvalue s JOIN vals ON s.parent_hash = vals.v) "
+            "SELECT DISTINCT f.path FROM vals JOIN redun_file f ON f.value_hash = vals.v",
+            "roots",
+            call_hashes,
+        )
+        return {path for (path,) in rows}
+
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         rows = self.query_in(

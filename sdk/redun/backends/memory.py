@@ -14,6 +14,7 @@ class MemoryBackend(Backend):
 
     def __init__(self) -> None:
         self.calls: dict[str, CallRecord] = {}
+        self.file_args: dict[str, list[str]] = {}
         self.evals: dict[str, str] = {}
         self.values: dict[str, tuple[Any, bool]] = {}
         self.tasks: dict[str, str] = {}
@@ -52,6 +53,22 @@ class MemoryBackend(Backend):
     def recorder(self, scheduler: Any) -> Any:
         return self._record
 
+    def checked_arguments(self, call_hashes: list[str]) -> dict[str, list[str]]:
+        return {h: self.file_args[h] for h in call_hashes if h in self.file_args}
+
+    def _record_checked_arguments(self, job: Any, record: CallRecord) -> None:
+        args = [*job.args, *job.kwargs.values()]
+        if all(type(value) in (int, float, str, bool) for value in args):
+            return  # the common case: nothing to check later
+        from redun.scheduler.binding import bind_arguments
+
+        bound = bind_arguments(job.task, job.args, job.kwargs)
+        for name, value_hash in record.arg_hashes.items():
+            value = bound.get(name)
+            if value is not None and needs_validity_check(value):
+                self.values[value_hash] = (value, True)
+                self.file_args.setdefault(record.call_hash, []).append(value_hash)
+
     def _record(self, event: Event) -> None:
         if type(event) is not JobStateChanged or event.job is None:
             return
@@ -63,4 +80,5 @@ class MemoryBackend(Backend):
         self.evals[record.eval_hash] = record.call_hash
         if record.result_hash not in self.values:
             self.values[record.result_hash] = (job.result, needs_validity_check(job.result))
+        self._record_checked_arguments(job, record)
         self.tasks[record.task_hash] = job.task.fullname

@@ -130,6 +130,11 @@ class CacheChecker:
         checks = {r.result_hash for r in tree.values() if r.result_needs_check}
         if unknown:
             checks |= self.backend.values_needing_check(unknown)
+        # Files passed as arguments anywhere below (e.g. made inside a cached task)
+        # must still be as they were: an edit to one invalidates the calls above it.
+        file_args = self.backend.checked_arguments(list(tree))
+        for hashes in file_args.values():
+            checks.update(hashes)
         check_values = self.backend.get_values(list(checks)) if checks else {}
         valid = self._valid
         why = self._why
@@ -165,6 +170,15 @@ class CacheChecker:
                     ok = False
                     why[call_hash] = (
                         f"files in the result of {record.task_name} (call {call_hash[:8]}) "
+                        "changed or were deleted"
+                    )
+                elif any(
+                    h in check_values and not value_is_valid(check_values[h])
+                    for h in file_args.get(call_hash, ())
+                ):
+                    ok = False
+                    why[call_hash] = (
+                        f"files passed to {record.task_name} (call {call_hash[:8]}) "
                         "changed or were deleted"
                     )
                 if ok:
