@@ -139,5 +139,20 @@ def apply_tags(
     job_tags: Any = (),
     execution_tags: Any = (),
 ) -> Any:
-    """Tag a value (tags are recorded by the database backend); returns the value."""
-    return scheduler.evaluate(value, parent_job)
+    """Tag ``value`` (and optionally the calling job and the execution); returns the value.
+
+    Tags are ``(key, value)`` pairs; the database backend records them, and
+    ``redun log`` shows them.
+    """
+    from redun.hashing import hash_value
+
+    def record(concrete: Any) -> Any:
+        if tags:
+            scheduler.add_tags("value", hash_value(concrete), list(tags))
+        if job_tags and parent_job is not None:
+            scheduler.add_tags("job", parent_job.id, list(job_tags))
+        if execution_tags and scheduler.execution is not None:
+            scheduler.add_tags("execution", scheduler.execution.id, list(execution_tags))
+        return concrete
+
+    return scheduler.evaluate(value, parent_job).then(record)

@@ -179,6 +179,7 @@ class Scheduler:
         self._use_cache = True
         self._cache: CacheChecker | None = None
         self._emit_jobs = False
+        self._recorder: Any = None
 
     # -- running -----------------------------------------------------------
     def run(
@@ -221,8 +222,9 @@ class Scheduler:
         self._emit_jobs = self.events.active
         token = _current_scheduler.set(self)
         self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
-        if tags and recorder is not None and hasattr(recorder, "tag"):
-            recorder.tag("execution", execution.id, list(tags))
+        self._recorder = recorder
+        if tags:
+            self.add_tags("execution", execution.id, list(tags))
         status, error_text = "failed", None
         try:
             root = reduce_value(expr, self._evaluator(None))
@@ -640,6 +642,12 @@ class Scheduler:
                     continue
                 self._emit(job)
         self._inflight = 0
+
+    def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
+        """Record ``tags`` ((key, value) pairs) on an execution, job or value of this run."""
+        recorder = self._recorder
+        if tags and recorder is not None and hasattr(recorder, "tag"):
+            recorder.tag(entity_type, entity_id, list(tags))
 
     def jobs(self) -> list[Job]:
         """Every job of the current (or last) execution."""
