@@ -227,21 +227,12 @@ class Store:
         return ValuePreview(type_name or "", hash_, preview or "", False, size or 0, "")
 
     def value_pickle(self, value_hash: str) -> bytes:
-        """The pickled value ("" if unknown): inline in the table, else from the value store."""
+        """The pickled value (b"" if unknown): inline in the table, else from the value store."""
+        read = getattr(self.backend, "value_bytes", None)
+        if read is not None:
+            return read(value_hash) or b""
         rows = self._rows(sa.select(schema.value.c.data).where(schema.value.c.hash == value_hash))
-        if not rows:
-            return b""
-        if rows[0][0] is not None:
-            return bytes(rows[0][0])
-        value_store = getattr(self.backend, "value_store", None)
-        if value_store is None:
-            return b""
-        try:
-            import pickle
-
-            return pickle.dumps(value_store.load(value_hash), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            return b""
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
 
     def execution_result(self, execution_id: str) -> tuple[ValuePreview | None, bytes]:
         rows = self._rows(

@@ -79,6 +79,11 @@ def count_words(path: File) -> int:
 @task
 def sum_list(xs: list[int]) -> int:
     return sum(xs)
+
+
+@task
+def big(n: int = 100000) -> list:
+    return list(range(n))
 """
 
 

@@ -43,6 +43,20 @@ def test_submit_and_result(daemon: Daemon) -> None:
     assert first_running is not None and first_running < 5
 
 
+def test_a_large_result_comes_back_whole_after_a_restart(fresh_daemon: Daemon) -> None:
+    # Large values live in the value store, not in the database row; after a
+    # restart the daemon reads results from the store.
+    expected = list(range(100000))
+    fresh_daemon.start()
+    with fresh_daemon.client() as client:
+        run_id = client.submit("flow.py", "big", args={"n": "100000"}).id
+        assert client.result(run_id, timeout=30) == expected
+    fresh_daemon.stop()
+    fresh_daemon.start()
+    with fresh_daemon.client() as client:
+        assert client.result(run_id, timeout=30) == expected
+
+
 def test_cli_submit_wait_prints_result_last(daemon: Daemon) -> None:
     result = daemon.redun("submit", "flow.py", "fanout", "--n", "20", "--wait")
     assert result.returncode == 0, result.stderr
