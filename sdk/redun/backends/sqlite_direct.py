@@ -14,7 +14,6 @@ import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -98,24 +97,9 @@ class DirectSqlite:
 
     def execute(self, statements: Sequence[tuple[str, list]]) -> None:
         """Run ``(sql, rows)`` pairs with ``executemany`` in one write transaction."""
-        conn = self.connection()
-        delay = 0.05
-        for attempt in range(8):
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError:
-                if attempt == 7:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        try:
-            for sql, rows in statements:
-                conn.executemany(sql, rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        from redun.backends.writer_process import execute_sqlite_batch
+
+        execute_sqlite_batch(self.connection(), list(statements))
 
     def close(self) -> None:
         with self._lock:
