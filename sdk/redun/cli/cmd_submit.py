@@ -11,7 +11,9 @@ from redun.client.cli_support import (
     EXIT_FAILED,
     EXIT_OK,
     add_client_arguments,
+    add_target_arguments,
     connect,
+    parse_options,
     report,
 )
 from redun.client.errors import ClientError
@@ -30,8 +32,7 @@ def register(commands: Any) -> None:
         ),
         usage="redun submit [options] FILE TASK [--arg value ...] [--wait]",
     )
-    parser.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
-    parser.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
+    add_target_arguments(parser)
     parser.add_argument(
         "--wait",
         action="store_true",
@@ -41,13 +42,6 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--dryrun", "--dry-run", action="store_true", help="only report what would run"
     )
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="scheduler option: executor=NAME, max_workers=N, context=JSON (repeatable)",
-    )
     add_client_arguments(parser)
     parser.set_defaults(handler=submit_command)
 
@@ -55,13 +49,7 @@ def register(commands: Any) -> None:
 def submit_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     wait = args.wait or any(flag in task_argv for flag in _TRAILING_FLAGS)
     task_argv = [item for item in task_argv if item not in _TRAILING_FLAGS]
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            print(f"redun: error: --option takes KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        options[key] = value
+    options = parse_options(args.option)
     try:
         with connect(args) as client:
             handle = client.submit(

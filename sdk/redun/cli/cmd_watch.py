@@ -19,7 +19,9 @@ from redun.client.cli_support import (
     EXIT_OK,
     EXIT_USAGE,
     add_client_arguments,
+    add_target_arguments,
     connect,
+    parse_options,
     report,
 )
 from redun.client.errors import ClientError, NotFound
@@ -40,19 +42,11 @@ def register(commands: Any) -> None:
         ),
         usage="redun watch [options] FILE TASK [--arg value ...] [--follow]",
     )
-    parser.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
-    parser.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
+    add_target_arguments(parser)
     parser.add_argument(
         "--follow", action="store_true", help="stay, and print the watch's events until Ctrl-C"
     )
     parser.add_argument("--json", action="store_true", help="with --follow: one JSON object a line")
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="scheduler option: executor=NAME, max_workers=N, context=JSON (repeatable)",
-    )
     add_client_arguments(parser)
     parser.set_defaults(handler=watch_command)
 
@@ -85,13 +79,7 @@ def watch_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     follow = args.follow or "--follow" in task_argv
     as_json = args.json or "--json" in task_argv
     task_argv = [item for item in task_argv if item not in _TRAILING_FLAGS]
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            print(f"redun: error: --option takes KEY=VALUE, got {item!r}", file=sys.stderr)
-            return EXIT_USAGE
-        options[key] = value
+    options = parse_options(args.option)
     try:
         with connect(args) as client:
             info = client.watch(args.file, args.task, argv=task_argv, options=options)

@@ -26,6 +26,32 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tls-ca", metavar="FILE", help="CA certificate for a TLS daemon")
 
 
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """FILE, TASK and ``--option KEY=VALUE``: what to run (submit, watch)."""
+    parser.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
+    parser.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scheduler option: executor=NAME, max_workers=N, context=JSON (repeatable)",
+    )
+
+
+def parse_options(items: list[str]) -> dict[str, str]:
+    """``--option KEY=VALUE`` items as a dict (UsageError on a malformed one)."""
+    from redun.errors import UsageError
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option takes KEY=VALUE, got {item!r}")
+        options[key] = value
+    return options
+
+
 def connect(args: argparse.Namespace) -> Any:
     """A :class:`redun.client.Client` for the command's options."""
     from redun.client import Client
