@@ -373,8 +373,3 @@ def _lazy_hash(value: Any) -> str:
             "dict", *(hash_parts(hash_value(k), _lazy_hash(v)) for k, v in sorted(value.items()))
         )
     return hash_value(value)
-
-
-def derive_expression(orig: Expression, value: Any) -> Any:
-    """Compatibility helper: the value an expression evaluated to."""
-    return value

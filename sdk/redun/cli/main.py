@@ -177,9 +177,5 @@ def print_error(error: BaseException) -> None:
     print(format_task_error(error), file=sys.stderr)
 
 
-def _entry() -> Any:  # pragma: no cover - console script shim
-    sys.exit(main())
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

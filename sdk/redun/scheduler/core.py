@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -684,7 +683,3 @@ def _safe_repr(value: Any) -> str:
     except Exception:
         return f"<{type(value).__name__}>"
     return text if len(text) < 500 else text[:497] + "..."
-
-
-def _thread_name() -> str:
-    return threading.current_thread().name

@@ -108,15 +108,3 @@ def _reduce_dict(mapping: dict, evaluate: Evaluate) -> Any:
     if type(reduced_keys) is not Promise and type(reduced_values) is not Promise:
         return dict(zip(reduced_keys, reduced_values))
     return Promise.all([reduced_keys, reduced_values]).then(lambda kv: dict(zip(kv[0], kv[1])))
-
-
-def contains_expression(value: Any) -> bool:
-    """True if ``value`` holds an expression anywhere a scheduler would look."""
-    found = [False]
-
-    def mark(expr: Expression) -> Any:
-        found[0] = True
-        return None
-
-    reduce_value(value, mark)
-    return found[0]
