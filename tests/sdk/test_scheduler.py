@@ -338,3 +338,25 @@ def test_cached_rerun_does_not_rewalk_the_tree() -> None:
     assert scheduler.run(fanout(2000)) == sum(range(1, 2001))
     # The root call is answered from the cache with its whole subtree: one job.
     assert [job.cached for job in scheduler.jobs()] == [True]
+
+
+def test_running_means_started_not_queued() -> None:
+    from redun.executors.threads import ThreadExecutor
+
+    scheduler = Scheduler(executor=ThreadExecutor("default", max_workers=2))
+    running: set[str] = set()
+    peak = [0]
+
+    def watch(event: object) -> None:
+        if isinstance(event, JobStateChanged) and event.task == "test_scheduler.sleepy":
+            if event.state == "running":
+                running.add(event.job_id)
+            elif event.state in ("done", "failed"):
+                running.discard(event.job_id)
+            peak[0] = max(peak[0], len(running))
+
+    scheduler.events.subscribe(watch)
+    assert scheduler.run([sleepy(0.05 + i / 1000) for i in range(6)]) == [
+        0.05 + i / 1000 for i in range(6)
+    ]
+    assert peak[0] == 2

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 
 
 class Executor:
-    """Base class: subclasses implement :meth:`submit` (and usually ``submit_batch``)."""
+    """Base class: subclasses implement :meth:`submit` (and usually ``submit_batch``).
+
+    ``reports_start``: True if the executor runs jobs through
+    ``scheduler.run_job_function`` (which says when a job really starts); else a
+    job counts as running from the moment it is handed over.
+    """
+
+    reports_start = False
 
     def __init__(self, name: str, scheduler: Scheduler | None = None, config: Any = None) -> None:
         self.name = name

@@ -18,6 +18,8 @@ _STOP = None
 class ThreadExecutor(Executor):
     """Runs each job's function on one of ``max_workers`` threads (started on demand)."""
 
+    reports_start = True
+
     def __init__(
         self,
         name: str = "default",

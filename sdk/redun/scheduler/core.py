@@ -43,6 +43,9 @@ from redun.task import SchedulerTask, Task, get_task_registry
 
 logger = logging.getLogger("redun")
 
+# Posted by run_job_function when a job's function actually starts.
+_STARTED = "started"
+
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
 
@@ -119,7 +122,7 @@ class Scheduler:
         }
         context_text = (self.config.get("scheduler") or {}).get("context")
         self.context: dict = json.loads(context_text) if context_text else {}
-        self._inbox: SimpleQueue[tuple[Job, bool | None, Any]] = SimpleQueue()
+        self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
         self._running = False
         self._reset()
 
@@ -498,9 +501,11 @@ class Scheduler:
                     assert job.promise is not None
                     job.promise.do_reject(error)
                 continue
-            for job in batch:
-                job.transition(JobState.RUNNING)
-                self._emit(job)
+            if not executor.reports_start:
+                # Remote and pooled executors: a handed-over job counts as running.
+                for job in batch:
+                    job.transition(JobState.RUNNING)
+                    self._emit(job)
             self._inflight += len(batch)
             executor.submit_batch(batch)
 
@@ -545,6 +550,7 @@ class Scheduler:
         """
         from redun.logs import JobOutput
 
+        self._inbox.put((job, _STARTED, None))
         token = _current_job.set(job)
         task = job.task
         try:
@@ -566,7 +572,12 @@ class Scheduler:
         finally:
             _current_job.reset(token)
 
-    def _handle_outcome(self, job: Job, ok: bool | None, value: Any) -> None:
+    def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
+        if ok is _STARTED:
+            if job.state is JobState.PENDING:
+                job.transition(JobState.RUNNING)
+                self._emit(job)
+            return
         if ok is None:
             if self.events.active:
                 stream, text = value
