@@ -70,8 +70,11 @@ class Backend:
         """The given calls and all their descendants, by call hash."""
         raise NotImplementedError
 
-    def checked_arguments(self, call_hashes: list[str]) -> dict[str, list[str]]:
-        """For each call, the hashes of its arguments that hold files (need a validity check)."""
+    def checked_arguments(self, root_call_hashes: list[str]) -> dict[str, list[str]]:
+        """For each call in the trees below these roots, its arguments that hold files.
+
+        (Their value hashes: values that need a validity check.)
+        """
         return {}
 
     def files_in_calls(self, call_hashes: list[str]) -> set[str]:

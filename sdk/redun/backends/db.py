@@ -315,14 +315,18 @@ class DbBackend(Backend):
             tree[parent].child_call_hashes = tuple(child for _, child in items)
         return tree
 
-    def checked_arguments(self, call_hashes: list[str]) -> dict[str, list[str]]:
+    def checked_arguments(self, root_call_hashes: list[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for call_hash, value_hash in self.query_in(
-            "SELECT a.call_hash, a.value_hash FROM redun_argument a"
-            " JOIN redun_value v ON v.hash = a.value_hash"
-            " WHERE v.needs_check AND a.call_hash IN :calls",
-            "calls",
-            call_hashes,
+            "WITH RECURSIVE tree(h) AS ("
+            " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
+            " UNION SELECT e.child_call_hash FROM redun_call_edge e"
+            " JOIN tree t ON e.parent_call_hash = t.h) "
+            "SELECT a.call_hash, a.value_hash FROM tree"
+            " JOIN redun_argument a ON a.call_hash = tree.h"
+            " JOIN redun_value v ON v.hash = a.value_hash WHERE v.needs_check",
+            "roots",
+            root_call_hashes,
         ):
             found.setdefault(call_hash, []).append(value_hash)
         return found

@@ -53,8 +53,9 @@ class MemoryBackend(Backend):
     def recorder(self, scheduler: Any) -> Any:
         return self._record
 
-    def checked_arguments(self, call_hashes: list[str]) -> dict[str, list[str]]:
-        return {h: self.file_args[h] for h in call_hashes if h in self.file_args}
+    def checked_arguments(self, root_call_hashes: list[str]) -> dict[str, list[str]]:
+        tree = self.get_call_tree(root_call_hashes)
+        return {h: self.file_args[h] for h in tree if h in self.file_args}
 
     def _record_checked_arguments(self, job: Any, record: CallRecord) -> None:
         args = [*job.args, *job.kwargs.values()]

@@ -132,7 +132,7 @@ class CacheChecker:
             checks |= self.backend.values_needing_check(unknown)
         # Files passed as arguments anywhere below (e.g. made inside a cached task)
         # must still be as they were: an edit to one invalidates the calls above it.
-        file_args = self.backend.checked_arguments(list(tree))
+        file_args = self.backend.checked_arguments(roots)
         for hashes in file_args.values():
             checks.update(hashes)
         check_values = self.backend.get_values(list(checks)) if checks else {}
