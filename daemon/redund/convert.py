@@ -5,9 +5,9 @@ The servicer calls these; nothing else in the daemon touches protobuf.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redun.v1 import common_pb2, events_pb2, runs_pb2
+from redun.v1 import common_pb2, events_pb2, provenance_pb2, runs_pb2
 from redund.errors import InvalidRequest
 from redund.model import (
     ErrorInfo,
@@ -24,6 +24,10 @@ from redund.model import (
     ValuePreview,
     WatchTriggeredData,
 )
+
+if TYPE_CHECKING:
+    from redund.browse import FileEntry, Task, ValueEntry
+    from redund.search import SearchHit
 
 _STATUS_TO_PB = {
     ExecutionStatus.RUNNING: common_pb2.EXECUTION_STATUS_RUNNING,
@@ -42,6 +46,14 @@ _STATE_TO_PB = {
     "cancelled": common_pb2.JOB_STATE_CANCELLED,
 }
 _STATE_FROM_PB = {value: key for key, value in _STATE_TO_PB.items()}
+_SEARCH_KIND_TO_PB = {
+    "execution": provenance_pb2.SEARCH_KIND_EXECUTION,
+    "job": provenance_pb2.SEARCH_KIND_JOB,
+    "task": provenance_pb2.SEARCH_KIND_TASK,
+    "value": provenance_pb2.SEARCH_KIND_VALUE,
+    "file": provenance_pb2.SEARCH_KIND_FILE,
+}
+_SEARCH_KIND_FROM_PB: dict[int, str] = {value: key for key, value in _SEARCH_KIND_TO_PB.items()}
 _STREAM_TO_PB = {"stdout": common_pb2.LOG_STREAM_STDOUT, "stderr": common_pb2.LOG_STREAM_STDERR}
 
 
@@ -88,6 +100,17 @@ def states_from_pb(values: list[int]) -> list[str]:
     return result
 
 
+def search_kinds_from_pb(values: list[int]) -> list[str]:
+    """Kind names to search; empty (or holding UNSPECIFIED) for every kind."""
+    unspecified = provenance_pb2.SEARCH_KIND_UNSPECIFIED
+    for value in values:
+        if value != unspecified and value not in _SEARCH_KIND_FROM_PB:
+            raise InvalidRequest(f"unknown search kind {value}")
+    if unspecified in values:
+        return []
+    return [_SEARCH_KIND_FROM_PB[value] for value in values]
+
+
 # -- domain -> responses --------------------------------------------------------------
 
 
@@ -116,8 +139,14 @@ def error_to_pb(error: ErrorInfo | None) -> common_pb2.Error | None:
 
 
 def preview_to_pb(preview: ValuePreview | None) -> common_pb2.ValuePreview | None:
-    if preview is None:
-        return None
+    return None if preview is None else _preview_pb(preview)
+
+
+def previews_to_pb(previews: list[ValuePreview]) -> list[common_pb2.ValuePreview]:
+    return [_preview_pb(preview) for preview in previews]
+
+
+def _preview_pb(preview: ValuePreview) -> common_pb2.ValuePreview:
     return common_pb2.ValuePreview(
         type_name=preview.type_name,
         hash=preview.hash,
@@ -250,8 +279,6 @@ _EDGE_KINDS = {"argument": 1, "result": 2, "child_call": 3}
 
 def lineage_to_pb(graph: Any) -> Any:
     """A :class:`redund.lineage.LineageGraph` as ``redun.v1.LineageGraph``."""
-    from redun.v1 import provenance_pb2
-
     return provenance_pb2.LineageGraph(
         root_id=graph.root_id,
         nodes=[
@@ -290,4 +317,58 @@ def watch_to_pb(watch: Any, *, include_paths: bool) -> runs_pb2.WatchInfo:
         last_trigger_unix_ns=ns(watch.last_trigger_time),
         watched_path_count=len(watch.paths),
         watched_paths=watch.paths if include_paths else [],
+    )
+
+
+def task_to_pb(task: Task) -> provenance_pb2.TaskInfo:
+    """A :class:`redund.browse.Task` as ``redun.v1.TaskInfo``."""
+    return provenance_pb2.TaskInfo(
+        full_name=task.full_name,
+        namespace=task.namespace,
+        name=task.name,
+        versions=[
+            provenance_pb2.TaskVersion(
+                hash=version.hash,
+                version=version.version,
+                source=version.source,
+                first_seen_unix_ns=ns(version.first_seen),
+                last_used_unix_ns=ns(version.last_used),
+                call_count=version.call_count,
+            )
+            for version in task.versions
+        ],
+    )
+
+
+def file_to_pb(entry: FileEntry) -> provenance_pb2.FileInfo:
+    """A :class:`redund.browse.FileEntry` as ``redun.v1.FileInfo``."""
+    return provenance_pb2.FileInfo(
+        path=entry.path,
+        value_hash=entry.value_hash,
+        file_hash=entry.file_hash,
+        size=entry.size,
+        is_dir=entry.is_dir,
+        current=entry.current,
+    )
+
+
+def value_to_pb(entry: ValueEntry) -> provenance_pb2.ValueInfo:
+    """A :class:`redund.browse.ValueEntry` as ``redun.v1.ValueInfo``."""
+    return provenance_pb2.ValueInfo(
+        preview=preview_to_pb(entry.preview),
+        repr=entry.repr,
+        repr_truncated=entry.repr_truncated,
+        pickled=entry.pickled,
+        file=file_to_pb(entry.file) if entry.file is not None else None,
+    )
+
+
+def hit_to_pb(hit: SearchHit) -> provenance_pb2.SearchHit:
+    """A :class:`redund.search.SearchHit` as ``redun.v1.SearchHit``."""
+    return provenance_pb2.SearchHit(
+        kind=_SEARCH_KIND_TO_PB[hit.kind],
+        id=hit.id,
+        title=hit.title,
+        snippet=hit.snippet,
+        time_unix_ns=ns(hit.time),
     )

@@ -18,7 +18,7 @@ import grpc
 
 import redun
 from redun.v1 import daemon_pb2, daemon_pb2_grpc, events_pb2
-from redund import convert, views
+from redund import browse, convert, search, views
 from redund.errors import (
     AuthError,
     DaemonError,
@@ -88,14 +88,6 @@ def streaming(method: Callable) -> Callable:
         await context.abort(code, message)
 
     return wrapper
-
-
-def _not_yet(what: str, issue: str) -> Callable:
-    @unary
-    async def method(self: Any, request: Any, context: Any) -> Any:
-        raise NotImplementedYet(f"{what} is not served by this daemon yet ({issue})")
-
-    return method
 
 
 class RedunService(daemon_pb2_grpc.RedunServicer):
@@ -402,12 +394,83 @@ class RedunService(daemon_pb2_grpc.RedunServicer):
         live = self.runs.live_job(request.job_id)
         return await asyncio.to_thread(explain.explain, self.runs.store, request.job_id, live)
 
-    ListTasks = _not_yet("ListTasks", "the browsing API of the TUI, issue 7")
-    GetTask = _not_yet("GetTask", "the browsing API of the TUI, issue 7")
-    ListValues = _not_yet("ListValues", "the browsing API of the TUI, issue 7")
-    GetValue = _not_yet("GetValue", "the browsing API of the TUI, issue 7")
-    ListFiles = _not_yet("ListFiles", "the browsing API of the TUI, issue 7")
-    Search = _not_yet("Search", "the browsing API of the TUI, issue 7")
+    # -- browsing: database reads, in worker threads ---------------------------------
+    @unary
+    async def ListTasks(self, request: Any, context: Any) -> daemon_pb2.ListTasksResponse:
+        tasks, token = await asyncio.to_thread(
+            browse.list_tasks,
+            self.runs.store,
+            query=request.query,
+            namespace=request.namespace,
+            include_source=request.include_source,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return daemon_pb2.ListTasksResponse(
+            tasks=[convert.task_to_pb(task) for task in tasks], next_page_token=token
+        )
+
+    @unary
+    async def GetTask(self, request: Any, context: Any) -> Any:
+        target = request.WhichOneof("target")
+        task = await asyncio.to_thread(
+            browse.get_task,
+            self.runs.store,
+            full_name=request.full_name if target == "full_name" else "",
+            task_hash=request.hash if target == "hash" else "",
+        )
+        return convert.task_to_pb(task)
+
+    @unary
+    async def ListValues(self, request: Any, context: Any) -> daemon_pb2.ListValuesResponse:
+        values, token = await asyncio.to_thread(
+            browse.list_values,
+            self.runs.store,
+            type_name=request.type_name,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return daemon_pb2.ListValuesResponse(
+            values=convert.previews_to_pb(values), next_page_token=token
+        )
+
+    @unary
+    async def GetValue(self, request: Any, context: Any) -> Any:
+        value = await asyncio.to_thread(
+            browse.get_value,
+            self.runs.store,
+            request.hash,
+            max_repr_chars=request.max_repr_chars,
+            include_pickle=request.include_pickle,
+        )
+        return convert.value_to_pb(value)
+
+    @unary
+    async def ListFiles(self, request: Any, context: Any) -> daemon_pb2.ListFilesResponse:
+        files, token = await asyncio.to_thread(
+            browse.list_files,
+            self.runs.store,
+            path_prefix=request.path_prefix,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return daemon_pb2.ListFilesResponse(
+            files=[convert.file_to_pb(entry) for entry in files], next_page_token=token
+        )
+
+    @unary
+    async def Search(self, request: Any, context: Any) -> daemon_pb2.SearchResponse:
+        hits, token = await asyncio.to_thread(
+            search.search,
+            self.runs.store,
+            request.query,
+            kinds=convert.search_kinds_from_pb(request.kinds),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return daemon_pb2.SearchResponse(
+            hits=[convert.hit_to_pb(hit) for hit in hits], next_page_token=token
+        )
 
 
 def _batches(events: list, size: int, *, caught_up: bool) -> list[events_pb2.EventBatch]:

@@ -2,9 +2,11 @@
 
 Everything the daemon did not see itself (past executions, executions of
 ``redun run``, runs from before a restart) comes from here. It uses only the
-SDK's public pieces: :class:`redun.backends.db.DbBackend` for the engine and
-the tables of :mod:`redun.backends.schema`. Methods are blocking; the daemon
-calls them from worker threads.
+SDK's public pieces: :class:`redun.backends.db.DbBackend` for the engine, the
+tables of :mod:`redun.backends.schema`, and the SDK's read API
+(:class:`redun.backends.queries.StoreReader`, :attr:`Store.reader`) for what
+the browsing RPCs ask. Methods are blocking; the daemon calls them from worker
+threads.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,6 +30,9 @@ from redund.model import (
     RunSpec,
     ValuePreview,
 )
+
+if TYPE_CHECKING:
+    from redun.backends.queries import StoreReader
 
 _X = schema.execution
 _J = schema.job
@@ -58,6 +64,15 @@ class Store:
     @property
     def enabled(self) -> bool:
         return self.backend is not None
+
+    @cached_property
+    def reader(self) -> StoreReader | None:
+        """The SDK's read API over the same database (None without one)."""
+        if self.backend is None:
+            return None
+        from redun.backends.queries import StoreReader
+
+        return StoreReader(self.backend)
 
     def _rows(self, statement: Any) -> list[Any]:
         if self.backend is None:

@@ -2,7 +2,9 @@
 
 :class:`StoreReader` answers what ``redun log``, lineage and ``redun explain``
 ask: executions, an execution's jobs, a job, call nodes with their arguments,
-values and files, who produced or consumed a value, and ids by prefix. Every
+values and files, who produced or consumed a value, and ids by prefix; and
+what a browser asks (the daemon's ListTasks, ListValues, ListFiles and Search):
+tasks with their usage, values and files page by page, and text matches. Every
 query is batched (``IN`` over chunks), none is issued per row.
 """
 
@@ -18,6 +20,15 @@ if TYPE_CHECKING:
     from redun.backends.db import DbBackend
 
 _HEX = re.compile(r"^[0-9a-f]{1,40}$")
+# Shorter hex words are too common to search ids by (every hash starting "ab").
+_MIN_SEARCH_PREFIX = 4
+_ID_COLUMNS = {
+    "execution": ("redun_execution", "id"),
+    "job": ("redun_job", "id"),
+    "call": ("redun_call_node", "call_hash"),
+    "value": ("redun_value", "hash"),
+    "task": ("redun_task", "hash"),
+}
 
 
 @dataclass
@@ -141,6 +152,24 @@ class TaskRecord:
         return asdict(self)
 
 
+@dataclass
+class TaskUsage:
+    """How a task version was used: its calls, and the jobs that ran or reused them."""
+
+    task_hash: str
+    call_count: int = 0
+    first_seen: float | None = None
+    last_used: float | None = None
+
+
+@dataclass
+class ValueUse:
+    """The latest job that made or took a value (directly, or inside a container)."""
+
+    time: float | None
+    cwd: str | None
+
+
 _EXEC_COLS = (
     'id, root_job_id, argv, expr, start_time, end_time, status, error, "user", host, pid, cwd'
 )
@@ -178,6 +207,37 @@ def _job(row: Any) -> JobRecord:
 def _prefix_range(prefix: str) -> tuple[str, str]:
     # A range, not LIKE: it uses the primary-key index on SQLite and PostgreSQL alike.
     return prefix, prefix + "g"
+
+
+def _task(row: Any) -> TaskRecord:
+    try:
+        parts = json.loads(row[6] or "{}")
+    except ValueError:
+        parts = {}
+    return TaskRecord(row[0], row[1], row[2], row[3], row[4], row[5], parts)
+
+
+def like_pattern(text: str) -> str:
+    """A ``LIKE`` pattern (escape character ``\\``) matching ``text`` anywhere, lower-cased."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matching(terms: list[str], columns: tuple[str, ...], id_column: str) -> tuple[str, dict]:
+    """A WHERE clause: every term in one of ``columns`` (any case), or a lone hex term
+    that starts ``id_column``."""
+    params: dict[str, Any] = {}
+    clauses = []
+    for index, term in enumerate(terms):
+        params[f"t{index}"] = like_pattern(term)
+        either = " OR ".join(f"LOWER({column}) LIKE :t{index} ESCAPE '\\'" for column in columns)
+        clauses.append(f"({either})")
+    where = " AND ".join(clauses) if clauses and columns else "1 = 0"
+    word = terms[0].lower() if len(terms) == 1 else ""
+    if id_column and len(word) >= _MIN_SEARCH_PREFIX and _HEX.match(word):
+        params["lo"], params["hi"] = _prefix_range(word)
+        where = f"({where}) OR ({id_column} >= :lo AND {id_column} < :hi)"
+    return where, params
 
 
 class StoreReader:
@@ -480,27 +540,13 @@ class StoreReader:
 
     # -- tasks -------------------------------------------------------------------------
     def tasks(self, task_hashes: list[str]) -> dict[str, TaskRecord]:
-        found: dict[str, TaskRecord] = {}
-        for row in self.query_in(
+        rows = self.query_in(
             "SELECT hash, fullname, namespace, name, version, source, code_parts "
             "FROM redun_task WHERE hash IN :hashes",
             "hashes",
             task_hashes,
-        ):
-            try:
-                parts = json.loads(row[6] or "{}")
-            except ValueError:
-                parts = {}
-            found[row[0]] = TaskRecord(
-                hash=row[0],
-                fullname=row[1],
-                namespace=row[2],
-                name=row[3],
-                version=row[4],
-                source=row[5],
-                code_parts=parts,
-            )
-        return found
+        )
+        return {row[0]: _task(row) for row in rows}
 
     def task_names_like(self, name: str) -> list[str]:
         """Full task names equal to ``name`` or ending in ``.name``."""
@@ -514,23 +560,207 @@ class StoreReader:
     # -- ids ---------------------------------------------------------------------------
     def find_id(self, prefix: str) -> list[tuple[str, str]]:
         """``(kind, full id)`` of executions, jobs, calls, values and tasks matching ``prefix``."""
+        return [(kind, full) for kind in _ID_COLUMNS for full in self.ids_with_prefix(kind, prefix)]
+
+    def ids_with_prefix(self, kind: str, prefix: str, limit: int = 5) -> list[str]:
+        """Full ids of one kind (``execution``, ``job``, ``call``, ``value``, ``task``)
+        starting with the hex ``prefix``, in order."""
         prefix = prefix.lower()
         if not _HEX.match(prefix):
             return []
+        table, column = _ID_COLUMNS[kind]
         lo, hi = _prefix_range(prefix)
-        found: list[tuple[str, str]] = []
-        for kind, table, column in (
-            ("execution", "redun_execution", "id"),
-            ("job", "redun_job", "id"),
-            ("call", "redun_call_node", "call_hash"),
-            ("value", "redun_value", "hash"),
-            ("task", "redun_task", "hash"),
+        rows = self.query(
+            f"SELECT {column} FROM {table} WHERE {column} >= :lo AND {column} < :hi "
+            f"ORDER BY {column} LIMIT :limit",
+            lo=lo,
+            hi=hi,
+            limit=limit,
+        )
+        return [row[0] for row in rows]
+
+    # -- browsing ------------------------------------------------------------------------
+    def task_names(
+        self, *, text: str = "", namespace: str = "", limit: int = 100, offset: int = 0
+    ) -> list[str]:
+        """Full task names containing ``text`` (any case), of ``namespace`` if given, by name."""
+        sql = "SELECT DISTINCT fullname FROM redun_task WHERE 1 = 1"
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if text:
+            sql += " AND LOWER(fullname) LIKE :pattern ESCAPE '\\'"
+            params["pattern"] = like_pattern(text)
+        if namespace:
+            sql += " AND namespace = :namespace"
+            params["namespace"] = namespace
+        rows = self.query(sql + " ORDER BY fullname LIMIT :limit OFFSET :offset", **params)
+        return [row[0] for row in rows]
+
+    def task_versions(
+        self, names: list[str], *, include_source: bool = False
+    ) -> dict[str, list[TaskRecord]]:
+        """``{full name: [its versions]}`` (``source`` is None unless ``include_source``)."""
+        source = "source" if include_source else "NULL"
+        found: dict[str, list[TaskRecord]] = {}
+        for row in self.query_in(
+            f"SELECT hash, fullname, namespace, name, version, {source}, code_parts "
+            "FROM redun_task WHERE fullname IN :names",
+            "names",
+            names,
         ):
-            for (full,) in self.query(
-                f"SELECT {column} FROM {table} WHERE {column} >= :lo AND {column} < :hi "
-                f"ORDER BY {column} LIMIT 5",
-                lo=lo,
-                hi=hi,
-            ):
-                found.append((kind, full))
+            found.setdefault(row[1], []).append(_task(row))
         return found
+
+    def task_usage(self, names: list[str], *, include_jobs: bool = True) -> dict[str, TaskUsage]:
+        """``{task hash: usage}`` of every version of these tasks (by full name).
+
+        Calls come from the call index by task name; ``include_jobs`` adds when
+        jobs last ran or reused each version (a scan of the jobs table).
+        """
+        usage: dict[str, TaskUsage] = {}
+        for task_hash, count, first in self.query_in(
+            "SELECT task_hash, COUNT(*), MIN(time) FROM redun_call_node "
+            "WHERE task_name IN :names GROUP BY task_hash",
+            "names",
+            names,
+        ):
+            usage[task_hash] = TaskUsage(task_hash, int(count), first)
+        if not include_jobs:
+            return usage
+        for task_hash, first, last in self.query_in(
+            "SELECT task_hash, MIN(start_time), MAX(start_time) FROM redun_job "
+            "WHERE task_name IN :names AND task_hash IS NOT NULL GROUP BY task_hash",
+            "names",
+            names,
+        ):
+            entry = usage.setdefault(task_hash, TaskUsage(task_hash))
+            if first is not None and (entry.first_seen is None or first < entry.first_seen):
+                entry.first_seen = first
+            entry.last_used = last
+        return usage
+
+    def recent_values(
+        self, *, type_name: str = "", limit: int = 100, offset: int = 0
+    ) -> list[ValueRecord]:
+        """Values, most recently made or taken by a call first (then those no call touched)."""
+        sql = (
+            "SELECT v.hash, v.type_name, v.location, v.size, v.preview FROM redun_value v "
+            "LEFT JOIN (SELECT hash, MAX(t) AS t FROM ("
+            "SELECT result_hash AS hash, time AS t FROM redun_call_node UNION ALL "
+            "SELECT a.value_hash, c.time FROM redun_argument a "
+            "JOIN redun_call_node c ON c.call_hash = a.call_hash"
+            ") uses GROUP BY hash) used ON used.hash = v.hash"
+        )
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if type_name:
+            sql += " WHERE v.type_name = :type_name"
+            params["type_name"] = type_name
+        sql += " ORDER BY used.t IS NULL, used.t DESC, v.hash LIMIT :limit OFFSET :offset"
+        return self._with_files([ValueRecord(*row) for row in self.query(sql, **params)])
+
+    def _with_files(self, records: list[ValueRecord]) -> list[ValueRecord]:
+        files = self.files_by_hash([record.hash for record in records])
+        for record in records:
+            record.file = files.get(record.hash)
+        return records
+
+    def value_uses(self, value_hashes: list[str]) -> dict[str, ValueUse]:
+        """The latest job that made or took each value, and its run's working directory.
+
+        A value no call touched directly (a file inside a returned list) gets
+        the latest use of the values holding it.
+        """
+        uses = self._direct_uses(value_hashes)
+        missing = [value_hash for value_hash in value_hashes if value_hash not in uses]
+        containers = self.containers_of(missing) if missing else {}
+        outer = self._direct_uses(sorted({p for parents in containers.values() for p in parents}))
+        for child, parents in containers.items():
+            found = [outer[parent] for parent in parents if parent in outer]
+            if found:
+                uses[child] = max(found, key=lambda use: use.time or 0.0)
+        return uses
+
+    def _direct_uses(self, value_hashes: list[str]) -> dict[str, ValueUse]:
+        uses: dict[str, ValueUse] = {}
+        for sql in (
+            "SELECT c.result_hash, x.cwd, MAX(j.start_time) FROM redun_call_node c "
+            "JOIN redun_job j ON j.call_hash = c.call_hash "
+            "JOIN redun_execution x ON x.id = j.execution_id "
+            "WHERE c.result_hash IN :hashes GROUP BY c.result_hash, x.cwd",
+            "SELECT a.value_hash, x.cwd, MAX(j.start_time) FROM redun_argument a "
+            "JOIN redun_job j ON j.call_hash = a.call_hash "
+            "JOIN redun_execution x ON x.id = j.execution_id "
+            "WHERE a.value_hash IN :hashes GROUP BY a.value_hash, x.cwd",
+        ):
+            for value_hash, cwd, time in self.query_in(sql, "hashes", value_hashes):
+                known = uses.get(value_hash)
+                if known is None or (time or 0.0) > (known.time or 0.0):
+                    uses[value_hash] = ValueUse(time, cwd)
+        return uses
+
+    def file_paths(self, *, prefix: str = "", limit: int = 100, offset: int = 0) -> list[str]:
+        """Distinct recorded file paths starting with ``prefix`` (case matters), in order."""
+        # SUBSTR, not a range or LIKE: exact under any collation, and case-sensitive on SQLite.
+        sql = "SELECT DISTINCT path FROM redun_file"
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if prefix:
+            sql += " WHERE SUBSTR(path, 1, :length) = :prefix"
+            params.update(length=len(prefix), prefix=prefix)
+        rows = self.query(sql + " ORDER BY path LIMIT :limit OFFSET :offset", **params)
+        return [row[0] for row in rows]
+
+    # -- search ---------------------------------------------------------------------------
+    # Each takes lower-case terms, all of which must match (any case); a lone hex
+    # term of 4+ digits also matches ids starting with it.
+    def executions_matching(self, terms: list[str], *, limit: int = 100) -> list[ExecutionRecord]:
+        """Executions whose command line or expression holds the terms, newest first."""
+        where, params = _matching(terms, ("argv", "expr"), "id")
+        rows = self.query(
+            f"SELECT {_EXEC_COLS} FROM redun_execution WHERE {where} "
+            "ORDER BY start_time DESC, id LIMIT :limit",
+            limit=limit,
+            **params,
+        )
+        return [_execution(row) for row in rows]
+
+    def jobs_matching(self, terms: list[str], *, limit: int = 100) -> list[JobRecord]:
+        """Jobs whose id starts with the lone hex term (jobs are found by task through tasks)."""
+        where, params = _matching(terms, (), "id")
+        rows = self.query(
+            f"SELECT {_JOB_COLS} FROM redun_job WHERE {where} ORDER BY id LIMIT :limit",
+            limit=limit,
+            **params,
+        )
+        return [_job(row) for row in rows]
+
+    def tasks_matching(self, terms: list[str], *, limit: int = 100) -> list[TaskRecord]:
+        """Task versions whose full name holds the terms (without source), by name."""
+        where, params = _matching(terms, ("fullname",), "hash")
+        rows = self.query(
+            "SELECT hash, fullname, namespace, name, version, NULL, code_parts FROM redun_task "
+            f"WHERE {where} ORDER BY fullname, hash LIMIT :limit",
+            limit=limit,
+            **params,
+        )
+        return [_task(row) for row in rows]
+
+    def values_matching(self, terms: list[str], *, limit: int = 100) -> list[ValueRecord]:
+        """Values whose preview or type name holds the terms, by hash."""
+        where, params = _matching(terms, ("preview", "type_name"), "hash")
+        rows = self.query(
+            "SELECT hash, type_name, location, size, preview FROM redun_value "
+            f"WHERE {where} ORDER BY hash LIMIT :limit",
+            limit=limit,
+            **params,
+        )
+        return self._with_files([ValueRecord(*row) for row in rows])
+
+    def files_matching(self, terms: list[str], *, limit: int = 100) -> list[FileRecord]:
+        """Files whose path holds the terms, by path."""
+        where, params = _matching(terms, ("path",), "value_hash")
+        rows = self.query(
+            "SELECT value_hash, path, file_hash, size, kind FROM redun_file "
+            f"WHERE {where} ORDER BY path, value_hash LIMIT :limit",
+            limit=limit,
+            **params,
+        )
+        return [FileRecord(*row) for row in rows]

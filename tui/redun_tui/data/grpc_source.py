@@ -1,9 +1,8 @@
 """The live data source: a daemon, through :class:`redun.client.Client` only.
 
-What the daemon does not serve yet (``UNIMPLEMENTED``: explanations, task,
-value and file browsing, search) is read from the home's database through a
-read-only :class:`~redun_tui.data.db_source.DbSource`, when the database is
-reachable from here.
+A call an older daemon does not serve (``UNIMPLEMENTED``) is answered from the
+home's database through a read-only :class:`~redun_tui.data.db_source.DbSource`,
+when the database is reachable from here; a current daemon serves them all.
 
 Each stream gets a client (a gRPC channel) of its own, so that closing the
 :class:`Subscription` from the UI thread cancels the call and frees the
