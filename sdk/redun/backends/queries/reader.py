@@ -1,0 +1,15 @@
+"""The :class:`StoreReader`: every read query, one mixin per area."""
+
+from __future__ import annotations
+
+from redun.backends.queries.calls import CallQueries
+from redun.backends.queries.runs import RunQueries
+from redun.backends.queries.search import IdQueries
+from redun.backends.queries.tasks import TaskQueries
+from redun.backends.queries.values import ValueQueries
+
+__all__ = ["StoreReader"]
+
+
+class StoreReader(RunQueries, CallQueries, ValueQueries, TaskQueries, IdQueries):
+    """Queries for ``redun log``, lineage and explain."""
