@@ -52,12 +52,17 @@ _schedulers: dict[str | None, Scheduler] = {}
 
 
 def run(expr: Any, config_dir: str | None = None, **run_config: Any) -> Any:
-    """Evaluate ``expr`` with a scheduler configured from ``config_dir`` (default ``.redun``)."""
-    from redun.config import load_config
+    """Evaluate ``expr`` with a scheduler configured from ``config_dir``.
+
+    The default is found as ``redun run`` finds it: $REDUN_CONFIG, else the nearest
+    ``.redun`` here or above, else ``./.redun``.
+    """
+    from redun.config import find_config_dir, load_config
 
     scheduler = _schedulers.get(config_dir)
     if scheduler is None:
-        scheduler = _schedulers[config_dir] = Scheduler(config=load_config(config_dir))
+        config = load_config(find_config_dir(config_dir))
+        scheduler = _schedulers[config_dir] = Scheduler(config=config)
     return scheduler.run(expr, **run_config)
 
 

@@ -125,3 +125,21 @@ def load_config(config_dir: str | None = None, *, create: bool = True) -> Config
 
     configure_hash_mode(config)
     return config
+
+
+def find_config_dir(explicit: str | None) -> str:
+    """``-c`` DIR, else $REDUN_CONFIG, else the nearest ``.redun`` up from here, else ./.redun."""
+    if explicit:
+        return explicit
+    env = os.environ.get("REDUN_CONFIG")
+    if env:
+        return env
+    base = os.getcwd()
+    while True:
+        candidate = os.path.join(base, DEFAULT_CONFIG_DIR)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(base)
+        if parent == base:
+            return DEFAULT_CONFIG_DIR
+        base = parent

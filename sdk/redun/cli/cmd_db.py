@@ -18,8 +18,7 @@ from redun.errors import BackendError, UsageError
 
 def store_uri(args: argparse.Namespace) -> tuple[str, dict]:
     """The database URL and ``[backend]`` section: ``--db``, ``$REDUN_DB_URI``, ``redun.ini``."""
-    from redun.cli.cmd_run import find_config_dir
-    from redun.config import load_config
+    from redun.config import find_config_dir, load_config
 
     config_dir = find_config_dir(getattr(args, "config", None))
     config = load_config(config_dir, create=False)

@@ -12,26 +12,8 @@ from redun.cli.args import parse_task_args
 from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
-from redun.config import DEFAULT_CONFIG_DIR, load_config
+from redun.config import find_config_dir, load_config
 from redun.errors import UsageError
-
-
-def find_config_dir(explicit: str | None) -> str:
-    """``-c`` DIR, else $REDUN_CONFIG, else the nearest ``.redun`` up from here, else ./.redun."""
-    if explicit:
-        return explicit
-    env = os.environ.get("REDUN_CONFIG")
-    if env:
-        return env
-    base = os.getcwd()
-    while True:
-        candidate = os.path.join(base, DEFAULT_CONFIG_DIR)
-        if os.path.isdir(candidate):
-            return candidate
-        parent = os.path.dirname(base)
-        if parent == base:
-            return DEFAULT_CONFIG_DIR
-        base = parent
 
 
 def make_scheduler(args: argparse.Namespace) -> Any:
