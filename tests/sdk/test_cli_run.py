@@ -12,7 +12,7 @@ from tests.conftest import redun_cli
 
 WORKFLOW = textwrap.dedent(
     '''
-    from redun import File, task
+    from redun import File, get_context, task
 
     redun_namespace = "cli"
 
@@ -47,6 +47,11 @@ WORKFLOW = textwrap.dedent(
     @task
     def read_size(path: File) -> int:
         return len(path.read())
+
+
+    @task
+    def greeting() -> str:
+        return get_context("say.word", "none")
     '''
 )
 
@@ -123,6 +128,16 @@ def test_dryrun_says_what_would_run(flow_dir: Path, cli_env: dict) -> None:
     proc = run(flow_dir, cli_env, "run", "--dryrun", "flow.py", "add", "--a", "5")
     assert "nothing would run" in proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "15"
+
+
+def test_context_option_sets_nested_values(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(flow_dir, cli_env, "run", "--context", "say.word=hi", "flow.py", "greeting")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "'hi'"
+    proc = run(flow_dir, cli_env, "run", "flow.py", "greeting")
+    assert proc.stdout.strip().splitlines()[-1] == "'none'"
+    proc = run(flow_dir, cli_env, "run", "--context", "nokey", "flow.py", "greeting")
+    assert proc.returncode == 2 and "KEY=VALUE" in proc.stderr
 
 
 def test_config_dir_option(flow_dir: Path, cli_env: dict) -> None:

@@ -360,3 +360,28 @@ def test_running_means_started_not_queued() -> None:
         0.05 + i / 1000 for i in range(6)
     ]
     assert peak[0] == 2
+
+
+@task
+def word_default(word: str = get_context("say.word", "none")) -> str:
+    return word
+
+
+@task
+def word_in_body() -> str:
+    return get_context("say.word", "none")
+
+
+@task
+def words_below() -> list:
+    return [word_default(), word_in_body()]
+
+
+def test_context_is_an_input_of_the_cache_key() -> None:
+    scheduler = Scheduler(backend=MemoryBackend())
+    hi = {"say": {"word": "hi"}}
+    assert scheduler.run(words_below(), context=hi) == ["hi", "hi"]
+    assert scheduler.run(words_below()) == ["none", "none"]
+    assert scheduler.run(words_below(), context=hi) == ["hi", "hi"]
+    assert [job.cached for job in scheduler.jobs()] == [True]
+    assert scheduler.run(word_default("given"), context=hi) == "given"

@@ -65,3 +65,27 @@ def bind_arguments(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
         else:
             result[name] = value
     return result
+
+
+_lazy: dict[int, tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+
+def lazy_defaults(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """Defaults that are expressions (``x=get_context("a.b")``) for parameters not given.
+
+    They are evaluated like arguments, so their values count in the call's hash.
+    """
+    key = id(task.func)
+    entry = _lazy.get(key)
+    if entry is None:
+        from redun.expression import Expression
+
+        params = list(task.signature.parameters.values())
+        names = tuple(p.name for p in params)
+        entry = (names, {p.name: p.default for p in params if isinstance(p.default, Expression)})
+        _lazy[key] = entry
+    names, defaults = entry
+    if not defaults:
+        return {}
+    given = set(names[: len(args)]) | set(kwargs)
+    return {name: value for name, value in defaults.items() if name not in given}

@@ -35,7 +35,7 @@ from redun.expression import (
 )
 from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise, drain
-from redun.scheduler.binding import bind_arguments
+from redun.scheduler.binding import bind_arguments, lazy_defaults
 from redun.scheduler.cache import CacheChecker
 from redun.scheduler.job import Execution, Job, JobState
 from redun.scheduler.reduce import reduce_value
@@ -182,6 +182,7 @@ class Scheduler:
         self._cache: CacheChecker | None = None
         self._emit_jobs = False
         self._recorder: Any = None
+        self._context_hashes: dict[int, tuple[dict, str]] = {}
 
     # -- running -----------------------------------------------------------
     def run(
@@ -361,7 +362,11 @@ class Scheduler:
         task = self._resolve_task(expr)
         evaluate = self._evaluator(parent_job)
         args = reduce_value(expr.args, evaluate) if expr.args else ()
-        kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}
+        kwargs = expr.kwargs
+        defaults = lazy_defaults(task, expr.args, kwargs)
+        if defaults:
+            kwargs = {**kwargs, **defaults}
+        kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
         if type(args) is not Promise and type(kwargs) is not Promise:
             return self._call_task(task, expr, args, kwargs, parent_job)
         return Promise.all([args, kwargs]).then(
@@ -405,7 +410,13 @@ class Scheduler:
             if not config_args or name not in config_args
         }
         args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
-        eval_hash = hash_parts(task.hash, args_hash)
+        context = self._context_for(parent, task.options_view)
+        if context:
+            # The context is an input like the arguments: get_context() reads it
+            # anywhere below this call, so a different context is a different call.
+            eval_hash = hash_parts(task.hash, args_hash, self._context_hash(context))
+        else:
+            eval_hash = hash_parts(task.hash, args_hash)
         existing = self._jobs_by_eval.get(eval_hash)
         if existing is not None:
             if parent is not None:
@@ -419,7 +430,7 @@ class Scheduler:
         job.args_hash = args_hash
         job.eval_hash = eval_hash
         job.options = task.options_view  # shared, read-only
-        job.context = self._job_context(job)
+        job.context = context
         promise: Promise = Promise()
         job.promise = promise
         self._jobs_by_eval[eval_hash] = job
@@ -435,15 +446,21 @@ class Scheduler:
             self._to_run.append(job)
         return promise
 
-    def _job_context(self, job: Job) -> dict:
-        parent = job.parent_job
-        base = (
-            parent.context
-            if parent is not None
-            else (self.execution.context if self.execution else {})
-        )
-        override = job.options.get("_context_override")
+    def _context_for(self, parent: Job | None, options: dict) -> dict:
+        if parent is not None:
+            base = parent.context
+        else:
+            base = self.execution.context if self.execution else {}
+        override = options.get("_context_override")
         return {**base, **override} if override else base
+
+    def _context_hash(self, context: dict) -> str:
+        # Jobs share their parent's context object: hash each object once.
+        entry = self._context_hashes.get(id(context))
+        if entry is None or entry[0] is not context:
+            entry = (context, hash_value(context))
+            self._context_hashes[id(context)] = entry
+        return entry[1]
 
     def _emit(self, job: Job) -> None:
         if self._emit_jobs:
