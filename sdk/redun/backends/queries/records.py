@@ -24,8 +24,26 @@ __all__ = [
 ]
 
 
+class _Record:
+    """Plain data read from the store; ``to_dict()`` for JSON output."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+class _Timed(_Record):
+    start_time: float | None
+    end_time: float | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return self.end_time - self.start_time
+
+
 @dataclass
-class ExecutionRecord:
+class ExecutionRecord(_Timed):
     """One run of the scheduler."""
 
     id: str
@@ -42,18 +60,9 @@ class ExecutionRecord:
     cwd: str | None
     tags: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def duration(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return self.end_time - self.start_time
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class JobRecord:
+class JobRecord(_Timed):
     """One job: a task call in an execution (its call node is ``call_hash``)."""
 
     id: str
@@ -73,18 +82,9 @@ class JobRecord:
     traceback: str | None
     arg_hashes: dict[str, str] | None = None
 
-    @property
-    def duration(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return self.end_time - self.start_time
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class CallRecordInfo:
+class CallRecordInfo(_Record):
     """A call node: what a task computed from which arguments."""
 
     call_hash: str
@@ -96,12 +96,9 @@ class CallRecordInfo:
     time: float | None
     arguments: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class FileRecord:
+class FileRecord(_Record):
     """A File (or Dir) as recorded inside a value."""
 
     value_hash: str
@@ -110,12 +107,9 @@ class FileRecord:
     size: int | None
     kind: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class ValueRecord:
+class ValueRecord(_Record):
     """A recorded value: its type, size, where it is kept, and a short repr."""
 
     hash: str
@@ -125,12 +119,9 @@ class ValueRecord:
     preview: str | None
     file: FileRecord | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class TaskRecord:
+class TaskRecord(_Record):
     """A task version: its source and the code parts its hash covers."""
 
     hash: str
@@ -140,9 +131,6 @@ class TaskRecord:
     version: str | None
     source: str | None
     code_parts: dict[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
