@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -37,9 +38,11 @@ from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise, drain
 from redun.scheduler.binding import bind_arguments, lazy_defaults
 from redun.scheduler.cache import CacheChecker
-from redun.scheduler.job import Execution, Job, JobState
+from redun.scheduler.job import Execution, Job, JobState, job_options
+from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.reduce import reduce_value
 from redun.task import SchedulerTask, Task, get_task_registry
+from redun.task_options import CacheScope
 
 logger = logging.getLogger("redun")
 
@@ -122,6 +125,8 @@ class Scheduler:
         }
         context_text = (self.config.get("scheduler") or {}).get("context")
         self.context: dict = json.loads(context_text) if context_text else {}
+        # Resources held by running jobs, per limit name (kept across runs, like redun).
+        self.limits_used: defaultdict[str, int] = defaultdict(int)
         self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
         self._running = False
         self._reset()
@@ -172,7 +177,6 @@ class Scheduler:
         self._to_check: list[Job] = []
         self._to_run: list[Job] = []
         self._waiting_limits: list[Job] = []
-        self._resources_used: dict[str, int] = {}
         self._inflight = 0
         self._depth = 0
         self._deferred: list[tuple[Expression, Job | None, Promise]] = []
@@ -280,6 +284,11 @@ class Scheduler:
                     break
         if root.is_rejected:
             raise root.error
+        # Jobs still running were forked (fork_thread) and never joined: the
+        # execution ends when they do, so their results are recorded too.
+        while self._inflight > 0 and not self._dryrun:
+            self._handle_outcome(*inbox.get())
+            self._pump()
         if self._dryrun and self._dryrun_jobs:
             raise DryRunResult(self._dryrun_jobs)
         return root.value
@@ -404,20 +413,27 @@ class Scheduler:
     ) -> Promise:
         bound = bind_arguments(task, args, kwargs)
         config_args = task.get_task_option("config_args")
+        info_params = job_info_params(task)
+        if info_params:
+            # JobInfo parameters are filled in by the scheduler: not inputs.
+            config_args = [*(config_args or ()), *info_params]
         arg_hashes = {
             name: hash_value(value)
             for name, value in bound.items()
             if not config_args or name not in config_args
         }
         args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
-        context = self._context_for(parent, task.options_view)
+        options, exported = job_options(task, parent)
+        context = self._context_for(parent, options)
+        task_key = task.get_hash()
         if context:
             # The context is an input like the arguments: get_context() reads it
             # anywhere below this call, so a different context is a different call.
-            eval_hash = hash_parts(task.hash, args_hash, self._context_hash(context))
+            eval_hash = hash_parts(task_key, args_hash, self._context_hash(context))
         else:
-            eval_hash = hash_parts(task.hash, args_hash)
-        existing = self._jobs_by_eval.get(eval_hash)
+            eval_hash = hash_parts(task_key, args_hash)
+        scope = options.get("cache_scope", CacheScope.BACKEND)
+        existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
         if existing is not None:
             if parent is not None:
                 parent.child_jobs.append(existing)
@@ -429,20 +445,31 @@ class Scheduler:
         job.arg_hashes = arg_hashes
         job.args_hash = args_hash
         job.eval_hash = eval_hash
-        job.options = task.options_view  # shared, read-only
+        job.options = options  # shared, read-only
+        job.exported = exported
         job.context = context
+        if options is not task.options_view:
+            job.executor_name = options.get("executor", "default")
+        if info_params:
+            fill_job_info(job, info_params)
         promise: Promise = Promise()
         job.promise = promise
-        self._jobs_by_eval[eval_hash] = job
         if parent is not None:
             parent.child_jobs.append(job)
         elif self.execution is not None and self.execution.job is None:
             self.execution.job = job
+        # A NONE-scoped job is never shared: keyed by its own id, it is found by nobody.
+        self._jobs_by_eval[eval_hash if scope is not CacheScope.NONE else job.id] = job
         self._emit(job)
-        if self._use_cache and task.cache:
+        if self._use_cache and scope is CacheScope.BACKEND:
             self._to_check.append(job)
         else:
-            job.reason = "cache disabled" if not self._use_cache else "task has cache=False"
+            if not self._use_cache:
+                job.reason = "cache disabled"
+            elif scope is CacheScope.CSE:
+                job.reason = "task has cache=False"
+            else:
+                job.reason = "task has cache_scope=NONE"
             self._to_run.append(job)
         return promise
 
@@ -530,10 +557,10 @@ class Scheduler:
         wanted = _normalize_limits(limits)
         for name, amount in wanted.items():
             capacity = self.limits.get(name, 1)
-            if self._resources_used.get(name, 0) + amount > capacity:
+            if self.limits_used[name] + amount > capacity:
                 return False
         for name, amount in wanted.items():
-            self._resources_used[name] = self._resources_used.get(name, 0) + amount
+            self.limits_used[name] += amount
         job.limits = wanted
         return True
 
@@ -541,7 +568,7 @@ class Scheduler:
         if not job.limits:
             return
         for name, amount in job.limits.items():
-            self._resources_used[name] -= amount
+            self.limits_used[name] -= amount
         job.limits = {}
         waiting, self._waiting_limits = self._waiting_limits, []
         self._to_run.extend(waiting)
@@ -658,6 +685,9 @@ class Scheduler:
 
     def _cancel_outstanding(self) -> None:
         for job in list(self._jobs_by_eval.values()):
+            for name, amount in job.limits.items():
+                self.limits_used[name] -= amount
+            job.limits = {}
             if not job.state.is_terminal:
                 try:
                     if job.state is JobState.RUNNING:
