@@ -40,9 +40,11 @@ from redun.scheduler.binding import bind_arguments, lazy_defaults
 from redun.scheduler.cache import CacheChecker
 from redun.scheduler.job import Execution, Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
+from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
 from redun.scheduler.reduce import reduce_value
 from redun.task import SchedulerTask, Task, get_task_registry
 from redun.task_options import CacheScope
+from redun.value import lifecycle_hooks
 
 logger = logging.getLogger("redun")
 
@@ -187,6 +189,7 @@ class Scheduler:
         self._emit_jobs = False
         self._recorder: Any = None
         self._context_hashes: dict[int, tuple[dict, str]] = {}
+        self._handle_forks: dict[tuple[str, str], int] = {}
 
     # -- running -----------------------------------------------------------
     def run(
@@ -411,6 +414,8 @@ class Scheduler:
     def _call_task(
         self, task: Task, expr: TaskExpression | None, args: tuple, kwargs: dict, parent: Job | None
     ) -> Promise:
+        if lifecycle_hooks.active:
+            args, kwargs = preprocess_arguments(self._handle_forks, parent, args, kwargs)
         bound = bind_arguments(task, args, kwargs)
         config_args = task.get_task_option("config_args")
         info_params = job_info_params(task)
@@ -655,6 +660,8 @@ class Scheduler:
 
     def _finish_job(self, job: Job, result: Any) -> None:
         try:
+            if lifecycle_hooks.active:
+                result = postprocess_result(result, job.eval_hash)
             result_hash = hash_value(result)
         except Exception as error:
             self._fail_job(job, error)

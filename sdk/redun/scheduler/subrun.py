@@ -10,6 +10,7 @@ parallelism. The sub-scheduler gets the caller's configuration (or ``config``
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from redun.hashing import hash_parts, hash_value
@@ -94,12 +95,16 @@ def subrun(
     if config_dir is None and not config:
         config = scheduler.config.get_config_dict()
     if load_modules is None:
+        # The modules of the user's tasks that this process has loaded.
         load_modules = sorted(
             {
                 t.load_module
                 for t in get_task_registry()
-                if not t.load_module.startswith("redun.")
-                or t.load_module.startswith("redun.tests.")
+                if t.load_module in sys.modules
+                and (
+                    not t.load_module.startswith("redun.")
+                    or t.load_module.startswith("redun.tests.")
+                )
             }
         )
     context = parent_job.get_context() if parent_job is not None else {}
