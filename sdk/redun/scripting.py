@@ -424,7 +424,8 @@ def script(
             or ``Dir`` values the command writes in place, ``File("-")`` for its
             stdout, and plain values. Defaults to ``File("-")``.
         tempdir: run the command in a new temporary directory (removed after);
-            relative local staging paths are inside it.
+            relative local staging paths are inside it, and plain ``File``
+            outputs written there are removed with it (stage them to keep them).
         as_mount: accepted for compatibility; staging always copies.
         **task_options: options for the job (``executor``, ``limits``, ``cache``...).
 
@@ -441,8 +442,10 @@ def script(
         raise UsageError(f"script() takes a str or a list as command, not {type(command).__name__}")
 
     def self_stage(value: Any) -> Any:
-        # Outputs written in place are "staged" from and to the same path.
-        if isinstance(value, (File, Dir)) and not _is_stdout(value):
+        # Outputs written in place are "staged" from and to the same path. In a
+        # tempdir they stay there and go with it, as in redun: stage them
+        # (File(path).stage("name")) to keep them.
+        if isinstance(value, (File, Dir)) and not _is_stdout(value) and not tempdir:
             return value.stage(value.path)
         return value
 

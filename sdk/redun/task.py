@@ -180,12 +180,12 @@ class Task(Generic[P, R]):
         self._code_hash = None
 
     def get_hash(self, data: bytes | None = None) -> str:
-        """The hash of this task as a value and as a cache key.
+        """The hash of this task as a value (passed as an argument, or compared).
 
         It is :attr:`hash` plus the call-time option overrides
-        (``task.options(memory=4)``): a call made with other options is another
-        call. :attr:`hash` alone, what the store records, says whether the code
-        changed.
+        (``task.options(memory=4)``), as in redun. Calls are keyed by
+        :attr:`hash` alone, as in redun (which looks the task up by name): the
+        same call with other resources or another executor is a cache hit.
         """
         full = self._full_hash
         if full is None:

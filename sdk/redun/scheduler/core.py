@@ -430,13 +430,12 @@ class Scheduler:
         args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
         options, exported = job_options(task, parent)
         context = self._context_for(parent, options)
-        task_key = task.get_hash()
         if context:
             # The context is an input like the arguments: get_context() reads it
             # anywhere below this call, so a different context is a different call.
-            eval_hash = hash_parts(task_key, args_hash, self._context_hash(context))
+            eval_hash = hash_parts(task.hash, args_hash, self._context_hash(context))
         else:
-            eval_hash = hash_parts(task_key, args_hash)
+            eval_hash = hash_parts(task.hash, args_hash)
         scope = options.get("cache_scope", CacheScope.BACKEND)
         existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
         if existing is not None:
