@@ -151,7 +151,8 @@ class Scheduler:
         if executor is None:
             section = self._executor_configs.get(name)
             if section is not None:
-                type_name = section.get("type", "threads")
+                # class = pkg.module.Class names a user's executor class.
+                type_name = section.get("class") or section.get("type", "threads")
             elif name in ("default", "threads", "local"):
                 type_name = "threads"
             elif name == "processes":
