@@ -132,8 +132,12 @@ def _enum_choices(anno: Any) -> list[str]:
     return []
 
 
-def parse_task_args(task: Task, argv: list[str]) -> dict[str, Any]:
-    """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input."""
+def parse_task_args(task: Task, argv: list[str], required: bool = True) -> dict[str, Any]:
+    """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input.
+
+    ``required=False`` lets parameters without a default be left out (``--rerun``
+    fills them from the recorded call).
+    """
     parser, dests = build_parser(task)
 
     def fail(message: str) -> typing.NoReturn:
@@ -142,9 +146,9 @@ def parse_task_args(task: Task, argv: list[str]) -> dict[str, Any]:
     parser.error = fail  # type: ignore[method-assign,assignment]
     namespace = parser.parse_args(argv)
     kwargs: dict[str, Any] = {}
-    for name, (_, convert, required) in dests.items():
+    for name, (_, convert, needed) in dests.items():
         if not hasattr(namespace, name):
-            if required:
+            if required and needed:
                 fail(f"task {task.fullname} needs --{name}")
             continue
         raw = getattr(namespace, name)

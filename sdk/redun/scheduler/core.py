@@ -457,6 +457,11 @@ class Scheduler:
             job.executor_name = options.get("executor", "default")
         if info_params:
             fill_job_info(job, info_params)
+        tags = options.get("tags")
+        if tags:
+            # @task(tags=...) / .options(tags=...): on the job, and on the task version.
+            self.add_tags("job", job.id, tags)
+            self.add_tags("task", task.hash, task.get_task_option("tags") or tags)
         promise: Promise = Promise()
         job.promise = promise
         if parent is not None:
