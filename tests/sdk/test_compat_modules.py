@@ -121,3 +121,19 @@ def test_federated_tasks_are_refused_clearly() -> None:
 
     with pytest.raises(FederatedTasksNotSupported, match="not supported"):
         federated_task("entry", "point")
+
+
+def test_compat_modules_import_nothing_heavy() -> None:
+    code = (
+        "import sys, redun, redun.tools, redun.utils, redun.handle, redun.scheduler_config, "
+        "redun.federated_tasks, redun.file.http, redun.file.sharded, redun.executors.local, "
+        "redun.cli.setup, redun.tags, redun.task_wrap, redun.scheduler.forks, "
+        "redun.scheduler.subrun\n"
+        "redun.Handle, redun.ShardedS3Dataset, redun.LocalExecutor, redun.wraps_task\n"
+        "print([m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
+        "'google.cloud', 'jinja2', 'redund', 'redun_tui') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
