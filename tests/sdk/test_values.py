@@ -201,3 +201,49 @@ def test_nested_value_helpers() -> None:
         "a": [10, (20, 30)],
         "b": {40},
     }
+
+
+class _ModelMeta(type):
+    """Stands in for a model library's metaclass (pydantic's ModelMetaclass)."""
+
+    def __new__(mcs, name: str, bases: tuple, namespace: dict) -> type:
+        cls = super().__new__(mcs, name, bases, namespace)
+        cls.fields = tuple(namespace.get("__annotations__", {}))  # type: ignore[attr-defined]
+        return cls
+
+
+class Params(Value, metaclass=_ModelMeta):
+    """A model wrapped as a value: hashed by its JSON, parsed from JSON on the CLI."""
+
+    alpha: float
+    label: str
+
+    def __init__(self, alpha: float, label: str) -> None:
+        self.alpha, self.label = alpha, label
+
+    def get_hash(self, data: bytes | None = None) -> str:
+        import json
+
+        return json.dumps({"alpha": self.alpha, "label": self.label}, sort_keys=True)
+
+    @classmethod
+    def parse_arg(cls, raw_type: type, arg: str) -> Params:
+        import json
+
+        return cls(**json.loads(arg))
+
+
+def test_a_value_class_with_its_own_metaclass() -> None:
+    assert Params.fields == ("alpha", "label")  # type: ignore[attr-defined]
+    assert get_type_registry().parse_type_name(Params.type_name or "") is Params
+    convert, _ = converter_for(Params)
+    params = convert('{"alpha": 0.5, "label": "x"}')
+    assert (params.alpha, params.label) == (0.5, "x")
+    assert hash_value(params) == hash_value(Params(0.5, "x"))
+    assert hash_value(params) != hash_value(Params(0.6, "x"))
+
+    @task
+    def use(p: Params) -> str:
+        return f"{p.label}:{p.alpha}"
+
+    assert Scheduler().run(use(params)) == "x:0.5"
