@@ -224,7 +224,13 @@ class ObjectStoreFileSystem(FileSystem):
     """The missing-credentials error: what is missing and where credentials come from."""
     denied_hint = "check the credentials in use and the bucket's permissions"
 
-    def __init__(self) -> None:
+    def __init__(self, *, quick: bool = False) -> None:
+        """Args:
+        quick: fail fast (few retries, short timeouts) rather than ride out
+            throttling and outages as the SDK does by default: for pollers
+            that back off on their own (the daemon's watches).
+        """
+        self.quick = quick
         self._lock = threading.Lock()
         self._client: Any = None
         self._pid = 0

@@ -115,8 +115,17 @@ class S3FileSystem(ObjectStoreFileSystem):
             raise FileError(
                 "s3:// paths need boto3, which is not installed: pip install 'redun[aws]'"
             ) from exc
+        config = None
+        if self.quick:
+            from botocore.config import Config
+
+            config = Config(
+                retries={"max_attempts": 2, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=15,
+            )
         # A session of our own: boto3's default session is not thread-safe.
-        return boto3.session.Session().client("s3")
+        return boto3.session.Session().client("s3", config=config)
 
     def classify_error(self, exc: BaseException) -> tuple[StoreErrorKind, str]:
         return classify(exc)
