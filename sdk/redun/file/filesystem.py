@@ -264,7 +264,6 @@ _lazy_filesystems: dict[str, str] = {}
 _instances: dict[type[FileSystem], FileSystem] = {}
 
 
-
 def register_filesystem(cls: type[FileSystem]) -> type[FileSystem]:
     """Register ``cls`` for its ``name`` and ``protocols``; usable as a class decorator."""
     for proto in (cls.name, *cls.protocols):

@@ -355,7 +355,9 @@ class ObjectStoreFileSystem(FileSystem):
             )
         if kind is StoreErrorKind.NO_BUCKET:
             reason = f"the bucket {bucket!r} does not exist"
-            return path_error(RedunFileNotFoundError, action, path, reason, errno=errno_codes.ENOENT)
+            return path_error(
+                RedunFileNotFoundError, action, path, reason, errno=errno_codes.ENOENT
+            )
         if kind is StoreErrorKind.NO_OBJECT:
             return path_error(
                 RedunFileNotFoundError, action, path, "no such object", errno=errno_codes.ENOENT
@@ -370,7 +372,11 @@ class ObjectStoreFileSystem(FileSystem):
 
     def _missing(self, exc: BaseException) -> bool:
         kind = self.classify_error(exc)[0]
-        return kind in (StoreErrorKind.NOT_FOUND, StoreErrorKind.NO_OBJECT, StoreErrorKind.NO_BUCKET)
+        return kind in (
+            StoreErrorKind.NOT_FOUND,
+            StoreErrorKind.NO_OBJECT,
+            StoreErrorKind.NO_BUCKET,
+        )
 
     # -- metadata, for hashing and for watches ------------------------------------------
 
