@@ -73,6 +73,9 @@ STEP_MS = 5  # the notifier returns a batch once no change came for this long
 GROUP_MS = 50  # ... or this long after the batch's first change
 MAX_SOURCE_BYTES = 4 << 20  # larger .py files are fingerprinted by size and mtime
 MTIME_SLACK = 0.01  # file times come from a coarse kernel clock (a tick behind)
+# S3 gives a HEAD's time in whole seconds, and a store's clock is not ours: an object
+# modified this close to a run's start may have changed after it (a cached re-run).
+OBJECT_MTIME_SLACK = 2.0
 IGNORED_NAMES = ("__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache")
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
 
@@ -113,6 +116,11 @@ def forget_bytecode(path: str) -> None:
         os.unlink(importlib.util.cache_from_source(path))
     except (OSError, ValueError, NotImplementedError):
         pass
+
+
+def _short(path: str) -> str:
+    """A changed path for the log: a file's name, an object's whole URL."""
+    return path if is_remote(path) else os.path.basename(path)
 
 
 def _ignored_below(path: str) -> bool:
@@ -479,7 +487,7 @@ class WatchObserver:
                 if began is not None
                 and path in observations
                 and observations[path].fingerprint is not None
-                and observations[path].mtime_ns / 1e9 > began - MTIME_SLACK
+                and observations[path].mtime_ns / 1e9 > began - OBJECT_MTIME_SLACK
             ]
             fingerprints = {path: seen.fingerprint for path, seen in observations.items()}
             self.dispatch(Measured(fingerprints, action.watch_id, tuple(changed)))
@@ -515,7 +523,7 @@ class WatchObserver:
         log.info(
             "watch %s: %s changed%s",
             watch.id,
-            ", ".join(os.path.basename(path) for path in action.changed_paths[:5]),
+            ", ".join(_short(path) for path in action.changed_paths[:5]),
             f"; superseding {action.supersede}" if action.supersede else "",
         )
         if action.supersede:
@@ -573,7 +581,7 @@ class WatchObserver:
                 found = seen.get(path)
                 if found is None or found.fingerprint is None:
                     changed.append(path)  # gone, or unknown: a run makes sure
-                elif found.mtime_ns / 1e9 > record.start_time:
+                elif found.mtime_ns / 1e9 > record.start_time - OBJECT_MTIME_SLACK:
                     changed.append(path)
         for path in watch.paths or [workflow]:
             if is_remote(path):
