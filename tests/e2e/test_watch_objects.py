@@ -216,3 +216,30 @@ def test_a_watch_can_poll_faster_than_the_daemon(
     finally:
         client.close()
         daemon.stop()
+
+
+def test_objects_changed_while_the_daemon_was_down_rerun_at_start(
+    stores, tmp_path, moto_server, gcs_emulator
+) -> None:
+    s3, gcs_bucket = stores
+    s3.put_object(Bucket=BUCKET, Key="in.txt", Body=b"a")
+    gcs_bucket.blob("in.txt").upload_from_string(b"b")
+    gcs_bucket.blob("dir/one.txt").upload_from_string(b"c")
+    env = {**aws_env(tmp_path, moto_server.url), **gcs_env(gcs_emulator.url)}
+    daemon = start_daemon(tmp_path / "proj", tmp_path, env, "3600")  # only the restart sees it
+    client = daemon.client()
+    try:
+        info = client.watch("flow.py", "main", working_dir=str(daemon.project))
+        assert replay_run(client, info.last_execution_id).finished["result"] == "5"
+        watched_paths(client, info.id)  # its end recorded
+        client.close()
+        assert daemon.stop().returncode == 0
+        gcs_bucket.blob("dir/two.txt").upload_from_string(b"d e")
+        daemon.start()
+        client = daemon.client()
+        events = WatchEvents(daemon.client(), info.id)
+        finished_with(events, "7", 0)
+        events.close()
+    finally:
+        client.close()
+        daemon.stop()
