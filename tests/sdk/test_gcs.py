@@ -250,10 +250,14 @@ def test_staging_files_and_dirs(gcs, tmp_path):
     assert staged.stage().read() == "data"
     (tmp_path / "local.txt").write_text("changed")
     assert staged.unstage().read() == "changed"
-    assert staged.render_stage().startswith("gcloud storage cp gs://redun-test/in/data.txt ")
+    assert staged.render_stage().startswith("gsutil cp gs://redun-test/in/data.txt ")
     dir_stage = Dir(url("in")).stage(str(tmp_path / "indir"))
     assert [f.basename() for f in dir_stage.stage().files()] == ["data.txt"]
-    assert "--recursive" in dir_stage.render_stage()
+    assert dir_stage.render_stage().startswith("gsutil cp -r gs://redun-test/in ")
+    s3_to_gs = File("s3://b/k.txt").shell_copy_to(url("k.txt"))
+    assert (
+        s3_to_gs == "(aws s3 cp --no-progress s3://b/k.txt -) | (gsutil cp - gs://redun-test/k.txt)"
+    )
 
 
 def test_copy_between_gcs_and_s3(gcs, tmp_path, monkeypatch):

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import os
 import time
-from shlex import quote
 from typing import IO, Any
 
 from redun.errors import FileError
-from redun.file.filesystem import get_proto
 from redun.file.objectstore import (
     ObjectInfo,
     ObjectStoreFileSystem,
@@ -199,23 +197,6 @@ class GCSFileSystem(ObjectStoreFileSystem):
         blob.metadata = {**(blob.metadata or {}), "redun-touched": f"{time.time():.6f}"}
         blob.patch()
 
-    def shell_copy(
-        self,
-        src_path: str | None,
-        dest_path: str | None,
-        recursive: bool = False,
-        as_mount: bool = False,
-    ) -> str:
-        protos = {get_proto(path) for path in (src_path, dest_path) if path}
-        if not protos <= {"local", "gs"}:
-            return super().shell_copy(src_path, dest_path, recursive=recursive)
-        flags = "--recursive " if recursive else ""
-        if src_path and dest_path:
-            return f"gcloud storage cp {flags}{quote(src_path)} {quote(dest_path)}"
-        if recursive:
-            raise FileError("a recursive copy needs both a source and a destination path")
-        if src_path:
-            return f"gcloud storage cp {quote(src_path)} -"
-        if dest_path:
-            return f"gcloud storage cp - {quote(dest_path)}"
-        raise FileError("a copy needs a source or a destination path")
+    def _cli_copy(self, src: str, dest: str, recursive: bool) -> str:
+        # gsutil, as the original redun renders it (scripts may match on it).
+        return f"gsutil cp {'-r ' if recursive else ''}{src} {dest}"

@@ -30,9 +30,10 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from shlex import quote
 from typing import IO, Any
 
-from redun.errors import FileError
+from redun.errors import FileError, UsageError
 from redun.file.filesystem import (
     FileStat,
     FileSystem,
@@ -318,6 +319,38 @@ class ObjectStoreFileSystem(FileSystem):
     @abc.abstractmethod
     def _renew(self, bucket: str, key: str) -> None:
         """Renew an existing object's modification time, keeping its bytes."""
+
+    # -- shell commands (for scripts that stage inside their job) --------------------
+
+    @abc.abstractmethod
+    def _cli_copy(self, src: str, dest: str, recursive: bool) -> str:
+        """The store's CLI copying ``src`` to ``dest`` (either may be ``-``: stdin/stdout)."""
+
+    def shell_copy(
+        self,
+        src_path: str | None,
+        dest_path: str | None,
+        recursive: bool = False,
+        as_mount: bool = False,
+    ) -> str:
+        protos = {get_proto(path) for path in (src_path, dest_path) if path}
+        if not protos <= {"local", self.name}:
+            from redun.file.filesystem import get_filesystem
+
+            stores = [get_filesystem(path) for path in (src_path, dest_path) if path]
+            if not recursive and len(stores) == 2:
+                src_fs, dest_fs = stores
+                if isinstance(src_fs, ObjectStoreFileSystem) and isinstance(
+                    dest_fs, ObjectStoreFileSystem
+                ):  # one store to another: a pipe between their CLIs
+                    out = src_fs.shell_copy(src_path, None)
+                    return f"({out}) | ({dest_fs.shell_copy(None, dest_path)})"
+            return super().shell_copy(src_path, dest_path, recursive=recursive)
+        if recursive and not (src_path and dest_path):
+            raise UsageError("a recursive copy needs both a source and a destination path")
+        if not (src_path or dest_path):
+            raise UsageError("a copy needs a source or a destination path")
+        return self._cli_copy(quote(src_path or "-"), quote(dest_path or "-"), recursive)
 
     # -- URLs and errors ----------------------------------------------------------------
 

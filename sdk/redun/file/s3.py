@@ -8,11 +8,9 @@ hashed by their ETag (which changes whenever the bytes do).
 from __future__ import annotations
 
 import re
-from shlex import quote
 from typing import IO, Any
 
 from redun.errors import FileError
-from redun.file.filesystem import get_proto
 from redun.file.objectstore import (
     ObjectInfo,
     ObjectStoreFileSystem,
@@ -214,23 +212,6 @@ class S3FileSystem(ObjectStoreFileSystem):
             MetadataDirective="REPLACE",
         )
 
-    def shell_copy(
-        self,
-        src_path: str | None,
-        dest_path: str | None,
-        recursive: bool = False,
-        as_mount: bool = False,
-    ) -> str:
-        protos = {get_proto(path) for path in (src_path, dest_path) if path}
-        if not protos <= {"local", "s3"}:
-            return super().shell_copy(src_path, dest_path, recursive=recursive)
+    def _cli_copy(self, src: str, dest: str, recursive: bool) -> str:
         flags = "--no-progress --recursive" if recursive else "--no-progress"
-        if src_path and dest_path:
-            return f"aws s3 cp {flags} {quote(src_path)} {quote(dest_path)}"
-        if recursive:
-            raise FileError("a recursive copy needs both a source and a destination path")
-        if src_path:
-            return f"aws s3 cp {flags} {quote(src_path)} -"
-        if dest_path:
-            return f"aws s3 cp {flags} - {quote(dest_path)}"
-        raise FileError("a copy needs a source or a destination path")
+        return f"aws s3 cp {flags} {src} {dest}"
