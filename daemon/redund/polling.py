@@ -201,6 +201,7 @@ class Round:
                 self.crowded.add(request.url)
             return
         below = [obj for obj in answer.objects if obj.url.startswith(request.url)]
+        by_url = {obj.url: obj for obj in below}
         for url in covered:
             if is_dir_url(url) or url + "/" == request.url:
                 root = url if is_dir_url(url) else url + "/"
@@ -212,7 +213,7 @@ class Round:
                 if seen is not MISSING and not is_dir_url(url):
                     self.learnt[url] = "dir"
             else:  # an object below a watched directory
-                match = next((o for o in below if o.url == url), None)
+                match = by_url.get(url)
                 if match is not None:
                     self.observations[url] = object_fingerprint(match)
                 elif any(o.url.startswith(url + "/") for o in below):

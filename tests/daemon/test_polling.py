@@ -214,3 +214,17 @@ def test_helpers_and_bad_settings() -> None:
         Poller(interval=0)
     with pytest.raises(ValueError, match="shorter than the interval"):
         Poller(interval=10, max_interval=5)
+
+
+def test_ten_thousand_objects_below_a_directory_are_one_listing() -> None:
+    store = Store()
+    for i in range(10_000):
+        store.put(f"d/f{i:05d}", "1")
+    poller = Poller(interval=10)
+    poller.set_paths([url("d/"), *(url(f"d/f{i:05d}") for i in range(10_000))], now=0)
+    assert poll(poller, store, 0) == {}
+    assert store.sent == [List(url("d/"))]
+    store.put("d/f01234", "2")
+    changes = poll(poller, store, 10)
+    assert set(changes) == {url("d/f01234"), url("d/")}
+    assert changes[url("d/f01234")] == ("object", "2")
