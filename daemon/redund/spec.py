@@ -13,6 +13,7 @@ OPTIONS = {
     "executor": "the default executor's type (threads, processes, ...)",
     "max_workers": "the default executor's worker count (an integer >= 1)",
     "context": "a JSON object of values for get_context()",
+    "poll_interval": "a watch's seconds between polls of the s3:// and gs:// objects it read",
 }
 
 MAX_SPEC_CHARS = 1 << 20
@@ -97,6 +98,15 @@ def validate_options(options: dict[str, str]) -> None:
         except ValueError:
             raise InvalidRequest(
                 f"option max_workers must be an integer >= 1, got {workers!r}"
+            ) from None
+    interval = options.get("poll_interval")
+    if interval is not None:
+        try:
+            if not 0 < float(interval) < float("inf"):
+                raise ValueError
+        except ValueError:
+            raise InvalidRequest(
+                f"option poll_interval must be a number of seconds > 0, got {interval!r}"
             ) from None
     if "executor" in options and not options["executor"]:
         raise InvalidRequest("option executor is empty")

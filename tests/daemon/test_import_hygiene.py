@@ -36,3 +36,16 @@ def test_no_grpc(code: str) -> None:
 
 def test_client_loads_grpc_on_use() -> None:
     assert "grpc" in _loaded("from redun.client import Client")
+
+
+def test_watching_objects_loads_no_cloud_sdk_until_it_polls() -> None:
+    script = (
+        "import sys, redund.objectwatch, redund.polling, redund.observer\n"
+        "redund.objectwatch.StoreFetcher().close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'google')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

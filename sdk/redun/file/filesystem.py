@@ -3,7 +3,8 @@
 ``get_filesystem(url)`` maps ``/local/path`` and ``file://...`` to the local
 file system. Backends for other schemes register themselves with
 :func:`register_filesystem`, or lazily with :func:`register_lazy_filesystem`
-so that e.g. boto3 loads only when an ``s3://`` path is first used.
+so that e.g. boto3 loads only when an ``s3://`` path is first used (and
+google-cloud-storage when a ``gs://`` one is).
 
 Backends raise :class:`~redun.errors.FileError` (or the two subclasses below,
 which are also the matching builtin ``OSError`` subclasses, so
@@ -288,11 +289,6 @@ _filesystem_classes: dict[str, type[FileSystem]] = {}
 _lazy_filesystems: dict[str, str] = {}
 _instances: dict[type[FileSystem], FileSystem] = {}
 
-# Schemes whose backends are planned but not shipped yet.
-_NOT_INSTALLED = {
-    "gs": "Google Cloud Storage (gs://) support is not installed yet",
-}
-
 
 def register_filesystem(cls: type[FileSystem]) -> type[FileSystem]:
     """Register ``cls`` for its ``name`` and ``protocols``; usable as a class decorator."""
@@ -343,8 +339,6 @@ def _load_filesystem_class(proto: str, url: str | None) -> type[FileSystem]:
     where = f" (path {url!r})" if url else ""
     target = _lazy_filesystems.get(proto)
     if target is None:
-        if proto in _NOT_INSTALLED:
-            raise FileError(f"{_NOT_INSTALLED[proto]}{where}")
         known = ", ".join(sorted({*_filesystem_classes, *_lazy_filesystems}))
         raise FileError(f"no file system for scheme {proto!r}{where}; known: {known}")
     module_name, _, class_name = target.partition(":")
@@ -371,3 +365,4 @@ def glob_file(pattern: str) -> list[str]:
 register_lazy_filesystem("s3", "redun.file.s3:S3FileSystem")
 register_lazy_filesystem("http", "redun.file.http:HTTPFileSystem")
 register_lazy_filesystem("https", "redun.file.http:HTTPFileSystem")
+register_lazy_filesystem("gs", "redun.file.gcs:GCSFileSystem")
