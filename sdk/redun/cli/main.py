@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "watch",
     "watches",
     "unwatch",
+    "oneshot",
 )
 # Commands whose arguments after FILE TASK belong to the task.
 TASK_COMMANDS = frozenset({"run", "submit", "watch"})
