@@ -110,3 +110,106 @@ def launcher_pids(state_dir: Path) -> list[int]:
         except ValueError:
             continue
     return pids
+
+
+MIXED = textwrap.dedent(
+    """
+    import os
+    import time
+
+    from redun import script, task
+
+    redun_namespace = "mixflow"
+
+
+    def note(name: str) -> None:
+        with open(os.environ["MIX_LOG"], "a") as out:
+            out.write(name + "\\n")
+
+
+    @task(executor="remote")
+    def remote_square(x: int) -> int:
+        note("remote_square")
+        print(f"squared {x}")
+        return x * x
+
+
+    @task(executor="remote")
+    def remote_neg(x: int) -> int:
+        note("remote_neg")
+        return -x
+
+
+    @task(executor="processes")
+    def proc_add(a: int, b: int) -> int:
+        note("proc_add")
+        return a + b
+
+
+    @task
+    def thread_sum(xs: list) -> int:
+        note("thread_sum")
+        return sum(xs)
+
+
+    @task
+    def main(n: int = 3) -> int:
+        return thread_sum([proc_add(remote_square(i), remote_neg(i)) for i in range(n)])
+
+
+    @task(executor="remote")
+    def remote_fail(x: int) -> int:
+        print(f"about to fail on {x}")
+        raise ValueError(f"remote failure {x}")
+
+
+    @task(executor="remote")
+    def wait_for(flag: str) -> str:
+        note("wait_for")
+        while not os.path.exists(flag):
+            time.sleep(0.02)
+        return "released"
+
+
+    @task
+    def waiting(flag: str) -> str:
+        return wait_for(flag)
+
+
+    @task
+    def sleepers(tag: str, n: int = 2) -> list:
+        return [
+            script(f"echo started {tag} {i}; sleep 31.{tag}", executor="remote")
+            for i in range(n)
+        ]
+    """
+)
+
+REDUN_INI = """\
+[backend]
+db_uri = sqlite:///${config_dir}/redun.db
+
+[executors.processes]
+type = processes
+max_workers = 2
+
+[executors.remote]
+type = subprocess
+scratch = ${config_dir}/scratch
+max_concurrency = 2
+poll_interval = 0.2
+echo = true
+"""
+
+
+def mixed_project(directory: Path) -> Path:
+    """A project with the mixed workflow and a .redun/redun.ini; returns MIX_LOG's path."""
+    (directory / "flow.py").write_text(MIXED)
+    (directory / ".redun").mkdir(exist_ok=True)
+    (directory / ".redun" / "redun.ini").write_text(REDUN_INI)
+    return directory / "runs.log"
+
+
+def ran(log: Path) -> list[str]:
+    """What ran since the log was last cleared, sorted."""
+    return sorted(log.read_text().split()) if log.exists() else []
