@@ -164,7 +164,7 @@ MIXED = textwrap.dedent(
 
 
     @task(executor="remote")
-    def wait_for(flag: str) -> str:
+    def wait_for(flag: str, i: int = 0) -> str:
         note("wait_for")
         while not os.path.exists(flag):
             time.sleep(0.02)
@@ -174,6 +174,11 @@ MIXED = textwrap.dedent(
     @task
     def waiting(flag: str) -> str:
         return wait_for(flag)
+
+
+    @task
+    def waiting_many(flag: str, n: int = 3) -> list:
+        return [wait_for(flag, i) for i in range(n)]
 
 
     @task
@@ -198,15 +203,16 @@ type = subprocess
 scratch = ${config_dir}/scratch
 max_concurrency = 2
 poll_interval = 0.2
-echo = true
+echo = {echo}
 """
 
 
-def mixed_project(directory: Path) -> Path:
+def mixed_project(directory: Path, *, echo: bool = True) -> Path:
     """A project with the mixed workflow and a .redun/redun.ini; returns MIX_LOG's path."""
     (directory / "flow.py").write_text(MIXED)
     (directory / ".redun").mkdir(exist_ok=True)
-    (directory / ".redun" / "redun.ini").write_text(REDUN_INI)
+    ini = REDUN_INI.replace("{echo}", "true" if echo else "false")
+    (directory / ".redun" / "redun.ini").write_text(ini)
     return directory / "runs.log"
 
 
