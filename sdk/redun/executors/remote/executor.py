@@ -132,6 +132,7 @@ class RemoteExecutor(Executor):
         self._stopping = False
         self._prepared = False
         self._readers: ThreadPoolExecutor | None = None
+        self._poll_failing_since: float | None = None
 
     def make_backend(self) -> RemoteBackend:
         """The back end of this executor type (subclasses override)."""
@@ -199,6 +200,8 @@ class RemoteExecutor(Executor):
             self._flights.clear()
             self._where.clear()
             self._queue.clear()
+            self._prepared = False  # the back end is stopped: a later submit starts over
+            self._found = None
         self._wake.set()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
@@ -228,12 +231,42 @@ class RemoteExecutor(Executor):
                 continue
             now = time.monotonic()
             if busy and now >= next_poll:
-                changed = self._guard(self._poll) or False
-                interval = MIN_POLL_INTERVAL if changed else min(self.poll_interval, interval * 1.5)
+                self._poll_or_give_up()
+                # Quick jobs are seen quickly after their submission; long ones are
+                # polled every poll_interval (a poll's cost is per poll, not per job).
+                interval = min(self.poll_interval, interval * 1.5)
                 next_poll = time.monotonic() + interval
                 continue
             self._wake.wait(max(0.0, next_poll - now) if busy else None)
             self._wake.clear()
+
+    def _poll_or_give_up(self) -> None:
+        """Poll; if the platform cannot be polled for ``lost_after`` seconds, fail its jobs."""
+        try:
+            self._poll()
+        except Exception as error:
+            now = time.monotonic()
+            if self._poll_failing_since is None:
+                self._poll_failing_since = now
+            logger.warning("executor %s: polling failed: %s", self.name, error)
+            if now - self._poll_failing_since < self.lost_after:
+                return
+            with self._lock:
+                watched = [job for flight in self._flights.values() for job in flight.jobs.values()]
+                handles = list(self._flights)
+                self._flights.clear()
+                self._where.clear()
+            seconds = now - self._poll_failing_since
+            for job in watched:
+                failure = ExecutorError(
+                    f"executor {self.name!r} could not poll its platform for {seconds:.0f}s: "
+                    f"{error}"
+                )
+                self._fail(job, _no_retry(failure))
+            self._cancel_handles(handles)
+            self._poll_failing_since = None
+        else:
+            self._poll_failing_since = None
 
     def _guard(self, step: Callable, *args: Any) -> Any:
         try:
@@ -505,6 +538,7 @@ class RemoteExecutor(Executor):
             if act is Act.QUEUED:
                 scheduler.job_queued(job)
             elif act is Act.RUNNING:
+                flight.running.add(instruction.index)
                 scheduler.job_started(job)
             elif act is Act.NOTE:
                 self._log(job, "stderr", f"[redun] {self.name}: {instruction.text}\n")
@@ -516,11 +550,10 @@ class RemoteExecutor(Executor):
 
     def _tail_running(self, flights: list[Flight]) -> None:
         for flight in flights:
-            for index, memory in list(flight.seen.items()):
-                if memory.told is Told.RUNNING:
-                    job = flight.jobs.get(index)
-                    if job is not None:
-                        self._post_logs(flight, index, job, final=False)
+            for index in list(flight.running):
+                job = flight.jobs.get(index)
+                if job is not None:
+                    self._post_logs(flight, index, job, final=False)
 
     def _post_logs(self, flight: Flight, index: int, job: Job, *, final: bool) -> None:
         try:

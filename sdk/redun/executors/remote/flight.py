@@ -30,6 +30,7 @@ class Flight:
         phase: the whole job's phase at the last poll (a change re-checks every element).
         dirty: elements were added since the last poll (check every element).
         tails: the last lines of output shown per element (for failure messages).
+        running: the watched elements the scheduler was told are running (tailed).
     """
 
     handle: Handle
@@ -42,6 +43,7 @@ class Flight:
     phase: Phase | None = None
     dirty: bool = True
     tails: dict[int, deque[str]] = field(default_factory=dict)
+    running: set[int] = field(default_factory=set)
 
     def watch(self, index: int, job: Job) -> None:
         self.jobs[index] = job
@@ -51,6 +53,7 @@ class Flight:
     def unwatch(self, index: int) -> Job | None:
         self.seen.pop(index, None)
         self.tails.pop(index, None)
+        self.running.discard(index)
         return self.jobs.pop(index, None)
 
     def remember_output(self, index: int, text: str) -> None:
