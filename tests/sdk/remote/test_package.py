@@ -104,3 +104,25 @@ def test_a_package_that_grows_too_big_says_what_to_set(tmp_path) -> None:
         build_package(str(tmp_path), max_bytes=1000)
     with pytest.raises(ExecutorError, match="set code_root"):
         build_package(str(tmp_path / "missing"))
+
+
+def test_a_zip_of_the_package_is_importable(tmp_path) -> None:
+    import sys
+
+    from redun.executors.remote.package import as_zip
+
+    (tmp_path / "src" / "sub").mkdir(parents=True)
+    (tmp_path / "src" / "sub" / "zipped_flow_mod.py").write_text("ANSWER = 42\n")
+    package = build_package(str(tmp_path / "src"))
+    archive = tmp_path / "code.zip"
+    archive.write_bytes(as_zip(package))
+    assert as_zip(build_package(str(tmp_path / "src"))) == archive.read_bytes()  # deterministic
+    sys.path.insert(0, f"{archive}/sub")
+    try:
+        import zipped_flow_mod  # type: ignore[import-not-found]
+
+        assert zipped_flow_mod.ANSWER == 42
+        assert zipped_flow_mod.__file__.startswith(str(archive))
+    finally:
+        sys.path.remove(f"{archive}/sub")
+        sys.modules.pop("zipped_flow_mod", None)

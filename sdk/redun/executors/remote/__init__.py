@@ -3,8 +3,10 @@
 One idea per module: :mod:`.scratch` (the store layout), :mod:`.package` (the
 code package), :mod:`.protocol` (calls and outcomes), :mod:`.entrypoint`
 (``redun oneshot``, the job's side), :mod:`.states` (what platform states
-mean: pure), :mod:`.backend` (the hooks), :mod:`.executor` (the shared
-executor: batching, submitting, monitoring, cancel, re-attach, retries).
+mean: pure), :mod:`.backend` (the hooks), :mod:`.reattach` (matching jobs a
+platform still knows to calls), :mod:`.outcomes` (reading outcomes back),
+:mod:`.flight` (in-flight bookkeeping) and :mod:`.executor` (the shared
+executor: batching, submitting, monitoring, cancel, retries).
 
 Writing a back end
 ==================

@@ -24,30 +24,29 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from redun.errors import ExecutorError, UsageError
 from redun.executors.base import Executor
 from redun.executors.remote.backend import (
-    FoundJob,
     Handle,
     RemoteBackend,
     Submission,
     job_name,
-    parse_name,
 )
 from redun.executors.remote.errors import ProtocolError
 from redun.executors.remote.flight import Flight
+from redun.executors.remote.outcomes import read_outcome
 from redun.executors.remote.package import build_package, ensure_uploaded, package_options
 from redun.executors.remote.protocol import (
     call_spec,
-    decode_calls,
-    decode_outcome,
     encode_calls,
     job_label,
     outcome_value,
     task_location,
 )
+from redun.executors.remote.reattach import Adoptable, index_calls
 from redun.executors.remote.scratch import ARRAY_PREFIX, Scratch
 from redun.executors.remote.states import Act, Instruction, Phase, Told, Verdict, decide, settle
 
@@ -105,7 +104,12 @@ class RemoteExecutor(Executor):
     ) -> None:
         super().__init__(name, scheduler, config)
         self.backend = backend if backend is not None else self.make_backend()
-        self.scratch = Scratch(self.config.get("scratch", ""))
+        if not str(self.config.get("scratch") or "").strip():
+            raise UsageError(
+                f"[executors.{name}] needs scratch = PATH_OR_URL: where calls, results and "
+                "code packages go (a directory, file://, s3:// or gs:// URL)"
+            )
+        self.scratch = Scratch(self.config["scratch"])
         self.code_root = os.path.abspath(self.config.get("code_root") or os.getcwd())
         self.poll_interval = _float(self.config, "poll_interval", self.backend.poll_interval)
         self.lost_after = _float(self.config, "lost_after", self.backend.lost_after)
@@ -125,7 +129,7 @@ class RemoteExecutor(Executor):
         self._cancelled: set[str] = set()
         self._flights: dict[Handle, Flight] = {}
         self._where: dict[str, tuple[Flight, int]] = {}
-        self._found: dict[str, tuple[FoundJob, int, str, bool, str]] | None = None
+        self._found: dict[str, Adoptable] | None = None
         self._package_url: str | None = None
         self._locations: dict[str, tuple[str, str]] = {}
         self._thread: threading.Thread | None = None
@@ -291,7 +295,7 @@ class RemoteExecutor(Executor):
             "uploaded" if uploaded else "already in the scratch",
         )
         if self.reattach:
-            self._found = self._find_jobs()
+            self._found = index_calls(self.backend.find_jobs(), self.scratch)
         self._prepared = True
 
     def _submit_jobs(self, jobs: list[Job]) -> None:
@@ -410,37 +414,6 @@ class RemoteExecutor(Executor):
         ]
 
     # -- re-attaching -------------------------------------------------------------------
-    def _find_jobs(self) -> dict[str, tuple[FoundJob, int, str, bool, str]]:
-        """Call id -> (found job, element index, token, array, key) of what the platform knows."""
-        by_call: dict[str, tuple[FoundJob, int, str, bool, str]] = {}
-        for found in self.backend.find_jobs():
-            parsed = parse_name(found.name)
-            if parsed is None:
-                continue
-            key, token_prefix = parsed
-            url = self.scratch.calls_url(key)
-            try:
-                data = self.scratch.read(url)
-                if data is None:
-                    continue
-                calls = decode_calls(data, url)
-            except Exception as error:
-                logger.warning("executor %s: cannot re-attach %s: %s", self.name, found.name, error)
-                continue
-            token = calls.get("token", "")
-            if not token.startswith(token_prefix):
-                continue  # the call file was rewritten by a later submission
-            array = key.startswith(ARRAY_PREFIX)
-            for index, call_id in enumerate(calls.get("call_ids", [])):
-                observed = found.report.element(index, array)
-                entry = (found, index, token, array, key)
-                previous = by_call.get(call_id)
-                if previous is None or _rank(observed.phase) > _rank(
-                    previous[0].report.element(previous[1], previous[3]).phase
-                ):
-                    by_call[call_id] = entry
-        return by_call
-
     def _reattach(self, job: Job) -> bool:
         """Adopt ``job``'s call if the platform runs it, or read back its result; else False."""
         if not self._found:
@@ -448,13 +421,13 @@ class RemoteExecutor(Executor):
         entry = self._found.pop(job.eval_hash, None)
         if entry is None:
             return False
-        found, index, token, array, key = entry
-        observed = found.report.element(index, array)
+        found, index, token = entry.found, entry.index, entry.token
+        observed = entry.observed
         if not observed.phase.is_final:
             with self._lock:
                 flight = self._flights.get(found.handle)
                 if flight is None:
-                    flight = Flight(found.handle, key, token, array, adopted=True)
+                    flight = Flight(found.handle, entry.key, token, entry.array, adopted=True)
                     self._flights[found.handle] = flight
                 flight.watch(index, job)
                 self._where[job.id] = (flight, index)
@@ -466,16 +439,15 @@ class RemoteExecutor(Executor):
             job.task.cache and self.scheduler.use_cache
         ):
             return False
-        outcome, problem = self._read_outcome(
-            job.eval_hash, job_label(job.id, job.task.fullname), token
-        )
+        label = job_label(job.id, job.task.fullname)
+        outcome, problem = read_outcome(self.scratch, job.eval_hash, label, token)
         settled = settle(
             observed.phase,
             observed.reason,
             outcome,
             problem,
             token=token,
-            label=job_label(job.id, job.task.fullname),
+            label=label,
             where=self.scratch.call_dir(job.eval_hash),
         )
         if (
@@ -573,11 +545,13 @@ class RemoteExecutor(Executor):
         call_ids = [job.eval_hash for _, _, job in finals]
         tokens = [flight.token for flight, _, _ in finals]
         if self.scratch.local or len(finals) == 1:
-            read = list(map(self._read_outcome, call_ids, labels, tokens))
+            read = [read_outcome(self.scratch, *args) for args in zip(call_ids, labels, tokens)]
         else:
             if self._readers is None:
                 self._readers = ThreadPoolExecutor(16, thread_name_prefix=f"redun-read-{self.name}")
-            read = list(self._readers.map(self._read_outcome, call_ids, labels, tokens))
+            read = list(
+                self._readers.map(read_outcome, repeat(self.scratch), call_ids, labels, tokens)
+            )
         emptied: list[Handle] = []
         for (flight, instruction, job), call_id, label, (outcome, problem) in zip(
             finals, call_ids, labels, read
@@ -626,31 +600,6 @@ class RemoteExecutor(Executor):
         for handle in emptied:
             self.backend.forget(handle)
 
-    def _read_outcome(
-        self, call_id: str, label: str, token: str
-    ) -> tuple[dict | None, ProtocolError | None]:
-        """The outcome of ``call_id`` written for ``token`` (result, else error), or why not.
-
-        An outcome another submission of the same call wrote is skipped.
-        """
-        for url in (self.scratch.result_url(call_id), self.scratch.error_url(call_id)):
-            where = f"the outcome of {label} ({url})"
-            try:
-                data = self.scratch.read(url)
-                if data is None:
-                    continue
-                outcome = decode_outcome(data, where)
-                if token and outcome.get("token") != token:
-                    continue
-                return outcome, None
-            except ProtocolError as problem:
-                return None, problem
-            except Exception as error:
-                failure = ProtocolError(f"cannot read {where}: {error}")
-                failure.__cause__ = error
-                return None, failure
-        return None, None
-
     def _deliver(self, job: Job, outcome: dict, *, post_output: bool) -> None:
         scheduler = self.scheduler
         if post_output:
@@ -686,11 +635,3 @@ def _no_retry(error: BaseException) -> BaseException:
     except Exception:
         pass
     return error
-
-
-def _rank(phase: Phase) -> int:
-    # Which of two platform jobs running the same call to trust: one in flight
-    # first (adopt it), then one that succeeded (read it back).
-    if not phase.is_final:
-        return 2
-    return 1 if phase is Phase.SUCCEEDED else 0

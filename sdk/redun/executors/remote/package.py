@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import tarfile
+import zipfile
 from dataclasses import dataclass
 
 from redun.errors import ExecutorError
@@ -204,3 +205,24 @@ def unpack(data: bytes, directory: str) -> list[str]:
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ExecutorError(f"cannot unpack the code package: {exc}") from exc
     return names
+
+
+def as_zip(package: CodePackage) -> bytes:
+    """The package's files as a deterministic zip archive.
+
+    Python imports straight from a zip on ``sys.path`` (zipimport), which is
+    what Spark's ``addPyFile`` ships; a task in ``sub/flow.py`` is found with
+    ``ARCHIVE.zip/sub`` on ``sys.path``.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(package.data), mode="r:gz") as tar:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for member in tar.getmembers():
+                extracted = tar.extractfile(member)
+                if extracted is None:
+                    continue
+                info = zipfile.ZipInfo(member.name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = (member.mode & 0o777) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, extracted.read())
+    return buffer.getvalue()
