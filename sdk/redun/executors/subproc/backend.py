@@ -141,16 +141,18 @@ class SubprocessBackend(RemoteBackend):
         for pid in groups:
             _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + TERM_GRACE
-        while groups and time.monotonic() < deadline:
-            for handle in handles:
-                process = self._procs.get(handle)
-                if process is not None:
-                    process.poll()  # reap our own launchers, or their group never empties
-            groups = [pid for pid in groups if _group_alive(pid)]
-            if groups:
-                time.sleep(0.02)
-        for pid in groups:
-            _signal_group(pid, signal.SIGKILL)
+        try:
+            while groups and time.monotonic() < deadline:
+                for handle in handles:
+                    process = self._procs.get(handle)
+                    if process is not None:
+                        process.poll()  # reap our own launchers, or their group never empties
+                groups = [pid for pid in groups if _group_alive(pid)]
+                if groups:
+                    time.sleep(0.02)
+        finally:  # even if interrupted again (a second Ctrl-C): nothing may outlive a cancel
+            for pid in groups:
+                _signal_group(pid, signal.SIGKILL)
         for handle in handles:
             process = self._procs.pop(handle, None)
             if process is not None:
