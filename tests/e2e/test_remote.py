@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,29 @@ def test_stopping_the_daemon_stops_remote_jobs(remote_daemon) -> None:
     stopped = daemon.stop()
     assert stopped.returncode == 0, stopped.stderr
     _nothing_left(daemon, tag)
+
+
+def test_a_restarted_daemon_adopts_the_remote_job_in_flight(remote_daemon) -> None:
+    daemon, log = remote_daemon
+    flag = daemon.project / "flag"
+    submitted = daemon.redun("submit", "flow.py", "waiting", "--flag", str(flag))
+    assert submitted.returncode == 0, submitted.stderr
+    wait_until(lambda: ran(log) == ["wait_for"], what="the remote job to start")
+    os.kill(daemon.pid(), signal.SIGKILL)  # the daemon and its runner die; the job does not
+    state_dir = daemon.home / "scratch" / "subprocess"
+    [job_dir] = state_dir.iterdir()
+    daemon.start()
+    with daemon.client() as client:
+        run = client.submit("flow.py", "waiting", args={"flag": str(flag)})
+        wait_until(
+            lambda: any(
+                "re-attached to redun-" in line.text
+                for job in client.jobs(run.id)
+                for line in client.logs(job.id)
+            ),
+            what="the new run to adopt the job",
+        )
+        flag.write_text("go")
+        assert run.result(timeout=120) == "released"
+    assert ran(log) == ["wait_for"]  # it ran once
+    assert list(state_dir.iterdir()) == [job_dir]  # and was submitted once
