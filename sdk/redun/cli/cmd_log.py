@@ -46,6 +46,9 @@ def register(commands: Any) -> None:
         "--all", action="store_true", help="show every job of a tree (default: summarize)"
     )
     log.add_argument("--depth", type=int, default=20, help="lineage depth (default 20)")
+    from redun.cli.log_lists import add_list_arguments
+
+    add_list_arguments(log)
     log.set_defaults(handler=log_command)
 
 
@@ -58,7 +61,11 @@ def log_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         reader = StoreReader(backend)
         out = _Output(args.format)
         target = args.target
-        if target is None:
+        from redun.cli.log_lists import show_listing, wants_listing
+
+        if target is None and wants_listing(args):
+            show_listing(reader, out, args)
+        elif target is None:
             show_executions(reader, out, args.limit)
         elif target == "-":
             execution = reader.latest_execution()

@@ -12,20 +12,24 @@ from redun.cli.args import parse_task_args
 from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
-from redun.config import find_config_dir, load_config
+from redun.cli.run_support import (
+    post_mortem,
+    print_result,
+    print_task_help,
+    print_task_list,
+    recorded_arguments,
+)
 from redun.errors import UsageError
+from redun.tags import default_execution_tags, parse_tag_key_value
+from redun.task import get_task_registry
 
 
 def make_scheduler(args: argparse.Namespace) -> Any:
-    from redun.scheduler import Scheduler
+    """The scheduler of the config directory, built by its setup hook (``redun -s``)."""
+    from redun.cli.setup import setup_scheduler
 
-    config = load_config(find_config_dir(args.config))
     db_uri = args.db or os.environ.get("REDUN_DB_URI")
-    if db_uri:
-        section = dict(config.get("backend") or {})
-        section["db_uri"] = db_uri
-        config["backend"] = section
-    return Scheduler(config=config)
+    return setup_scheduler(args.config, getattr(args, "setup", None), db_uri=db_uri)
 
 
 def parse_context(items: list[str]) -> dict:
@@ -77,6 +81,30 @@ def register(commands: Any) -> None:
         action="store_true",
         help="after the run, say why jobs ran (which argument, file or code changed)",
     )
+    run.add_argument(
+        "-t",
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tag the execution (repeatable; besides user, project and redun.version)",
+    )
+    run.add_argument("--user", help="the execution's user tag (default: $REDUN_USER, else login)")
+    run.add_argument("--project", help="the execution's project tag (default: the namespace)")
+    run.add_argument(
+        "--pdb", action="store_true", help="open the debugger where a failing task raised"
+    )
+    run.add_argument(
+        "--script-trace",
+        action="store_true",
+        help="show script tasks' shell trace (set -x lines) live; it is always in the job log",
+    )
+    run.add_argument(
+        "--rerun",
+        action="store_true",
+        help="TASK is a recorded job or execution id: run its task again with its "
+        "recorded arguments (those given replace them)",
+    )
     run.set_defaults(handler=run_command)
 
 
@@ -92,10 +120,30 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         print(f"redun: error: cannot load workflow {args.file}:", file=sys.stderr)
         print_error(cause)
         return EXIT_FAILED
-    task = find_task(module, args.task, args.file)
-    kwargs = parse_task_args(task, task_argv)
-    context = parse_context(args.context)
+    if args.task == "help" and "help" not in get_task_registry():
+        print_task_list(module)
+        return EXIT_OK
     scheduler = make_scheduler(args)
+    recorded: dict[str, Any] = {}
+    if args.rerun:
+        scheduler.load()
+        task_name, recorded = recorded_arguments(scheduler.backend, args.task)
+        task = find_task(module, task_name, args.file)
+    else:
+        task = find_task(module, args.task, args.file)
+    if task_argv == ["help"]:
+        print_task_help(task)
+        return EXIT_OK
+    kwargs = parse_task_args(task, task_argv, required=not recorded)
+    kwargs = {**recorded, **kwargs}
+    context = parse_context(args.context)
+    if args.script_trace:
+        os.environ["REDUN_SCRIPT_TRACE"] = "1"
+    try:
+        tags = [parse_tag_key_value(item) for item in args.tag]
+    except ValueError as error:
+        raise UsageError(f"--tag: {error}") from None
+    tags = default_execution_tags(task, user=args.user, project=args.project) + tags
     tally = ProgressTally()
     scheduler.events.subscribe(tally)
     display = ProgressDisplay(tally, enabled=None if not args.no_progress else False)
@@ -110,6 +158,7 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
                 dryrun=args.dryrun,
                 cache=not args.no_cache,
                 context=context,
+                tags=tags,
             )
     except DryRunResult as dry:
         print_dryrun(dry)
@@ -121,6 +170,8 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         return EXIT_USAGE
     except Exception as error:
         print_error(error)
+        if args.pdb:
+            post_mortem(error)
         if args.explain:
             _print_explanations(scheduler, scheduler.jobs())
         return EXIT_FAILED
@@ -130,8 +181,7 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         _print_explanations(scheduler, scheduler.jobs())
     if args.dryrun:
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
-    sys.stdout.write(repr(result) + "\n")
-    sys.stdout.flush()
+    print_result(result)
     return EXIT_OK
 
 

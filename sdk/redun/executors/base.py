@@ -72,8 +72,8 @@ class Executor:
 
 
 _registry: dict[str, str | type[Executor]] = {
-    "threads": "redun.executors.threads.ThreadExecutor",
-    "local": "redun.executors.threads.ThreadExecutor",
+    "threads": "redun.executors.local.LocalExecutor",
+    "local": "redun.executors.local.LocalExecutor",
     "processes": "redun.executors.processes.ProcessExecutor",
     "aws_batch": "redun.executors.aws_batch.AWSBatchExecutor",
     "gcp_batch": "redun.executors.gcp_batch.GCPBatchExecutor",
@@ -89,8 +89,13 @@ def register_executor(name: str, cls: str | type[Executor]) -> Any:
 
 
 def get_executor_class(type_name: str) -> type[Executor]:
-    """The executor class for a ``type =`` name in ``[executors.NAME]``."""
+    """The executor class for a ``type =`` name in ``[executors.NAME]``.
+
+    A dotted path (``mypkg.executors.MyExecutor``) names a class of the user's own.
+    """
     target = _registry.get(type_name)
+    if target is None and "." in type_name:
+        target = _import_class(type_name)
     if target is None:
         raise UsageError(
             f"unknown executor type {type_name!r}; known types: {', '.join(sorted(_registry))}"
@@ -106,4 +111,19 @@ def get_executor_class(type_name: str) -> type[Executor]:
             ) from exc
         target = getattr(module, class_name)
         _registry[type_name] = target
+    return target
+
+
+def _import_class(path: str) -> type[Executor]:
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"executor class {path!r}: cannot import {module_name!r} ({exc})") from exc
+    target = getattr(module, class_name, None)
+    if not (isinstance(target, type) and issubclass(target, Executor)):
+        raise UsageError(
+            f"executor class {path!r}: {class_name!r} in {module_name!r} is not a "
+            "subclass of redun.executors.base.Executor"
+        )
     return target

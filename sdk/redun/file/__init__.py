@@ -22,6 +22,7 @@ from redun.file.filesystem import (
 )
 from redun.file.hash_mode import get_default_hash_mode, set_default_hash_mode
 from redun.file.local import LocalFileSystem
+from redun.file.sharded import ShardedS3Dataset
 from redun.file.staging import Staging, StagingDir, StagingFile
 from redun.file.variants import (
     ContentDir,
@@ -56,6 +57,7 @@ __all__ = [
     "LocalFileSystem",
     "RedunFileNotFoundError",
     "RedunPermissionError",
+    "ShardedS3Dataset",
     "Staging",
     "StagingDir",
     "StagingFile",

@@ -251,11 +251,37 @@ class FileSystem(abc.ABC):
         their own tools; this default goes through the ``redun`` CLI.
         """
         if src_path and dest_path:
+            if not recursive:
+                piped = _piped_copy(src_path, dest_path)
+                if piped:
+                    return piped
             flag = "--recursive " if recursive else ""
             return f"redun fs cp {flag}{quote(src_path)} {quote(dest_path)}"
         raise FileError(
             f"{self.name} file system cannot render a copy from {src_path!r} to {dest_path!r}"
         )
+
+
+def _piped_copy(src_path: str, dest_path: str) -> str | None:
+    """``(read SRC to stdout) | (write stdin to DEST)`` with each side's own tool.
+
+    None when either side has no streaming form (then ``redun fs cp`` copies).
+    """
+    try:
+        src_fs, dest_fs = get_filesystem(src_path), get_filesystem(dest_path)
+        if type(src_fs) is type(dest_fs):
+            return None
+        read = FileSystem.shell_copy is not type(src_fs).shell_copy and src_fs.shell_copy(
+            src_path, None
+        )
+        write = FileSystem.shell_copy is not type(dest_fs).shell_copy and dest_fs.shell_copy(
+            None, dest_path
+        )
+    except FileError:
+        return None
+    if not read or not write or "redun fs cp" in read + write:
+        return None
+    return f"({read}) | ({write})"
 
 
 _filesystem_classes: dict[str, type[FileSystem]] = {}
@@ -343,3 +369,5 @@ def glob_file(pattern: str) -> list[str]:
 
 # Built-in remote backends: their modules (and SDKs) load on first use.
 register_lazy_filesystem("s3", "redun.file.s3:S3FileSystem")
+register_lazy_filesystem("http", "redun.file.http:HTTPFileSystem")
+register_lazy_filesystem("https", "redun.file.http:HTTPFileSystem")

@@ -56,6 +56,28 @@ _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 }
 
 
+_NO_EXPORTS: dict = {}
+
+
+def job_options(task: Task, parent: Job | None) -> tuple[dict, dict]:
+    """(options in force for a call of ``task`` under ``parent``, options it exports).
+
+    Precedence, lowest first: the task's definition, options exported by the
+    jobs above, then the call's own ``task.options(...)``/``export_options(...)``.
+    Without exports anywhere this returns the task's own (shared) dict.
+    """
+    inherited = parent.exported if parent is not None else _NO_EXPORTS
+    own_keys = task._export_options
+    if not inherited and not own_keys:
+        return task.options_view, _NO_EXPORTS
+    options = task.options_view
+    if inherited:
+        options = {**task._task_options_base, **inherited, **task._task_options_override}
+    keys = own_keys.union(inherited)
+    exported = {key: options[key] for key in keys if key in options}
+    return options, exported
+
+
 class IllegalTransition(SchedulerError):
     """A job was asked to move to a state it cannot reach from where it is."""
 
@@ -110,6 +132,7 @@ class Job:
         "executor_name",
         "limits",
         "options",
+        "exported",
         "context",
     )
 
@@ -145,6 +168,7 @@ class Job:
         self.executor_name = task.executor_name
         self.limits: dict[str, int] = {}
         self.options: dict = {}
+        self.exported: dict = _NO_EXPORTS
         self.context: dict = {}
 
     def transition(self, new_state: JobState) -> None:
@@ -175,6 +199,10 @@ class Job:
 
     def get_options(self) -> dict:
         return dict(self.options)
+
+    def get_export_options(self) -> dict:
+        """The options this job passes down to every job below it."""
+        return dict(self.exported)
 
     def get_context(self) -> dict:
         return self.context
