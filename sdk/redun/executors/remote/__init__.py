@@ -74,10 +74,11 @@ The hooks, exactly:
     rest when ``final``). Only with ``live_logs = True``; otherwise the output
     captured in each call's outcome is posted when the job ends.
 
-What the layer guarantees a back end: ``submit`` and ``poll`` are called
-from one worker thread; ``cancel`` may come from the scheduler's thread; the
-call list and code package are in the scratch before ``submit``; outcomes are
-read by the layer, never by the back end.
+What the layer guarantees a back end: ``start``, ``submit``, ``poll``,
+``find_jobs`` and ``read_logs`` are called from one worker thread; ``cancel``
+and ``forget`` may also come from another (the scheduler's, on a cancelled
+run); the call list and code package are in the scratch before ``submit``;
+outcomes are read by the layer, never by the back end.
 """
 
 from redun.executors.remote.backend import (
