@@ -305,8 +305,13 @@ class Run:
     def cancel_job(self, job_id: str) -> None:
         forwarder, scheduler = self.forwarder, self.scheduler
         job = forwarder.jobs.get(job_id) if forwarder is not None else None
-        if job is not None and scheduler is not None and job.state.value == "running":
-            scheduler.reject_job(job, JobCancelled(f"job {job_id} was cancelled by a client"))
+        if job is not None and scheduler is not None and job.state.value in ("queued", "running"):
+            executor = scheduler.executors.get(job.executor_name)
+            if executor is not None:
+                executor.cancel(job)  # a remote job stops on its platform too
+            error = JobCancelled(f"job {job_id} was cancelled by a client")
+            error.__redun_no_retry__ = True  # type: ignore[attr-defined]
+            scheduler.reject_job(job, error)
 
 
 def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

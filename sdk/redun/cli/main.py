@@ -70,6 +70,7 @@ COMMAND_MODULES = (
     "init",
     "launch",
     "console",
+    "oneshot",
 )
 # Commands whose arguments after FILE TASK belong to the task.
 TASK_COMMANDS = frozenset({"run", "submit", "watch"})

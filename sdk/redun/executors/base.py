@@ -3,8 +3,9 @@
 An executor receives jobs whose arguments are concrete, runs each job's task,
 and reports the outcome to the scheduler from any thread with
 ``scheduler.done_job(job, result)`` or ``scheduler.reject_job(job, error)``.
-Remote executors (AWS Batch, GCP Batch, Spark) implement ``submit_batch`` to
-ship many small jobs at once and ``cancel`` to stop remote work.
+Remote executors (AWS Batch, GCP Batch, Spark, subprocess) build on
+:mod:`redun.executors.remote`, which ships many small jobs at once and stops
+remote work on ``cancel_batch``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ class Executor:
     def cancel(self, job: Job) -> None:
         """Stop ``job`` if possible. Local executors cannot interrupt a running thread."""
 
+    def cancel_batch(self, jobs: list[Job]) -> None:
+        """Stop several jobs (a cancelled run's); remote executors stop them in bulk.
+
+        Jobs this executor never received may be among them: ignore those.
+        """
+        for job in jobs:
+            self.cancel(job)
+
 
 _registry: dict[str, str | type[Executor]] = {
     "threads": "redun.executors.local.LocalExecutor",
@@ -69,6 +78,7 @@ _registry: dict[str, str | type[Executor]] = {
     "aws_batch": "redun.executors.aws_batch.AWSBatchExecutor",
     "gcp_batch": "redun.executors.gcp_batch.GCPBatchExecutor",
     "spark": "redun.executors.spark.SparkExecutor",
+    "subprocess": "redun.executors.subproc.SubprocessExecutor",
 }
 
 

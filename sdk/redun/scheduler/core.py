@@ -48,8 +48,12 @@ from redun.value import lifecycle_hooks
 
 logger = logging.getLogger("redun")
 
-# Posted by run_job_function when a job's function actually starts.
+# Posted by run_job_function (or a remote executor) when a job's function actually starts.
 _STARTED = "started"
+# Posted by a remote executor when the job waits in its platform's queue.
+_QUEUED = "queued"
+# States in which a job may still receive its outcome from an executor.
+_ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -160,7 +164,7 @@ class Scheduler:
             else:
                 raise UsageError(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
-                    "to redun.ini (type = threads|processes|aws_batch|gcp_batch|spark)"
+                    "to redun.ini (type = threads|processes|subprocess|aws_batch|gcp_batch|spark)"
                 )
             executor = get_executor_class(type_name)(name, self, section or {})
             self.add_executor(executor)
@@ -173,6 +177,11 @@ class Scheduler:
     @property
     def is_running(self) -> bool:
         return self._running
+
+    @property
+    def use_cache(self) -> bool:
+        """False while running with ``cache=False`` (every job re-runs)."""
+        return self._use_cache
 
     def _reset(self) -> None:
         self.execution: Execution | None = None
@@ -596,6 +605,14 @@ class Scheduler:
         """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe."""
         self._inbox.put((job, None, (stream, text)))
 
+    def job_queued(self, job: Job) -> None:
+        """Report that ``job`` waits in a remote platform's queue. Thread-safe."""
+        self._inbox.put((job, _QUEUED, None))
+
+    def job_started(self, job: Job) -> None:
+        """Report that ``job``'s function started running (remotely). Thread-safe."""
+        self._inbox.put((job, _STARTED, None))
+
     def run_job_function(self, job: Job) -> None:
         """Run ``job``'s task function in this thread and report the outcome.
 
@@ -628,8 +645,13 @@ class Scheduler:
 
     def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
         if ok is _STARTED:
-            if job.state is JobState.PENDING:
+            if job.state is JobState.PENDING or job.state is JobState.QUEUED:
                 job.transition(JobState.RUNNING)
+                self._emit(job)
+            return
+        if ok is _QUEUED:
+            if job.state is JobState.PENDING:
+                job.transition(JobState.QUEUED)
                 self._emit(job)
             return
         if ok is None:
@@ -644,19 +666,31 @@ class Scheduler:
                     )
                 )
             return
-        if job.state is not JobState.RUNNING:
+        if job.state not in _ACTIVE:
             return  # cancelled while it ran
         self._inflight -= 1
         self._release(job)
         if not ok:
             retries = int(job.options.get("retries", 0) or 0)
-            if job.attempt < retries and isinstance(value, Exception):
+            if (
+                job.attempt < retries
+                and isinstance(value, Exception)
+                # A remote executor marks user-code failures: only its platform's
+                # failures (a lost host, a preemption) are worth another attempt.
+                and not getattr(value, "__redun_no_retry__", False)
+            ):
                 job.attempt += 1
-                job.transition(JobState.PENDING)
+                if job.state is not JobState.PENDING:
+                    job.transition(JobState.PENDING)
+                    self._emit(job)
                 self._to_run.append(job)
                 return
             self._fail_job(job, value)
             return
+        if job.state is not JobState.RUNNING:
+            # A remote job can finish between two polls: it ran all the same.
+            job.transition(JobState.RUNNING)
+            self._emit(job)
         reduced = reduce_value(value, self._evaluator(job))
         if type(reduced) is Promise:
             reduced.add_waiter(_job_result_ready, (self, job))
@@ -696,20 +730,28 @@ class Scheduler:
         job.promise.do_reject(error)
 
     def _cancel_outstanding(self) -> None:
-        for job in list(self._jobs_by_eval.values()):
+        for job in self._jobs_by_eval.values():
             for name, amount in job.limits.items():
                 self.limits_used[name] -= amount
             job.limits = {}
-            if not job.state.is_terminal:
+        outstanding = [job for job in self._jobs_by_eval.values() if not job.state.is_terminal]
+        by_executor: dict[str, list[Job]] = {}
+        for job in outstanding:
+            by_executor.setdefault(job.executor_name, []).append(job)
+        for name, jobs in by_executor.items():
+            # Remote executors stop their platform's jobs here, all at once.
+            executor = self.executors.get(name)
+            if executor is not None:
                 try:
-                    if job.state is JobState.RUNNING:
-                        executor = self.executors.get(job.executor_name)
-                        if executor is not None:
-                            executor.cancel(job)
-                    job.transition(JobState.CANCELLED)
-                except Exception:
-                    continue
-                self._emit(job)
+                    executor.cancel_batch(jobs)
+                except Exception as error:
+                    self.logger.warning("cancelling jobs of executor %r failed: %s", name, error)
+        for job in outstanding:
+            try:
+                job.transition(JobState.CANCELLED)
+            except Exception:
+                continue
+            self._emit(job)
         self._inflight = 0
 
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:

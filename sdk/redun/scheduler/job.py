@@ -16,9 +16,14 @@ if TYPE_CHECKING:
 
 
 class JobState(enum.Enum):
-    """Where a job is in its life. Terminal: CACHED, DONE, FAILED, CANCELLED."""
+    """Where a job is in its life. Terminal: CACHED, DONE, FAILED, CANCELLED.
+
+    QUEUED: a remote executor's platform accepted the job and it waits in the
+    platform's queue (a cloud queue, a busy array); not yet running.
+    """
 
     PENDING = "pending"
+    QUEUED = "queued"
     RUNNING = "running"
     CACHED = "cached"
     DONE = "done"
@@ -32,10 +37,14 @@ class JobState(enum.Enum):
 
 _TERMINAL = frozenset({JobState.CACHED, JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
-# Legal transitions. RUNNING -> PENDING is a retry.
+# Legal transitions. RUNNING -> PENDING and QUEUED -> PENDING are retries. A queued
+# job that finishes passes through RUNNING (it ran, even if no poll saw it run).
 _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset(
-        {JobState.RUNNING, JobState.CACHED, JobState.FAILED, JobState.CANCELLED}
+        {JobState.QUEUED, JobState.RUNNING, JobState.CACHED, JobState.FAILED, JobState.CANCELLED}
+    ),
+    JobState.QUEUED: frozenset(
+        {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.PENDING}
     ),
     JobState.RUNNING: frozenset(
         {JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.PENDING}
