@@ -379,23 +379,15 @@ def preview_of(value: Any, value_hash: str | None) -> tuple[tuple, bytes]:
 
 
 def _value_files(value: Any, budget: int = 10_000) -> list[str]:
-    from redun.value import Value
+    from redun.nested import ValueWalk
 
     found: list[str] = []
-    stack = [value]
-    while stack and budget > 0:
-        budget -= 1
-        item = stack.pop()
-        if isinstance(item, Value):
-            try:
-                found.extend(item.iter_files())
-                found.extend(_object_urls(item))
-            except Exception:
-                continue
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
+    for item in ValueWalk(value, budget):
+        try:
+            found.extend(item.iter_files())
+            found.extend(_object_urls(item))
+        except Exception:
+            continue
     return found
 
 

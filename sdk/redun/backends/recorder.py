@@ -33,18 +33,19 @@ from redun.backends.base import type_name_of
 from redun.backends.bulk import Batch, normalize_tags, postgres_plan, sqlite_statements
 from redun.backends.writer_process import WriterProcess, WriterProcessError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged
+from redun.nested import ATOMS as _ATOMS
+from redun.nested import ValueWalk
 from redun.scheduler.job import JobState
-from redun.value import Value
 
 if TYPE_CHECKING:
     from redun.backends.db import DbBackend
     from redun.scheduler.job import Job
 
-_ATOMS = frozenset({int, str, float, bool, type(None), bytes, complex})
 _MISSING = object()
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _pickle_dumps = pickle.dumps
 _FAST_PICKLE = frozenset({int, float, bool, type(None), complex})
+_FIND_BUDGET = 100_000  # objects walked per value looking for files
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
 _RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
@@ -235,9 +236,12 @@ class RowBuilder:
                 )
                 return False
             files: list[Any] = []
+            needs_check = False
         else:
-            files = self._find_values(value)
-        needs_check = bool(files)
+            walk = ValueWalk(value, _FIND_BUDGET)
+            files = list(walk)
+            # A value too large to walk whole may hold files past the budget: check it.
+            needs_check = bool(files) or not walk.complete
         keys = batch.key_set("redun_value")
         if value_hash in keys or value_hash in self.backend.written_values:
             return needs_check
@@ -273,28 +277,6 @@ class RowBuilder:
         if files:
             self._add_files(batch, value_hash, value, files)
         return needs_check
-
-    def _find_values(self, value: Any) -> list[Any]:
-        """The :class:`Value` objects in ``value`` (itself included), containers walked."""
-        found: list[Any] = []
-        stack = [value]
-        seen = 0
-        while stack:
-            item = stack.pop()
-            cls = type(item)
-            if cls in _ATOMS:
-                continue
-            if isinstance(item, Value):
-                found.append(item)
-            elif isinstance(item, (list, tuple, set, frozenset)):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
-            seen += 1
-            if seen > 100_000:
-                break
-        return found
 
     def _add_files(self, batch: Batch, value_hash: str, value: Any, found: list[Any]) -> None:
         from redun.hashing import hash_value
