@@ -8,6 +8,7 @@ cache in batches, and hands new jobs to executors in batches.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -221,6 +222,26 @@ class Scheduler:
             )
         self._reset()
         self._running = True
+        # Every step of the cleanup runs even when one before it raises (a subscriber,
+        # the recorder's final commit): the scheduler is never left marked running.
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self._stopped)
+            return self._run(expr, cleanup, exec_argv, dryrun, cache, tags, context, execution_id)
+
+    def _stopped(self) -> None:
+        self._running = False
+
+    def _run(
+        self,
+        expr: Any,
+        cleanup: contextlib.ExitStack,
+        exec_argv: list[str] | None,
+        dryrun: bool,
+        cache: bool,
+        tags: Iterable[tuple[str, Any]],
+        context: dict | None,
+        execution_id: str | None,
+    ) -> Any:
         self._dryrun = dryrun
         self._use_cache = cache
         execution = Execution(execution_id, {**self.context, **(context or {})})
@@ -229,14 +250,22 @@ class Scheduler:
         backend = self.backend
         self._cache = CacheChecker(backend, get_task_registry())
         recorder = backend.recorder(self) if hasattr(backend, "recorder") else None
-        unsubscribe = self.events.subscribe(recorder) if recorder is not None else None
+        if recorder is not None:
+            cleanup.callback(self.events.subscribe(recorder))
+            if hasattr(recorder, "close"):
+                cleanup.callback(recorder.close)  # after ExecutionFinished: it commits that too
         self._emit_jobs = self.events.active
-        token = _current_scheduler.set(self)
+        status, error_text = "failed", None
+
+        def finished() -> None:
+            self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
+
+        cleanup.callback(finished)
+        cleanup.callback(_current_scheduler.reset, _current_scheduler.set(self))
         self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
         self._recorder = recorder
         if tags:
             self.add_tags("execution", execution.id, list(tags))
-        status, error_text = "failed", None
         try:
             root = reduce_value(expr, self._evaluator(None))
             result = self._wait(root)
@@ -253,14 +282,6 @@ class Scheduler:
             error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
-        finally:
-            _current_scheduler.reset(token)
-            self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
-            if recorder is not None and hasattr(recorder, "close"):
-                recorder.close()
-            if unsubscribe is not None:
-                unsubscribe()
-            self._running = False
 
     def _wait(self, root: Any) -> Any:
         if type(root) is not Promise:
