@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
@@ -221,6 +222,7 @@ class Scheduler:
                 "scheduler.run() — return an expression instead"
             )
         self._reset()
+        self._drain_inbox()
         self._running = True
         # Every step of the cleanup runs even when one before it raises (a subscriber,
         # the recorder's final commit): the scheduler is never left marked running.
@@ -230,6 +232,17 @@ class Scheduler:
 
     def _stopped(self) -> None:
         self._running = False
+
+    def _drain_inbox(self) -> None:
+        """Take what jobs of earlier runs posted since they ended: outcomes are dropped,
+        output goes out as LogLines of the execution that wrote it."""
+        inbox = self._inbox
+        while True:
+            try:
+                item = inbox.get_nowait()
+            except Empty:
+                return
+            self._handle_outcome(*item)
 
     def _run(
         self,
@@ -614,8 +627,14 @@ class Scheduler:
         self._inbox.put((job, False, error))
 
     def post_log(self, job: Job, stream: str, text: str) -> None:
-        """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe."""
-        self._inbox.put((job, None, (stream, text)))
+        """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe.
+
+        The line is stamped here, where it was written, with its time and its
+        job's execution: a thread that outlives its run cannot have its output
+        taken for the next run's.
+        """
+        execution_id = job.execution.id if job.execution is not None else ""
+        self._inbox.put((job, None, (stream, text, execution_id, time.time())))
 
     def run_job_function(self, job: Job) -> None:
         """Run ``job``'s task function in this thread and report the outcome.
@@ -648,22 +667,19 @@ class Scheduler:
             _current_job.reset(token)
 
     def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
+        if ok is None:
+            if self.events.active:
+                stream, text, execution_id, when = value
+                self.events.emit(
+                    LogLine(execution_id, job_id=job.id, stream=stream, text=text, time=when)
+                )
+            return
+        if job.execution is not self.execution:
+            return  # a job of an earlier run, ended (cancelled) with it
         if ok is _STARTED:
             if job.state is JobState.PENDING:
                 job.transition(JobState.RUNNING)
                 self._emit(job)
-            return
-        if ok is None:
-            if self.events.active:
-                stream, text = value
-                self.events.emit(
-                    LogLine(
-                        self.execution.id if self.execution else "",
-                        job_id=job.id,
-                        stream=stream,
-                        text=text,
-                    )
-                )
             return
         if job.state is not JobState.RUNNING:
             return  # cancelled while it ran
