@@ -33,7 +33,7 @@ from redun.backends.base import type_name_of
 from redun.cli.args import parse_task_args
 from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.config import load_config
-from redun.errors import RedunError, TaskNotFoundError, UsageError
+from redun.errors import TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
 from redun.scheduler.core import get_current_job
@@ -48,10 +48,6 @@ PREVIEW_CHARS = 500
 MAX_RESULT_PICKLE = 64 << 20
 FLUSH_DELAY = 0.002
 EXIT_OK, EXIT_DAEMON_GONE = 0, 75
-
-
-class JobCancelled(RedunError):
-    """The job was cancelled by a client."""
 
 
 class LoadRejected(Exception):
@@ -306,7 +302,8 @@ class Run:
         forwarder, scheduler = self.forwarder, self.scheduler
         job = forwarder.jobs.get(job_id) if forwarder is not None else None
         if job is not None and scheduler is not None and job.state.value == "running":
-            scheduler.reject_job(job, JobCancelled(f"job {job_id} was cancelled by a client"))
+            # A cancellation, not a failure: the scheduler never retries it.
+            scheduler.cancel_job(job, f"job {job_id} was cancelled by a client")
 
 
 def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

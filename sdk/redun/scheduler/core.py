@@ -19,7 +19,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from redun.config import Config
-from redun.errors import ExecutorError, SchedulerError, UsageError
+from redun.errors import ExecutorError, JobCancelled, SchedulerError, UsageError
 from redun.events import (
     EventBus,
     ExecutionFinished,
@@ -52,6 +52,8 @@ logger = logging.getLogger("redun")
 
 # Posted by run_job_function when a job's function actually starts.
 _STARTED = "started"
+# Posted by cancel_job.
+_CANCEL = "cancel"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -182,7 +184,8 @@ class Scheduler:
         self._to_check: list[Job] = []
         self._to_run: list[Job] = []
         self._waiting_limits: list[Job] = []
-        self._inflight = 0
+        # Jobs handed to an executor whose outcome has not come back: their work is out.
+        self._working: set[Job] = set()
         self._depth = 0
         self._deferred: list[tuple[Expression, Job | None, Promise]] = []
         self._dryrun = False
@@ -305,7 +308,7 @@ class Scheduler:
             self._pump()
             if not root.is_pending:
                 break
-            if self._inflight == 0:
+            if not self._working:
                 if self._dryrun:
                     raise DryRunResult(self._dryrun_jobs)
                 raise SchedulerError(
@@ -324,7 +327,8 @@ class Scheduler:
             raise root.error
         # Jobs still running were forked (fork_thread) and never joined: the
         # execution ends when they do, so their results are recorded too.
-        while self._inflight > 0 and not self._dryrun:
+        # (Cancelled ones are over already, whatever their threads still do.)
+        while not self._dryrun and any(not j.state.is_terminal for j in self._working):
             self._handle_outcome(*inbox.get())
             self._pump()
         if self._dryrun and self._dryrun_jobs:
@@ -594,7 +598,7 @@ class Scheduler:
                 for job in batch:
                     job.transition(JobState.RUNNING)
                     self._emit(job)
-            self._inflight += len(batch)
+            self._working.update(batch)
             executor.submit_batch(batch)
 
     def _acquire(self, job: Job, limits: Any) -> bool:
@@ -625,6 +629,38 @@ class Scheduler:
     def reject_job(self, job: Job, error: BaseException) -> None:
         """Report that ``job``'s function raised ``error``. Thread-safe."""
         self._inbox.put((job, False, error))
+
+    def cancel_job(self, job: Job, message: str = "") -> None:
+        """Cancel ``job`` (pending or running). Thread-safe.
+
+        The job ends ``cancelled`` and is never retried; what waits on it fails
+        with :class:`~redun.errors.JobCancelled` (``catch`` can handle it). Its
+        executor is asked to stop the work; the job's resource limits are
+        released only when the work has actually stopped (its outcome comes
+        back), so a cancelled thread that runs on still holds them.
+        """
+        self._inbox.put((job, _CANCEL, message))
+
+    def _cancel_job_now(self, job: Job, message: str) -> None:
+        if job.state.is_terminal:
+            return
+        for queue in (self._to_check, self._to_run, self._waiting_limits):
+            if job in queue:
+                queue.remove(job)
+        if job in self._working:
+            executor = self.executors.get(job.executor_name)
+            if executor is not None:
+                try:
+                    executor.cancel(job)
+                except Exception:
+                    self.logger.warning(
+                        "executor %r could not stop cancelled job %s",
+                        job.executor_name,
+                        job.id,
+                        exc_info=True,
+                    )
+        error = JobCancelled(message or f"job {job.id} ({job.task.fullname}) was cancelled")
+        self._fail_job(job, error)
 
     def post_log(self, job: Job, stream: str, text: str) -> None:
         """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe.
@@ -676,18 +712,27 @@ class Scheduler:
             return
         if job.execution is not self.execution:
             return  # a job of an earlier run, ended (cancelled) with it
+        if ok is _CANCEL:
+            self._cancel_job_now(job, value)
+            return
         if ok is _STARTED:
             if job.state is JobState.PENDING:
                 job.transition(JobState.RUNNING)
                 self._emit(job)
             return
+        if job in self._working:
+            # Its work has stopped: only now are its resources free again.
+            self._working.discard(job)
+            self._release(job)
         if job.state is not JobState.RUNNING:
             return  # cancelled while it ran
-        self._inflight -= 1
-        self._release(job)
         if not ok:
             retries = int(job.options.get("retries", 0) or 0)
-            if job.attempt < retries and isinstance(value, Exception):
+            if (
+                job.attempt < retries
+                and isinstance(value, Exception)
+                and not isinstance(value, JobCancelled)  # an outcome, never retried
+            ):
                 job.attempt += 1
                 job.transition(JobState.PENDING)
                 self._to_run.append(job)
@@ -727,7 +772,7 @@ class Scheduler:
                 error.__redun_job__ = job  # type: ignore[attr-defined]
             except Exception:
                 pass
-        job.transition(JobState.FAILED)
+        job.transition(JobState.CANCELLED if isinstance(error, JobCancelled) else JobState.FAILED)
         self._emit(job)
         assert job.promise is not None
         job.promise.do_reject(error)
@@ -747,7 +792,7 @@ class Scheduler:
                 except Exception:
                     continue
                 self._emit(job)
-        self._inflight = 0
+        self._working.clear()
 
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record ``tags`` ((key, value) pairs) on an execution, job or value of this run."""
