@@ -43,6 +43,7 @@ from redun.scheduler.cache import CacheChecker
 from redun.scheduler.job import Execution, Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
+from redun.scheduler.limits import Limits
 from redun.scheduler.reduce import reduce_value
 from redun.task import SchedulerTask, Task, get_task_registry
 from redun.task_options import CacheScope
@@ -133,6 +134,7 @@ class Scheduler:
         self.context: dict = json.loads(context_text) if context_text else {}
         # Resources held by running jobs, per limit name (kept across runs, like redun).
         self.limits_used: defaultdict[str, int] = defaultdict(int)
+        self._limits = Limits(self.limits, self.limits_used)
         self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
         self._running = False
         self._reset()
@@ -183,7 +185,7 @@ class Scheduler:
         self._jobs_by_eval: dict[str, Job] = {}
         self._to_check: list[Job] = []
         self._to_run: list[Job] = []
-        self._waiting_limits: list[Job] = []
+        self._limits.drop_waiters()  # jobs of an earlier run; its holders keep theirs
         # Jobs handed to an executor whose outcome has not come back: their work is out.
         self._working: set[Job] = set()
         self._depth = 0
@@ -313,7 +315,7 @@ class Scheduler:
                     raise DryRunResult(self._dryrun_jobs)
                 raise SchedulerError(
                     "the workflow cannot make progress: no job is running and none can start "
-                    f"(jobs waiting for resources: {len(self._waiting_limits)}; limits: "
+                    f"(jobs waiting for resources: {self._limits.waiting}; limits: "
                     f"{self.limits})"
                 )
             item = inbox.get()
@@ -578,15 +580,20 @@ class Scheduler:
         by_executor: dict[str, list[Job]] = {}
         for job in jobs:
             limits = job.options.get("limits")
-            if limits and not self._acquire(job, limits):
-                self._waiting_limits.append(job)
-                continue
+            if limits and not self._limits.holds(job):
+                try:
+                    if not self._limits.acquire(job, limits):
+                        continue  # it waits in a resource's queue; a release dispatches it
+                except UsageError as error:
+                    self._fail_job(job, error)
+                    continue
             by_executor.setdefault(job.executor_name, []).append(job)
         for name, batch in by_executor.items():
             try:
                 executor = self.get_executor(name)
             except Exception as error:
                 for job in batch:
+                    self._release(job)
                     job.transition(JobState.FAILED)
                     job.error = error
                     self._emit(job)
@@ -601,25 +608,10 @@ class Scheduler:
             self._working.update(batch)
             executor.submit_batch(batch)
 
-    def _acquire(self, job: Job, limits: Any) -> bool:
-        wanted = _normalize_limits(limits)
-        for name, amount in wanted.items():
-            capacity = self.limits.get(name, 1)
-            if self.limits_used[name] + amount > capacity:
-                return False
-        for name, amount in wanted.items():
-            self.limits_used[name] += amount
-        job.limits = wanted
-        return True
-
     def _release(self, job: Job) -> None:
-        if not job.limits:
-            return
-        for name, amount in job.limits.items():
-            self.limits_used[name] -= amount
-        job.limits = {}
-        waiting, self._waiting_limits = self._waiting_limits, []
-        self._to_run.extend(waiting)
+        granted = self._limits.release(job)
+        if granted:
+            self._to_run.extend(granted)  # they hold their resources already
 
     # -- outcomes (executors call these from any thread) --------------------------
     def done_job(self, job: Job, result: Any) -> None:
@@ -644,9 +636,12 @@ class Scheduler:
     def _cancel_job_now(self, job: Job, message: str) -> None:
         if job.state.is_terminal:
             return
-        for queue in (self._to_check, self._to_run, self._waiting_limits):
+        for queue in (self._to_check, self._to_run):
             if job in queue:
                 queue.remove(job)
+        self._limits.forget(job)
+        if job not in self._working:
+            self._release(job)  # granted resources it will never use
         if job in self._working:
             executor = self.executors.get(job.executor_name)
             if executor is not None:
@@ -711,7 +706,11 @@ class Scheduler:
                 )
             return
         if job.execution is not self.execution:
-            return  # a job of an earlier run, ended (cancelled) with it
+            # A job of an earlier run, ended (cancelled) with it. If this is its work
+            # stopping, the resources it held until now come back.
+            if ok is True or ok is False:
+                self._release(job)
+            return
         if ok is _CANCEL:
             self._cancel_job_now(job, value)
             return
@@ -779,9 +778,9 @@ class Scheduler:
 
     def _cancel_outstanding(self) -> None:
         for job in list(self._jobs_by_eval.values()):
-            for name, amount in job.limits.items():
-                self.limits_used[name] -= amount
-            job.limits = {}
+            if job not in self._working:
+                self._release(job)  # granted resources whose work never started
+            # (Work still out keeps its resources until it stops, even into the next run.)
             if not job.state.is_terminal:
                 try:
                     if job.state is JobState.RUNNING:
@@ -821,12 +820,6 @@ def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
         scheduler._finish_job(job, value)
     else:
         scheduler._fail_job(job, value)
-
-
-def _normalize_limits(limits: Any) -> dict[str, int]:
-    if isinstance(limits, dict):
-        return {str(key): int(value) for key, value in limits.items()}
-    return {str(name): 1 for name in limits}
 
 
 def _safe_repr(value: Any) -> str:
