@@ -115,7 +115,9 @@ def test_random_workload_never_overcommits_and_everyone_runs() -> None:
         started.update(granted)
 
     for i in range(2000):
-        wanted = {name: rng.randint(1, cap) for name, cap in capacities.items() if rng.random() < 0.5}
+        wanted = {
+            name: rng.randint(1, cap) for name, cap in capacities.items() if rng.random() < 0.5
+        }
         job = f"j{i}"
         if limits.acquire(job, wanted or {"a": 1}):
             running.append(job)

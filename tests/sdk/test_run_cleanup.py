@@ -90,7 +90,9 @@ def test_a_failing_final_commit_is_raised_and_the_scheduler_is_free() -> None:
     scheduler = Scheduler(backend=FailingCommitBackend())
     finished: list[str] = []
     scheduler.events.subscribe(
-        lambda event: finished.append(event.status) if isinstance(event, ExecutionFinished) else None
+        lambda event: (
+            finished.append(event.status) if isinstance(event, ExecutionFinished) else None
+        )
     )
     with pytest.raises(BackendError, match="final commit"):
         scheduler.run(inc(1))
