@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import pickle
 import signal
@@ -48,6 +49,9 @@ PREVIEW_CHARS = 500
 MAX_RESULT_PICKLE = 64 << 20
 FLUSH_DELAY = 0.002
 EXIT_OK, EXIT_DAEMON_GONE = 0, 75
+
+# The runner's own stderr becomes the run's log lines: warnings reach the user there.
+log = logging.getLogger("redund.runner")
 
 
 class LoadRejected(Exception):
@@ -384,7 +388,11 @@ def _value_files(value: Any, budget: int = 10_000) -> list[str]:
             found.extend(item.iter_files())
             found.extend(_object_urls(item))
         except Exception:
-            continue
+            log.warning(
+                "cannot list the local files of a %s value; a watch will not follow them",
+                type(item).__name__,
+                exc_info=True,
+            )
     return found
 
 
@@ -455,7 +463,15 @@ def dependencies(
     # A cached job stands for its whole recorded call tree: its files count too.
     cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
     if cached and backend is not None:
-        files.update(_abspath(path) for path in backend.files_in_calls(cached))
+        try:
+            files.update(_abspath(path) for path in backend.files_in_calls(cached))
+        except Exception:
+            log.warning(
+                "cannot read the files of %d cached call(s) from the store; a watch will not "
+                "follow them until a run records them again",
+                len(cached),
+                exc_info=True,
+            )
     return {
         "modules": sorted(modules),
         "files": sorted(files),
@@ -549,6 +565,11 @@ def _deps(
     try:
         return dependencies(before, spec["workflow_path"], jobs, backend)
     except Exception:
+        log.warning(
+            "cannot collect what the run depended on; a watch follows only %s until the next run",
+            spec["workflow_path"],
+            exc_info=True,
+        )
         return {"modules": [spec["workflow_path"]], "files": []}
 
 

@@ -781,16 +781,24 @@ class Scheduler:
             if job not in self._working:
                 self._release(job)  # granted resources whose work never started
             # (Work still out keeps its resources until it stops, even into the next run.)
-            if not job.state.is_terminal:
-                try:
-                    if job.state is JobState.RUNNING:
-                        executor = self.executors.get(job.executor_name)
-                        if executor is not None:
-                            executor.cancel(job)
-                    job.transition(JobState.CANCELLED)
-                except Exception:
-                    continue
-                self._emit(job)
+            if job.state.is_terminal:
+                continue
+            if job in self._working:
+                executor = self.executors.get(job.executor_name)
+                if executor is not None:
+                    try:
+                        executor.cancel(job)
+                    except Exception:
+                        # The job is over for this run either way; its work may go on.
+                        self.logger.warning(
+                            "executor %r could not stop job %s (%s) as the run ended",
+                            job.executor_name,
+                            job.id,
+                            job.task.fullname,
+                            exc_info=True,
+                        )
+            job.transition(JobState.CANCELLED)
+            self._emit(job)
         self._working.clear()
 
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
