@@ -6,22 +6,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from collections.abc import Callable
 
 import pytest
 
 from redun.client import ExecutionFailed, ExecutionInterrupted
 from redund.store import Store
+from tests.conftest import wait_for
 
 from .helpers import Daemon
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def stored_states(store: Store, execution_id: str) -> list[str]:

@@ -4,8 +4,6 @@ until its work has actually stopped."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ from redun import Scheduler, catch, task
 from redun.config import Config
 from redun.errors import JobCancelled
 from redun.scheduler.job import Job, JobState
+from tests.conftest import wait_for
 
 redun_namespace = "test_cancel_job"
 
@@ -60,13 +59,6 @@ def main() -> list:
 @task(cache=False)
 def uncaught() -> str:
     return slow()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def start(scheduler: Scheduler, expr: Any) -> tuple[threading.Thread, list]:

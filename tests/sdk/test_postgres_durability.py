@@ -24,9 +24,9 @@ def _setting(conn: object) -> str:
 def test_the_writer_commits_durably_unless_the_url_opts_out(pg_url: str) -> None:  # noqa: F811
     backend = DbBackend(pg_url)
     backend.load()
-    server_default = backend.engine.connect().execute(
-        sa.text("SELECT reset_val FROM pg_settings WHERE name = 'synchronous_commit'")
-    ).scalar()
+    with backend.engine.connect() as conn:
+        query = "SELECT reset_val FROM pg_settings WHERE name = 'synchronous_commit'"
+        server_default = conn.execute(sa.text(query)).scalar()
     params = backend.psycopg2_params()
     assert params is not None
     conn = connect_postgres(dict(params))
