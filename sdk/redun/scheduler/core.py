@@ -45,6 +45,7 @@ from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
 from redun.scheduler.limits import Limits
 from redun.scheduler.reduce import reduce_value
+from redun.scheduler.status import job_status_report, status_interval
 from redun.task import SchedulerTask, Task, get_task_registry
 from redun.task_options import CacheScope
 from redun.value import lifecycle_hooks
@@ -102,6 +103,11 @@ class Scheduler:
         backend: where calls and values are recorded; default from ``[backend] db_uri``,
             else an in-memory store.
         executor: an executor to use as ``default`` instead of the thread pool.
+        job_status_interval: log a table of job states every this many seconds while
+            the run waits (also ``[scheduler] job_status_interval``; off by default:
+            ``redun run`` shows progress live).
+        migrate: migrate an older database schema (True) or refuse it (False) when the
+            backend opens; None follows ``[backend] automigrate``.
     """
 
     def __init__(
@@ -137,6 +143,9 @@ class Scheduler:
         self._limits = Limits(self.limits, self.limits_used)
         self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
         self._running = False
+        # As in insitro/redun: a job status table logged every this many seconds.
+        self.job_status_interval = status_interval(job_status_interval, self.config)
+        self._migrate = migrate  # None: the backend's own [backend] automigrate
         self._reset()
 
     # -- configuration -------------------------------------------------------
@@ -174,6 +183,10 @@ class Scheduler:
         return executor
 
     def load(self, migrate: bool | None = None) -> None:
+        """Open the backend; ``migrate`` (default: the one given to the scheduler) overrides
+        ``[backend] automigrate`` for an older schema."""
+        if migrate is None:
+            migrate = self._migrate
         self.backend.load(migrate=migrate) if hasattr(self.backend, "load") else None
 
     @property
@@ -266,6 +279,8 @@ class Scheduler:
         execution.argv = list(exec_argv or [])
         self.execution = execution
         backend = self.backend
+        if self._migrate is not None:
+            self.load()  # before anything else opens it with the config's automigrate
         self._cache = CacheChecker(backend, get_task_registry())
         recorder = backend.recorder(self) if hasattr(backend, "recorder") else None
         if recorder is not None:
@@ -318,13 +333,23 @@ class Scheduler:
                     f"(jobs waiting for resources: {self._limits.waiting}; limits: "
                     f"{self.limits})"
                 )
-            item = inbox.get()
+            interval = self.job_status_interval
+            if interval is None:
+                item = inbox.get()
+            else:
+                try:
+                    item = inbox.get(timeout=interval)
+                except Empty:
+                    self.log_job_statuses()
+                    continue
             while True:
                 self._handle_outcome(*item)
                 try:
                     item = inbox.get_nowait()
                 except Empty:
                     break
+        if self.job_status_interval is not None:
+            self.log_job_statuses()
         if root.is_rejected:
             raise root.error
         # Jobs still running were forked (fork_thread) and never joined: the
@@ -806,6 +831,10 @@ class Scheduler:
         recorder = self._recorder
         if tags and recorder is not None and hasattr(recorder, "tag"):
             recorder.tag(entity_type, entity_id, list(tags))
+
+    def log_job_statuses(self) -> None:
+        """Log how many jobs of each task are in each state (see ``job_status_interval``)."""
+        self.logger.info("job status:\n%s", "\n".join(job_status_report(self.jobs())))
 
     def jobs(self) -> list[Job]:
         """Every job of the current (or last) execution."""
