@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,6 +46,18 @@ def manager(uri: str, inflight: Path) -> RunManager:
     return RunManager("/tmp/home", None, store, Hub(), str(inflight))  # type: ignore[arg-type]
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Another process holds the database's write lock meanwhile."""
+    locker = sqlite3.connect(str(path), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+
 def started(runs: RunManager, execution_id: str) -> ExecutionRecord:
     record = ExecutionRecord(execution_id, RunSpec("/w/flow.py", "main"))
     runs.records[execution_id] = record
@@ -57,17 +71,13 @@ def test_journal_entry_stays_until_the_end_is_recorded(db: str, tmp_path: Path) 
     record = started(runs, "a" * 32)
     entry = inflight / ("a" * 32 + ".json")
     assert json.loads(entry.read_text())["id"] == "a" * 32
-    # Another process holds the database: recording the end fails.
-    locker = sqlite3.connect(str(tmp_path / "redun.db"), isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    error = ErrorInfo("ValueError", "bad")
-    asyncio.run(runs._finish(record, ExecutionStatus.FAILED, error, None))
+    with locked(tmp_path / "redun.db"):  # recording the end fails
+        error = ErrorInfo("ValueError", "bad")
+        asyncio.run(runs._finish(record, ExecutionStatus.FAILED, error, None))
     assert entry.exists(), "the journal keeps the run until the database has its end"
     kept = json.loads(entry.read_text())
     assert kept["status"] == "failed" and kept["error"][:2] == ["ValueError", "bad"]
     assert not list(inflight.glob("*.tmp"))
-    locker.execute("ROLLBACK")
-    locker.close()
     # The next start records the journaled outcome (not "interrupted"), then drops the entry.
     again = manager(db, inflight)
     assert again.recover() == ["a" * 32]
@@ -80,12 +90,9 @@ def test_journal_entry_stays_until_the_end_is_recorded(db: str, tmp_path: Path) 
 def test_recovery_that_cannot_write_keeps_the_entry(db: str, tmp_path: Path) -> None:
     inflight = tmp_path / "inflight"
     started(manager(db, inflight), "b" * 32)
-    locker = sqlite3.connect(str(tmp_path / "redun.db"), isolation_level=None)
-    locker.execute("BEGIN EXCLUSIVE")
-    assert manager(db, inflight).recover() == []
+    with locked(tmp_path / "redun.db"):
+        assert manager(db, inflight).recover() == []
     assert (inflight / ("b" * 32 + ".json")).exists(), "kept for the next start"
-    locker.execute("ROLLBACK")
-    locker.close()
     runs = manager(db, inflight)
     assert runs.recover() == ["b" * 32]
     found = runs.store.get_execution("b" * 32)

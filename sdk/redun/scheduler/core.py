@@ -665,20 +665,10 @@ class Scheduler:
             if job in queue:
                 queue.remove(job)
         self._limits.forget(job)
-        if job not in self._working:
-            self._release(job)  # granted resources it will never use
         if job in self._working:
-            executor = self.executors.get(job.executor_name)
-            if executor is not None:
-                try:
-                    executor.cancel(job)
-                except Exception:
-                    self.logger.warning(
-                        "executor %r could not stop cancelled job %s",
-                        job.executor_name,
-                        job.id,
-                        exc_info=True,
-                    )
+            self._stop_work(job)
+        else:
+            self._release(job)  # granted resources it will never use
         error = JobCancelled(message or f"job {job.id} ({job.task.fullname}) was cancelled")
         self._fail_job(job, error)
 
@@ -809,22 +799,26 @@ class Scheduler:
             if job.state.is_terminal:
                 continue
             if job in self._working:
-                executor = self.executors.get(job.executor_name)
-                if executor is not None:
-                    try:
-                        executor.cancel(job)
-                    except Exception:
-                        # The job is over for this run either way; its work may go on.
-                        self.logger.warning(
-                            "executor %r could not stop job %s (%s) as the run ended",
-                            job.executor_name,
-                            job.id,
-                            job.task.fullname,
-                            exc_info=True,
-                        )
+                self._stop_work(job)
             job.transition(JobState.CANCELLED)
             self._emit(job)
         self._working.clear()
+
+    def _stop_work(self, job: Job) -> None:
+        """Ask ``job``'s executor to stop it; a refusal is logged (the job ends either way)."""
+        executor = self.executors.get(job.executor_name)
+        if executor is None:
+            return
+        try:
+            executor.cancel(job)
+        except Exception:
+            self.logger.warning(
+                "executor %r could not stop job %s (%s); its work may go on",
+                job.executor_name,
+                job.id,
+                job.task.fullname,
+                exc_info=True,
+            )
 
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record ``tags`` ((key, value) pairs) on an execution, job or value of this run."""
