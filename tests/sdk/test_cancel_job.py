@@ -3,6 +3,7 @@ until its work has actually stopped."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -135,3 +136,31 @@ def test_a_job_waiting_for_its_limits_can_be_cancelled_and_never_runs() -> None:
     (error,) = outcome
     assert isinstance(error, JobCancelled)
     assert ORDER == ["slow ended"], "the cancelled job never started"
+
+
+@task(cache=False)
+def boom_once_slow_started() -> int:
+    assert STARTED.wait(30)
+    raise ValueError("the run fails while slow still runs")
+
+
+def test_work_left_running_by_an_ended_run_keeps_its_limits_into_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="redun")
+    scheduler = Scheduler(config=Config({"limits": {"db": "1"}}))
+    with pytest.raises(ValueError, match="slow still runs"):
+        scheduler.run([slow(), boom_once_slow_started()])
+    assert scheduler.limits_used["db"] == 1, "slow's thread still runs and holds the slot"
+    # The next run's job needs the slot: it waits for the old thread, then runs.
+    thread, outcome = start(scheduler, second())
+    wait_for(
+        lambda: any("held by work of an earlier run" in r.getMessage() for r in caplog.records),
+        "the scheduler to say what it waits for",
+    )
+    assert ORDER == []
+    RELEASE.set()
+    thread.join(30)
+    assert outcome == ["second"]
+    assert ORDER == ["slow ended", "second started"]
+    assert scheduler.limits_used["db"] == 0

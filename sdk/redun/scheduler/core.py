@@ -321,18 +321,13 @@ class Scheduler:
             self._pump()
             return root
         inbox = self._inbox
+        told = False
         while True:
             self._pump()
             if not root.is_pending:
                 break
             if not self._working:
-                if self._dryrun:
-                    raise DryRunResult(self._dryrun_jobs)
-                raise SchedulerError(
-                    "the workflow cannot make progress: no job is running and none can start "
-                    f"(jobs waiting for resources: {self._limits.waiting}; limits: "
-                    f"{self.limits})"
-                )
+                told = self._wait_for_earlier_work(told)
             interval = self.job_status_interval
             if interval is None:
                 item = inbox.get()
@@ -361,6 +356,29 @@ class Scheduler:
         if self._dryrun and self._dryrun_jobs:
             raise DryRunResult(self._dryrun_jobs)
         return root.value
+
+    def _wait_for_earlier_work(self, told: bool) -> bool:
+        """Nothing of this run is out: go on waiting only if work an earlier run left
+        running holds resources (its outcome frees them); else nothing can ever come.
+
+        Raises:
+            DryRunResult: a dry run found what would run.
+            SchedulerError: no job runs and none can start.
+        """
+        if self._dryrun:
+            raise DryRunResult(self._dryrun_jobs)
+        earlier = [job for job in self._limits.holders() if job.execution is not self.execution]
+        if not earlier:
+            raise SchedulerError(
+                "the workflow cannot make progress: no job is running and none can start "
+                f"(jobs waiting for resources: {self._limits.waiting}; limits: {self.limits})"
+            )
+        if not told:
+            self.logger.info(
+                "waiting for resources held by work of an earlier run that still runs: %s",
+                ", ".join(sorted({job.task.fullname for job in earlier})),
+            )
+        return True
 
     def _pump(self) -> None:
         """Check the cache and dispatch jobs until nothing new appears."""

@@ -80,6 +80,10 @@ class Limits:
         self._enqueue(blocked, job, wanted)
         return False
 
+    def holders(self) -> list[Any]:
+        """The jobs holding resources now."""
+        return list(self._held)
+
     def holds(self, job: Any) -> bool:
         """Whether ``job`` holds its resources (granted while it waited, or acquired)."""
         return job in self._held
