@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,10 +76,16 @@ class FakeDocker:
 
 
 @pytest.fixture
-def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
-    """The stand-in on this process's PATH (and in ``env()`` for child processes)."""
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDocker]:
+    """The stand-in on this process's PATH (and in ``env()`` for child processes).
+
+    Containers a failing test leaves are killed and removed afterwards.
+    """
     fake = FakeDocker(tmp_path / "fake-docker")
     for key, value in fake.env().items():
         if os.environ.get(key) != value:
             monkeypatch.setenv(key, value)
-    return fake
+    yield fake
+    ids = fake.docker("ps", "-a", "-q", "--no-trunc").stdout.split()
+    if ids:
+        fake.docker("rm", "-f", *ids)
