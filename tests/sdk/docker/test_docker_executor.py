@@ -203,6 +203,20 @@ def test_a_local_scratch_can_be_mounted_at_another_path(tmp_path, fake_docker) -
         assert scratch not in " ".join(command)
 
 
+def test_without_a_code_package_the_image_provides_the_code(tmp_path, fake_docker) -> None:
+    # The stand-in's containers see this machine's files: PYTHONPATH plays an image
+    # that has the workflow's code installed.
+    code = tmp_path / "code"
+    run = Run(tmp_path, code_package="false", env=f"PYTHONPATH={code}")
+    try:
+        assert run.run("square", 6)[0] == 36
+    finally:
+        run.scheduler.stop()
+    [spec] = fake_docker.runs()
+    assert "--code" not in spec["Config"]["Cmd"]
+    assert not (tmp_path / "scratch" / "code").exists()
+
+
 def test_interactive_runs_the_container_in_the_foreground(tmp_path, fake_docker, capfd) -> None:
     run = Run(tmp_path, interactive="true")
     try:

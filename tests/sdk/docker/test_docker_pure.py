@@ -1,4 +1,5 @@
-"""Container states as phases, and the ``docker run`` line, as pure functions on recorded data."""
+"""Pure parts: container states as phases (recorded ``docker inspect`` output), the
+``docker run`` line, and the configuration as redun writes it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from redun.errors import ExecutorError, UsageError
 from redun.executors.docker.command import Placement, in_container, run_command
+from redun.executors.docker.executor import as_redun_reads_it
 from redun.executors.docker.monitor import observe, summarize
 from redun.executors.docker.settings import Volume, parse_env, parse_settings, parse_volumes
 from redun.executors.remote.backend import Submission
@@ -157,3 +159,11 @@ def test_a_bad_task_option_is_an_executor_error_naming_the_task() -> None:
     bad = Submission("k", "t" * 16, "redun-k-tttttttt", None, ["redun"], "f.g", {"vcpus": "x"})
     with pytest.raises(ExecutorError, match="task f.g option vcpus = 'x' is not a positive"):
         run_command(settings, bad, None, Placement("/s"), created=0)
+
+
+def test_redun_conventions_scratch_from_the_config_dir_and_job_monitor_interval() -> None:
+    section = as_redun_reads_it({"scratch": "scratch", "job_monitor_interval": "3"}, "/cfg")
+    assert section["scratch"] == "/cfg/scratch" and section["poll_interval"] == "3"
+    assert as_redun_reads_it({"scratch": "s3://b/p"}, "/cfg")["scratch"] == "s3://b/p"
+    assert as_redun_reads_it({"scratch": "/abs"}, "/cfg")["scratch"] == "/abs"
+    assert as_redun_reads_it({"interactive": "true"}, "/cfg")["echo"] == "false"
