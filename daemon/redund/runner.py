@@ -30,13 +30,13 @@ from typing import Any
 
 import redun
 from redun.backends.base import type_name_of
-from redun.cli.args import parse_task_args
-from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.config import load_config
 from redun.errors import RedunError, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
 from redun.scheduler.core import get_current_job
+from redun.workflow.args import parse_task_args
+from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
 from redund.wire import BlockingChannel, ChannelClosed
 
 try:  # per-job output capture in the SDK (when present, it emits LogLine events itself)

@@ -8,12 +8,12 @@ import os
 import sys
 from typing import Any
 
-from redun.cli.args import parse_task_args
-from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
 from redun.config import find_config_dir, load_config
 from redun.errors import UsageError
+from redun.workflow.args import parse_task_args
+from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
 
 
 def make_scheduler(args: argparse.Namespace) -> Any:

@@ -1,4 +1,4 @@
-"""Load a workflow file and find a task in it."""
+"""Load a workflow file and find a task in it (used by `redun run` and the daemon)."""
 
 from __future__ import annotations
 
