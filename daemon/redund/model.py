@@ -266,9 +266,11 @@ class Event:
     """One thing that happened, numbered within its execution.
 
     ``wire`` caches the protobuf form so that fifty clients share one conversion.
+    ``folded`` counts the earlier states of the job this event stands for in a
+    lagging client's stream (see :mod:`redund.hub`); 0 for everyone else.
     """
 
-    __slots__ = ("execution_id", "seq", "time", "data", "wire")
+    __slots__ = ("execution_id", "seq", "time", "data", "wire", "folded")
 
     def __init__(self, execution_id: str, seq: int, time_: float, data: EventData) -> None:
         self.execution_id = execution_id
@@ -276,6 +278,13 @@ class Event:
         self.time = time_
         self.data = data
         self.wire: Any = None
+        self.folded = 0
+
+    def with_folded(self, folded: int) -> Event:
+        """This event for one client, standing for ``folded`` earlier states it will not see."""
+        copy = Event(self.execution_id, self.seq, self.time, self.data)
+        copy.folded = folded
+        return copy
 
     @property
     def type(self) -> str:
