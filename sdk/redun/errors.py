@@ -8,7 +8,8 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
     │   └── TaskArgumentError   a call's arguments do not fit the task's signature
     ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
     ├── SchedulerError          the scheduler could not evaluate a workflow
-    │   └── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
+    │   ├── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
+    │   └── ExecutionCancelled  ``Scheduler.cancel()`` stopped the run
     ├── ExecutorError           an executor failed to run a job (not the task's own error)
     ├── HashingError            a value or a piece of code could not be hashed
     ├── BackendError            the cache/provenance database failed
@@ -50,6 +51,10 @@ class NoCurrentScheduler(SchedulerError):
 
     def __init__(self, message: str = "no scheduler is running in this context") -> None:
         super().__init__(message)
+
+
+class ExecutionCancelled(SchedulerError):
+    """Raised by ``Scheduler.run`` when ``Scheduler.cancel`` stopped the execution."""
 
 
 class ExecutorError(RedunError):

@@ -16,7 +16,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from redun.config import Config
-from redun.errors import ExecutorError, SchedulerError, UsageError
+from redun.errors import ExecutionCancelled, ExecutorError, SchedulerError, UsageError
 from redun.events import (
     EventBus,
     ExecutionFinished,
@@ -45,6 +45,8 @@ logger = logging.getLogger("redun")
 
 # Posted by run_job_function when a job's function actually starts.
 _STARTED = "started"
+# Posted by cancel(): the loop stops the execution when it takes it.
+_CANCEL = "cancel"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -237,8 +239,12 @@ class Scheduler:
         except DryRunResult:
             status = "done"
             raise
-        except KeyboardInterrupt:
-            status = "cancelled"
+        except (KeyboardInterrupt, ExecutionCancelled) as error:
+            # Ctrl-C or cancel(): cancelled. A task that raised KeyboardInterrupt failed.
+            if getattr(error, "__redun_job__", None) is None:
+                status = "cancelled"
+            else:
+                error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
         except BaseException as error:
@@ -555,6 +561,17 @@ class Scheduler:
         """Report that ``job``'s function raised ``error``. Thread-safe."""
         self._inbox.put((job, False, error))
 
+    def cancel(self, reason: str = "the execution was cancelled") -> None:
+        """Stop the execution in progress, from any thread.
+
+        The loop takes the request between outcomes (never in the middle of a
+        cache lookup or a database write), cancels the jobs still pending or
+        running, and ``run`` raises :class:`~redun.errors.ExecutionCancelled`
+        with ``reason``. A no-op when nothing runs.
+        """
+        if self._running:
+            self._inbox.put((None, _CANCEL, reason))  # type: ignore[arg-type]
+
     def post_log(self, job: Job, stream: str, text: str) -> None:
         """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe."""
         self._inbox.put((job, None, (stream, text)))
@@ -607,6 +624,8 @@ class Scheduler:
                     )
                 )
             return
+        if ok is _CANCEL:
+            raise ExecutionCancelled(value)
         if job.state is not JobState.RUNNING:
             return  # cancelled while it ran
         self._inflight -= 1
