@@ -5,7 +5,8 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
     RedunError
     ├── UsageError              bad input from a user: unknown task, bad argument, bad option
     │   ├── TaskNotFoundError   a task name that is not registered
-    │   └── TaskArgumentError   a call's arguments do not fit the task's signature
+    │   ├── TaskArgumentError   a call's arguments do not fit the task's signature
+    │   └── ConfigError         a malformed redun.ini, or a bad value in it
     ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
     ├── SchedulerError          the scheduler could not evaluate a workflow
     │   ├── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
@@ -36,6 +37,10 @@ class TaskNotFoundError(UsageError, LookupError):
 
 class TaskArgumentError(UsageError, TypeError):
     """A call's arguments do not fit the task's signature."""
+
+
+class ConfigError(UsageError):
+    """A configuration file that does not parse, or holds a bad value (names file and option)."""
 
 
 class ExpressionError(RedunError, TypeError):

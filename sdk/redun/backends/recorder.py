@@ -48,6 +48,7 @@ _FAST_PICKLE = frozenset({int, float, bool, type(None), complex})
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
 _RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
+_START_TIMEOUT = 30.0  # seconds a run waits for its execution row to be committed
 _YIELD_EVERY = 16  # jobs built between GIL hand-overs
 _PREVIEW = reprlib.Repr()
 _PREVIEW.maxstring = 160
@@ -390,6 +391,10 @@ class DbRecorder:
                 self._events.append(("job", job))
         elif cls is ExecutionStarted:
             self._events.append(("execution", event))
+            # Committed before any job runs: a process that dies in a task
+            # (os._exit, a segfault) leaves a 'running' execution whose pid is
+            # gone, which 'redun log' shows as interrupted.
+            self.flush(timeout=_START_TIMEOUT)
         elif cls is ExecutionFinished:
             self._events.append(("execution_end", event))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
+from redun.cli.trailing import option_names, take_own_options
 from redun.config import find_config_dir, load_config
 from redun.errors import UsageError
 from redun.workflow.args import parse_task_args
@@ -19,7 +20,8 @@ from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
 def make_scheduler(args: argparse.Namespace) -> Any:
     from redun.scheduler import Scheduler
 
-    config = load_config(find_config_dir(args.config))
+    # After the workflow's import: it may register executor types of its own.
+    config = load_config(find_config_dir(args.config), check_types=True)
     db_uri = args.db or os.environ.get("REDUN_DB_URI")
     if db_uri:
         section = dict(config.get("backend") or {})
@@ -51,7 +53,7 @@ def register(commands: Any) -> None:
         "run",
         help="run a task of a workflow file",
         description="Run TASK from FILE; task arguments are given as --name value.",
-        usage="redun run [options] FILE TASK [--arg value ...]",
+        usage="redun run [options] FILE TASK [--arg value ...] [options]",
     )
     run.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
     run.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
@@ -77,7 +79,12 @@ def register(commands: Any) -> None:
         action="store_true",
         help="after the run, say why jobs ran (which argument, file or code changed)",
     )
-    run.set_defaults(handler=run_command)
+    run.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on failure, print the whole traceback (redun's own frames too)",
+    )
+    run.set_defaults(handler=run_command, command_parser=run)
 
 
 def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
@@ -88,11 +95,13 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     try:
         module = import_workflow(args.file)
     except WorkflowLoadError as error:
+        # Refused before anything runs, as 'redun submit' refuses it: exit 2.
         cause = error.__cause__ or error
         print(f"redun: error: cannot load workflow {args.file}:", file=sys.stderr)
-        print_error(cause)
-        return EXIT_FAILED
+        print_error(cause, full=args.traceback)
+        return EXIT_USAGE
     task = find_task(module, args.task, args.file)
+    task_argv = take_own_options(args, task_argv, keep=option_names(task.signature.parameters))
     kwargs = parse_task_args(task, task_argv)
     context = parse_context(args.context)
     scheduler = make_scheduler(args)
@@ -119,8 +128,12 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     except UsageError as error:
         print(f"redun: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as error:
-        print_error(error)
+    except BaseException as error:
+        # A task's SystemExit or KeyboardInterrupt is that task failing (it carries
+        # its job); only Ctrl-C of this process itself is an interruption.
+        if not isinstance(error, Exception) and getattr(error, "__redun_job__", None) is None:
+            raise
+        print_error(error, full=args.traceback)
         if args.explain:
             _print_explanations(scheduler, scheduler.jobs())
         return EXIT_FAILED
@@ -130,9 +143,17 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         _print_explanations(scheduler, scheduler.jobs())
     if args.dryrun:
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
-    sys.stdout.write(repr(result) + "\n")
+    sys.stdout.write(safe_repr(result) + "\n")
     sys.stdout.flush()
     return EXIT_OK
+
+
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, or a stand-in when the value's ``__repr__`` raises."""
+    try:
+        return repr(value)
+    except Exception as error:
+        return f"<{type(value).__qualname__} object; its __repr__ raised {type(error).__name__}>"
 
 
 def _print_explanations(scheduler: Any, jobs: list, dryrun: bool = False) -> None:
