@@ -428,12 +428,12 @@ def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     for name, value in spec.get("args", {}).items():
         argv += [f"--{name}", value]
     argv += list(spec.get("argv", []))
+    extra = json.loads(spec["kwargs_json"]) if spec.get("kwargs_json") else {}
     try:
-        kwargs = parse_task_args(task, argv)
+        kwargs = parse_task_args(task, argv, given=extra)
     except UsageError as error:
         message = str(error).replace("redun run FILE", "redun submit FILE")
         raise LoadRejected("invalid", ("UsageError", message, "")) from error
-    extra = json.loads(spec["kwargs_json"]) if spec.get("kwargs_json") else {}
     both = sorted(set(extra) & set(kwargs))
     if both:
         raise LoadRejected(
@@ -447,7 +447,7 @@ def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 def make_scheduler(home: str, options: dict[str, str]) -> Any:
     from redun.scheduler import Scheduler
 
-    config = load_config(home)
+    config = load_config(home, check_types=True)
     section = dict(config.get("executors.default") or {"type": "threads"})
     if options.get("executor"):
         section["type"] = options["executor"]
@@ -570,6 +570,10 @@ def main(sock: Any, run_id: str) -> int:
         if spec.get("working_dir"):
             os.chdir(spec["working_dir"])
         task, kwargs = load(spec)
+        try:
+            scheduler = make_scheduler(home, spec.get("options", {}))
+        except UsageError as error:  # a bad redun.ini: it names the file, option and value
+            raise LoadRejected("invalid", (type(error).__name__, str(error), "")) from error
     except LoadRejected as rejected:
         if reject_load_errors:
             forwarder.close()
@@ -583,7 +587,6 @@ def main(sock: Any, run_id: str) -> int:
         forwarder.close()
         channel.send(("rejected", "invalid", load_error_tuple(spec["workflow_path"], error)))
         return EXIT_OK
-    scheduler = make_scheduler(home, spec.get("options", {}))
     scheduler.events.subscribe(forwarder)
     run.scheduler, run.forwarder = scheduler, forwarder
     threading.Thread(target=run.control_loop, name="redund-control", daemon=True).start()

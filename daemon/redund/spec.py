@@ -98,8 +98,15 @@ def validate_options(options: dict[str, str]) -> None:
             raise InvalidRequest(
                 f"option max_workers must be an integer >= 1, got {workers!r}"
             ) from None
-    if "executor" in options and not options["executor"]:
-        raise InvalidRequest("option executor is empty")
+    if "executor" in options:
+        from redun.executors.base import executor_types
+
+        types = executor_types()
+        if options["executor"] not in types:
+            raise InvalidRequest(
+                f"option executor={options['executor']!r} is not an executor type; "
+                f"known types: {', '.join(types)}"
+            )
     context = options.get("context")
     if context is not None:
         try:

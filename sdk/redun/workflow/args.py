@@ -7,6 +7,7 @@ import inspect
 import json
 import types
 import typing
+from collections.abc import Iterable
 from typing import Any
 
 from redun.errors import UsageError
@@ -104,9 +105,14 @@ def build_parser(task: Task) -> tuple[argparse.ArgumentParser, dict[str, tuple[s
     return parser, dests
 
 
-def parse_task_args(task: Task, argv: list[str]) -> dict[str, Any]:
-    """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input."""
+def parse_task_args(task: Task, argv: list[str], given: Iterable[str] = ()) -> dict[str, Any]:
+    """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input.
+
+    ``given`` names arguments supplied another way (typed values from Python):
+    they are not required on the command line.
+    """
     parser, dests = build_parser(task)
+    supplied = set(given)
 
     def fail(message: str) -> typing.NoReturn:
         raise UsageError(f"{message}\n\n{parser.format_usage().strip()}")
@@ -116,7 +122,7 @@ def parse_task_args(task: Task, argv: list[str]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for name, (_, convert, required) in dests.items():
         if not hasattr(namespace, name):
-            if required:
+            if required and name not in supplied:
                 fail(f"task {task.fullname} needs --{name}")
             continue
         raw = getattr(namespace, name)
