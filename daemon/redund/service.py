@@ -354,7 +354,9 @@ class RedunService(daemon_pb2_grpc.RedunServicer):
     async def StreamLogs(self, request: Any, context: Any) -> AsyncIterator[events_pb2.LogLine]:
         job = await views.get_job(self.runs, request.job_id)
         record = self.runs.live(job.execution_id)
-        if record is None:
+        if record is None:  # a run this daemon no longer holds: its output is in the store
+            for stream, text in await asyncio.to_thread(self.runs.store.job_log, job.id):
+                yield convert.log_to_pb(LogData(job.id, stream, text))
             return
         job_id = job.id
 

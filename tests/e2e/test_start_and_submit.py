@@ -129,3 +129,15 @@ def test_parallel_starts_start_one_daemon_and_all_say_which(fresh_daemon: Daemon
     assert sum(line.startswith("redund: already running for") for line in lines) == 4, lines
     assert all(f"(pid {pid}, unix:" in line and "?" not in line for line in lines), lines
     assert stat.S_IMODE(fresh_daemon.home.stat().st_mode) == 0o700
+
+
+def test_a_jobs_output_outlives_the_daemon_in_the_store(fresh_daemon: Daemon) -> None:
+    fresh_daemon.start()
+    with fresh_daemon.client() as client:
+        run = client.submit("flow.py", "chatty", args={"lines": "2"})
+        assert run.result(timeout=30) == 2
+        job_id = client.execution(run.id).root_job_id
+    fresh_daemon.stop()
+    fresh_daemon.start()
+    with fresh_daemon.client() as client:
+        assert "".join(line.text for line in client.logs(job_id)) == "line 0\nline 1\n"
