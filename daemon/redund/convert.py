@@ -222,6 +222,7 @@ def job_state_to_pb(data: JobStateData) -> events_pb2.JobStateChanged:
         duration_ns=ns(data.duration),
         args_summary=data.args_summary,
         error=error_to_pb(data.error),
+        call_order=data.call_order,
     )
 
 

@@ -135,6 +135,7 @@ class JobRecord:
         "child_count",
         "result",
         "event",
+        "call_order",
     )
 
     def __init__(self, job_id: str, execution_id: str, parent_id: str, task: str) -> None:
@@ -156,6 +157,7 @@ class JobRecord:
         self.child_count = 0
         self.result: ValuePreview | None = None
         self.event: Event | None = None  # the latest event about this job
+        self.call_order = 0  # its place in the execution's creation order, from 1
 
     @property
     def duration(self) -> float:
@@ -217,6 +219,7 @@ class JobStateData:
     duration: float
     args_summary: str
     error: ErrorInfo | None
+    call_order: int = 0
 
     @classmethod
     def of(cls, job: JobRecord) -> JobStateData:
@@ -232,6 +235,7 @@ class JobStateData:
             job.duration,
             job.args_summary,
             job.error,
+            job.call_order,
         )
 
 

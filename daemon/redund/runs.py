@@ -294,6 +294,7 @@ class RunManager:
             job = JobRecord(job_id, record.id, parent_id, update.task)
             job.create_time = when
             record.jobs[job_id] = job
+            job.call_order = len(record.jobs)
             self.job_index[job_id] = record.id
             parent = record.jobs.get(parent_id) if parent_id else None
             if parent is not None:
