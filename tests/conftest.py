@@ -33,3 +33,28 @@ def cli_env() -> dict[str, str]:
     env.pop("REDUN_DB_URI", None)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """gcp-storage-emulator on 127.0.0.1, shared by the session (wipe it per test)."""
+    pytest.importorskip("gcp_storage_emulator")
+    pytest.importorskip("google.cloud.storage")
+    from tests.cloud import GcsEmulator
+
+    emulator = GcsEmulator()
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's S3 server on 127.0.0.1, shared by the session (reachable from subprocesses)."""
+    pytest.importorskip("moto.server")
+    from tests.cloud import MotoS3Server
+
+    server = MotoS3Server()
+    server.start()
+    yield server
+    server.stop()

@@ -39,6 +39,7 @@ _STATUS_TO_PB = {
 _STATUS_FROM_PB = {value: key for key, value in _STATUS_TO_PB.items()}
 _STATE_TO_PB = {
     "pending": common_pb2.JOB_STATE_PENDING,
+    "queued": common_pb2.JOB_STATE_QUEUED,
     "running": common_pb2.JOB_STATE_RUNNING,
     "cached": common_pb2.JOB_STATE_CACHED,
     "done": common_pb2.JOB_STATE_DONE,
@@ -166,6 +167,7 @@ def counts_to_pb(counts: JobCounts) -> common_pb2.JobCounts:
         done=counts.done,
         failed=counts.failed,
         cancelled=counts.cancelled,
+        queued=counts.queued,
     )
 
 

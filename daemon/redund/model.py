@@ -26,7 +26,7 @@ class ExecutionStatus(str, enum.Enum):
         return self is not ExecutionStatus.RUNNING
 
 
-JOB_STATES = ("pending", "running", "cached", "done", "failed", "cancelled")
+JOB_STATES = ("pending", "queued", "running", "cached", "done", "failed", "cancelled")
 TERMINAL_JOB_STATES = frozenset({"cached", "done", "failed", "cancelled"})
 
 
@@ -172,6 +172,7 @@ class JobCounts:
 
     total: int = 0
     pending: int = 0
+    queued: int = 0
     running: int = 0
     cached: int = 0
     done: int = 0

@@ -15,6 +15,10 @@ watch on the file itself would lose), and watched directories (``Dir``
 values) recursively. Each batch of changes is narrowed to the watched paths,
 fingerprinted in the thread, and handed to the loop.
 
+URLs of objects (``s3://``, ``gs://``) that watched runs read are not for
+watchfiles: an :class:`~redund.objectwatch.ObjectWatcher` polls them and
+feeds the same reactor.
+
 At start the observer compares each watch's paths with its last run and runs
 again the watches whose files changed while no daemon was watching.
 """
@@ -35,6 +39,8 @@ from typing import TYPE_CHECKING
 
 from redund.errors import DaemonError
 from redund.model import Event, WatchTriggeredData
+from redund.objectwatch import ObjectWatcher, is_remote
+from redund.polling import DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL
 from redund.reactor import (
     DEFAULT_MAX_WAIT,
     DEFAULT_QUIET,
@@ -67,6 +73,9 @@ STEP_MS = 5  # the notifier returns a batch once no change came for this long
 GROUP_MS = 50  # ... or this long after the batch's first change
 MAX_SOURCE_BYTES = 4 << 20  # larger .py files are fingerprinted by size and mtime
 MTIME_SLACK = 0.01  # file times come from a coarse kernel clock (a tick behind)
+# S3 gives a HEAD's time in whole seconds, and a store's clock is not ours: an object
+# modified this close to a run's start may have changed after it (a cached re-run).
+OBJECT_MTIME_SLACK = 2.0
 IGNORED_NAMES = ("__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache")
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~")
 
@@ -107,6 +116,11 @@ def forget_bytecode(path: str) -> None:
         os.unlink(importlib.util.cache_from_source(path))
     except (OSError, ValueError, NotImplementedError):
         pass
+
+
+def _short(path: str) -> str:
+    """A changed path for the log: a file's name, an object's whole URL."""
+    return path if is_remote(path) else os.path.basename(path)
 
 
 def _ignored_below(path: str) -> bool:
@@ -292,6 +306,9 @@ class WatchObserver:
         home: the redun home; changes below it never count.
         clock: the reactor's clock.
         quiet, max_wait: the reactor's debounce (seconds).
+        poll_interval: seconds between polls of the objects (``s3://``, ``gs://``)
+            watches read, unless a watch sets its own (option ``poll_interval``).
+        poll_max_interval: the longest wait when a store throttles or fails.
     """
 
     def __init__(
@@ -305,6 +322,8 @@ class WatchObserver:
         clock: Callable[[], float] = time.monotonic,
         quiet: float = DEFAULT_QUIET,
         max_wait: float = DEFAULT_MAX_WAIT,
+        poll_interval: float = DEFAULT_INTERVAL,
+        poll_max_interval: float = DEFAULT_MAX_INTERVAL,
     ) -> None:
         self.registry = registry
         self.runs = runs
@@ -315,6 +334,9 @@ class WatchObserver:
             clock=clock, quiet=quiet, max_wait=max_wait, ignore=[os.path.realpath(home), home]
         )
         self.watcher: FileWatcher | None = None
+        self.objects = ObjectWatcher(
+            self._from_poller, interval=poll_interval, max_interval=poll_max_interval
+        )
         self._tasks = TaskSet()
         self._queue: collections.deque[ReactorEvent] = collections.deque()
         self._dispatching = False
@@ -328,6 +350,7 @@ class WatchObserver:
         """Follow every registered watch; re-run those whose files changed meanwhile."""
         self._loop = asyncio.get_running_loop()
         self.watcher = FileWatcher(self._from_thread)
+        self.objects.start()
         self.registry.add_listener(self._on_watch)
         watches = list(self.registry.watches.values())
         for watch in watches:
@@ -344,6 +367,7 @@ class WatchObserver:
             self._timer.cancel()
         if self.watcher is not None:
             await asyncio.to_thread(self.watcher.close)
+        await self.objects.close()
         await self._tasks.close()
 
     # -- events in ------------------------------------------------------------------------------
@@ -379,6 +403,10 @@ class WatchObserver:
             loop.call_soon_threadsafe(self.dispatch, FilesChanged(changes))
         except RuntimeError:  # the loop closed
             pass
+
+    def _from_poller(self, changes: dict[str, Fingerprint]) -> None:
+        if not self._stopped:
+            self.dispatch(FilesChanged(changes))
 
     def dispatch(self, *events: ReactorEvent) -> None:
         """Hand events to the reactor and carry out what it answers (never re-entrant)."""
@@ -416,23 +444,67 @@ class WatchObserver:
             if type(action) is StartRun:
                 self._tasks.spawn(self._start(action), name=f"watch-{action.watch_id[:8]}")
             elif type(action) is Observe:
+                local = [path for path in action.paths if not is_remote(path)]
                 if self.watcher is not None:
-                    self.watcher.set_paths(action.paths)
+                    self.watcher.set_paths(local)
+                self.objects.set_paths(self._poll_intervals(action.paths))
             elif type(action) is Measure:
-                self._queue.appendleft(self._measure(action))  # type: ignore[arg-type]
+                began = self._began.pop(action.execution_id, None)
+                remote = frozenset(path for path in action.paths if is_remote(path))
+                measured = self._measure(action, began, more=bool(remote))
+                self._queue.appendleft(measured)  # type: ignore[arg-type]
+                if remote:
+                    self._tasks.spawn(
+                        self._measure_remote(action, remote, began), name="measure-objects"
+                    )
 
-    def _measure(self, action: Measure) -> Measured:
-        measured = {path: fingerprint(path) for path in action.paths}
-        began = self._began.pop(action.execution_id, None)
+    def _poll_intervals(self, paths: frozenset[str]) -> dict[str, float | None]:
+        """The observed object URLs, each with the shortest interval a watch asks for."""
+        intervals: dict[str, float | None] = {path: None for path in paths if is_remote(path)}
+        for watch in self.registry.watches.values():
+            try:
+                own = float(watch.spec.options.get("poll_interval") or 0)
+            except ValueError:
+                own = 0
+            if own <= 0:
+                continue
+            for path in (*watch.paths, *watch.outputs):
+                if path in intervals:
+                    current = intervals[path]
+                    intervals[path] = own if current is None else min(current, own)
+        return intervals
+
+    async def _measure_remote(
+        self, action: Measure, remote: frozenset[str], began: float | None
+    ) -> None:
+        observations = {}
+        try:
+            observations = await self.objects.measure(remote)
+        finally:  # answer even if the requests failed: the reactor waits for the last part
+            changed = [
+                path
+                for path in sorted(action.fresh & remote)
+                if began is not None
+                and path in observations
+                and observations[path].fingerprint is not None
+                and observations[path].mtime_ns / 1e9 > began - OBJECT_MTIME_SLACK
+            ]
+            fingerprints = {path: seen.fingerprint for path, seen in observations.items()}
+            self.dispatch(Measured(fingerprints, action.watch_id, tuple(changed)))
+
+    def _measure(self, action: Measure, began: float | None, *, more: bool = False) -> Measured:
+        measured = {path: fingerprint(path) for path in action.paths if not is_remote(path)}
         changed: list[str] = []
         if began is not None:
             for path in sorted(action.fresh):
+                if is_remote(path):
+                    continue
                 try:
                     if os.stat(path).st_mtime > began - MTIME_SLACK:
                         changed.append(path)
                 except OSError:
                     pass  # missing: its creation is an event we will see
-        return Measured(measured, action.watch_id, tuple(changed))
+        return Measured(measured, action.watch_id, tuple(changed), more)
 
     async def _start(self, action: StartRun) -> None:
         watch = self.registry.watches.get(action.watch_id)
@@ -451,7 +523,7 @@ class WatchObserver:
         log.info(
             "watch %s: %s changed%s",
             watch.id,
-            ", ".join(os.path.basename(path) for path in action.changed_paths[:5]),
+            ", ".join(_short(path) for path in action.changed_paths[:5]),
             f"; superseding {action.supersede}" if action.supersede else "",
         )
         if action.supersede:
@@ -498,7 +570,22 @@ class WatchObserver:
             return [workflow]
         outputs = set(getattr(watch, "outputs", ()) or ())
         changed = []
+        remote = [path for path in watch.paths if is_remote(path) and path not in outputs]
+        if remote:
+            try:
+                seen = self.objects.probe(remote)
+            except Exception:
+                log.exception("watch %s: cannot poll its objects", watch.id)
+                seen = {}
+            for path in remote:
+                found = seen.get(path)
+                if found is None or found.fingerprint is None:
+                    changed.append(path)  # gone, or unknown: a run makes sure
+                elif found.mtime_ns / 1e9 > record.start_time - OBJECT_MTIME_SLACK:
+                    changed.append(path)
         for path in watch.paths or [workflow]:
+            if is_remote(path):
+                continue
             try:
                 info = os.stat(path)
             except OSError:

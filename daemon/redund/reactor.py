@@ -16,7 +16,8 @@ Events in:
   fingerprint now (``None``: gone). A path whose fingerprint equals the one
   last seen did not change (a ``touch`` of a source file, an editor saving
   the same bytes, the late echo of a run's own write) and counts for nothing.
-- :class:`Measured`: fingerprints the reactor asked for with :class:`Measure`.
+- :class:`Measured`: fingerprints the reactor asked for with :class:`Measure`
+  (in parts, when some paths take longer to measure: objects in a bucket).
 - :class:`Stale`: paths that changed while nobody watched (a daemon restart).
 
 Actions out:
@@ -35,6 +36,12 @@ Paths a run wrote (its outputs) are special: while that watch's run is in
 flight their changes are its own doing and are ignored, and when it ends
 they are measured afresh, so the echo of those writes is ignored too. A
 change to anything else while the run is in flight supersedes it.
+
+Paths may be URLs of objects (``s3://``, ``gs://``), which the shell polls; to
+the reactor they are paths like any other. Measuring them takes requests, so
+the shell may answer a :class:`Measure` in parts: until the last part
+(``more=False``) comes, changes of the outputs of that run still count as
+its own writes.
 
 What a watch observes is learnt when a run ends. Paths it learns then (and
 paths never measured) were not observed during that run, so the reactor asks
@@ -108,11 +115,13 @@ class Measured:
         watch_id: the watch whose run ended (when asked with one).
         changed: those of the asked ``fresh`` paths modified after that run began:
             the run may have read them before the change, and nobody observed it.
+        more: another part of the answer follows (the paths measured by requests).
     """
 
     fingerprints: Mapping[str, Fingerprint]
     watch_id: str = ""
     changed: tuple[str, ...] = ()
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +199,7 @@ class WatchState:
     pending: dict[str, None] = field(default_factory=dict)  # an ordered set
     first_change: float = 0.0
     last_change: float = 0.0
+    measuring: bool = False  # the baseline its last run left is still being measured
 
     @property
     def observed(self) -> frozenset[str]:
@@ -321,11 +331,14 @@ class Reactor:
         # changes to these may have gone unseen during the run (an event still on its
         # way counts for nothing once the path is measured): the shell checks their mtimes
         fresh = ((watch.observed - before) | measure) - watch.outputs
+        watch.measuring = True
         return [Measure(measure | watch.outputs, watch.watch_id, watch.execution_id, fresh)]
 
     def _measured(self, event: Measured) -> None:
         self.known.update(event.fingerprints)
         watch = self.watches.get(event.watch_id)
+        if watch is not None and not event.more:
+            watch.measuring = False
         if watch is None or not event.changed or watch.phase is not Phase.IDLE:
             return
         now = self.clock()
@@ -362,8 +375,10 @@ class Reactor:
             for watch in self.watches.values():
                 if not _matches(path, watch.observed):
                     continue
-                if watch.phase is not Phase.IDLE and _matches(path, watch.outputs):
-                    continue  # the run in flight writes it
+                if (watch.phase is not Phase.IDLE or watch.measuring) and _matches(
+                    path, watch.outputs
+                ):
+                    continue  # the run in flight writes it (or just wrote it: measuring)
                 self._pend(watch, path, now)
 
     def _stale(self, event: Stale) -> None:

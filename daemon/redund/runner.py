@@ -407,8 +407,13 @@ class Run:
     def cancel_job(self, job_id: str) -> None:
         forwarder, scheduler = self.forwarder, self.scheduler
         job = forwarder.jobs.get(job_id) if forwarder is not None else None
-        if job is not None and scheduler is not None and job.state.value == "running":
-            scheduler.reject_job(job, JobCancelled(f"job {job_id} was cancelled by a client"))
+        if job is not None and scheduler is not None and job.state.value in ("queued", "running"):
+            executor = scheduler.executors.get(job.executor_name)
+            if executor is not None:
+                executor.cancel(job)  # a remote job stops on its platform too
+            error = JobCancelled(f"job {job_id} was cancelled by a client")
+            error.__redun_no_retry__ = True  # type: ignore[attr-defined]
+            scheduler.reject_job(job, error)
 
 
 def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -451,6 +456,10 @@ def make_scheduler(home: str, options: dict[str, str]) -> Any:
     section = dict(config.get("executors.default") or {"type": "threads"})
     if options.get("executor"):
         section["type"] = options["executor"]
+        if "." in section["type"]:  # a class of the user's own: it must import (UsageError)
+            from redun.executors.base import get_executor_class
+
+            get_executor_class(section["type"])
     if options.get("max_workers"):
         section["max_workers"] = options["max_workers"]
     config["executors.default"] = section
@@ -491,6 +500,7 @@ def _value_files(value: Any, budget: int = 10_000) -> list[str]:
         if isinstance(item, Value):
             try:
                 found.extend(item.iter_files())
+                found.extend(_object_urls(item))
             except Exception:
                 continue
         elif isinstance(item, (list, tuple, set, frozenset)):
@@ -500,10 +510,31 @@ def _value_files(value: Any, budget: int = 10_000) -> list[str]:
     return found
 
 
+def _object_urls(value: Any) -> list[str]:
+    """The ``s3://``/``gs://`` URL a File or Dir names (a Dir's ends in ``/``): the
+    daemon polls them, as it watches local files."""
+    from redun.file import Dir, File, Staging
+
+    if isinstance(value, Staging):
+        value = value.remote
+    if not isinstance(value, (File, Dir)) or not _is_object_url(value.path):
+        return []
+    return [value.path.rstrip("/") + "/" if isinstance(value, Dir) else value.path]
+
+
+def _is_object_url(path: str) -> bool:
+    return path.partition("://")[0].lower() in ("s3", "gs") and "://" in path
+
+
+def _abspath(path: str) -> str:
+    return path if _is_object_url(path) else os.path.abspath(path)
+
+
 def dependencies(
     before: set[str], workflow_path: str, jobs: list[Any], backend: Any = None
 ) -> dict[str, list[str]]:
-    """What the run depended on: the user's modules it imported and local files of File values.
+    """What the run depended on: the user's modules it imported and the files of File values
+    (local paths, and the URLs of objects in S3 or GCS).
 
     ``outputs`` are the files among them that jobs returned (and the root job
     was not given): the daemon's watch ignores its own run writing them.
@@ -537,7 +568,7 @@ def dependencies(
             if value is None or type(value) in (int, float, str, bool):
                 continue
             for path in _value_files(value, budget=1000):
-                path = os.path.abspath(path)
+                path = _abspath(path)
                 files.add(path)
                 if value is job.result:
                     results.add(path)
@@ -546,7 +577,7 @@ def dependencies(
     # A cached job stands for its whole recorded call tree: its files count too.
     cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
     if cached and backend is not None:
-        files.update(os.path.abspath(path) for path in backend.files_in_calls(cached))
+        files.update(_abspath(path) for path in backend.files_in_calls(cached))
     return {
         "modules": sorted(modules),
         "files": sorted(files),

@@ -446,7 +446,7 @@ class RunManager:
         job = self.live_job(job_id)
         if job is None:
             raise NotFoundError(f"no running job {job_id!r}")
-        if job.state != "running":
+        if job.state not in ("queued", "running"):
             raise PreconditionError(
                 f"job {job_id} is {job.state}; only a running job can be cancelled "
                 "(cancel its execution instead)"

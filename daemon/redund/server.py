@@ -16,10 +16,12 @@ import time
 
 import grpc
 
+from redun.config import load_config
 from redund.auth import TcpListen, make_interceptor
 from redund.errors import StartError
 from redund.home import Home
 from redund.hub import Hub
+from redund.objectwatch import poll_settings
 from redund.observer import WatchObserver
 from redund.runners import RunnerPool
 from redund.runs import RunManager
@@ -59,7 +61,16 @@ class Daemon:
         self.runs = RunManager(home.path, pool, self.store, self.hub, home.inflight_dir)
         self.watches = WatchRegistry(home.path)
         self.runs.on_finished.append(self.watches.run_finished)
-        self.observer = WatchObserver(self.watches, self.runs, self.hub, self.store, home=home.path)
+        interval, longest = poll_settings(load_config(home.path))
+        self.observer = WatchObserver(
+            self.watches,
+            self.runs,
+            self.hub,
+            self.store,
+            home=home.path,
+            poll_interval=interval,
+            poll_max_interval=longest,
+        )
         self._stop = asyncio.Event()
         self._servers: list[grpc.aio.Server] = []
 

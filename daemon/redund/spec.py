@@ -13,6 +13,7 @@ OPTIONS = {
     "executor": "the default executor's type (threads, processes, ...)",
     "max_workers": "the default executor's worker count (an integer >= 1)",
     "context": "a JSON object of values for get_context()",
+    "poll_interval": "a watch's seconds between polls of the s3:// and gs:// objects it read",
 }
 
 MAX_SPEC_CHARS = 1 << 20
@@ -98,14 +99,25 @@ def validate_options(options: dict[str, str]) -> None:
             raise InvalidRequest(
                 f"option max_workers must be an integer >= 1, got {workers!r}"
             ) from None
+    interval = options.get("poll_interval")
+    if interval is not None:
+        try:
+            if not 0 < float(interval) < float("inf"):
+                raise ValueError
+        except ValueError:
+            raise InvalidRequest(
+                f"option poll_interval must be a number of seconds > 0, got {interval!r}"
+            ) from None
     if "executor" in options:
         from redun.executors.base import executor_types
 
         types = executor_types()
-        if options["executor"] not in types:
+        executor = options["executor"]
+        # A dotted path names a class of the user's own: the runner imports and checks it.
+        if executor not in types and "." not in executor:
             raise InvalidRequest(
-                f"option executor={options['executor']!r} is not an executor type; "
-                f"known types: {', '.join(types)}"
+                f"option executor={executor!r} is not an executor type; "
+                f"known types: {', '.join(types)} (or a class, mypkg.module.MyExecutor)"
             )
     context = options.get("context")
     if context is not None:

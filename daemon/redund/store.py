@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from redun.backends import schema
 from redun.errors import BackendError
 from redund.model import (
+    JOB_STATES,
     ErrorInfo,
     ExecutionRecord,
     ExecutionStatus,
@@ -125,7 +126,7 @@ class Store:
         for execution_id, state, count in rows:
             counts = by_id[execution_id].counts
             counts.total += count
-            if state in ("pending", "running", "cached", "done", "failed", "cancelled"):
+            if state in JOB_STATES:
                 setattr(counts, state, getattr(counts, state) + count)
 
     def finish_execution(

@@ -195,10 +195,16 @@ def check_config(config: Config, source: str, *, check_types: bool = True) -> No
         if section.startswith("executors."):
             kind = options.get("type")
             if kind is not None and check_types:
-                from redun.executors.base import executor_types
+                from redun.errors import UsageError
+                from redun.executors.base import executor_types, get_executor_class
 
                 types = executor_types()
-                if kind not in types:
+                if "." in kind:  # a class of the user's own: it must import
+                    try:
+                        get_executor_class(kind)
+                    except UsageError as error:
+                        raise ConfigError(f"{source}: [{section}] type: {error}") from None
+                elif kind not in types:
                     raise bad(section, "type", kind, f"one of {', '.join(types)}")
             for key in ("max_workers",):
                 if key in options:

@@ -6,6 +6,7 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
     ├── UsageError              bad input from a user: unknown task, bad argument, bad option
     │   ├── TaskNotFoundError   a task name that is not registered
     │   ├── TaskArgumentError   a call's arguments do not fit the task's signature
+    │   ├── TaskOptionError     a task option of the wrong type (``nout="3"``)
     │   └── ConfigError         a malformed redun.ini, or a bad value in it
     ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
     ├── SchedulerError          the scheduler could not evaluate a workflow
@@ -37,6 +38,10 @@ class TaskNotFoundError(UsageError, LookupError):
 
 class TaskArgumentError(UsageError, TypeError):
     """A call's arguments do not fit the task's signature."""
+
+
+class TaskOptionError(UsageError, TypeError):
+    """A task option of the wrong type or out of range (``nout="3"``, ``nout=-1``)."""
 
 
 class ConfigError(UsageError):

@@ -352,7 +352,7 @@ def _expression_hash(expr: Expression) -> str:
     from redun.hashing import hash_parts, hash_value
 
     if isinstance(expr, TaskExpression):
-        task_hash = expr.task.hash if expr.task is not None else expr.task_name
+        task_hash = expr.task.get_hash() if expr.task is not None else expr.task_name
         return hash_parts("task", task_hash, _lazy_hash(expr.args), _lazy_hash(expr.kwargs))
     if isinstance(expr, SimpleExpression):
         return hash_parts("simple", expr.func_name, _lazy_hash(expr.args), _lazy_hash(expr.kwargs))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -234,11 +235,29 @@ def _pump_stdout(stream: IO[bytes]) -> bytes:
     return b"".join(chunks)
 
 
+_TRACE_LINE = re.compile(rb"^\++ ")
+
+
+def show_trace() -> bool:
+    """True if bash's ``set -x`` trace should be shown live (``REDUN_SCRIPT_TRACE=1``)."""
+    return os.environ.get("REDUN_SCRIPT_TRACE", "").lower() in ("1", "true", "yes", "on")
+
+
 def _pump_stderr(stream: IO[bytes], chunks: list[bytes]) -> None:
+    # The shell's trace (`+ command` lines of set -x) goes to the job's log and to
+    # error messages, but is shown live only when asked for (REDUN_SCRIPT_TRACE=1,
+    # or `redun run --script-trace`).
+    output = get_current_output(required=False)
+    quiet_trace = output is not None and not show_trace()
     for line in iter(lambda: stream.readline(MAX_PARTIAL), b""):
         chunks.append(line)
+        text = line.decode("utf8", errors="replace")
         try:
-            sys.stderr.write(line.decode("utf8", errors="replace"))
+            if quiet_trace and _TRACE_LINE.match(line):
+                assert output is not None
+                output.write("stderr", text, echo=False)
+            else:
+                sys.stderr.write(text)
         except Exception:  # a closed or odd stderr must not lose the script's result
             pass
     stream.close()
@@ -424,7 +443,8 @@ def script(
             or ``Dir`` values the command writes in place, ``File("-")`` for its
             stdout, and plain values. Defaults to ``File("-")``.
         tempdir: run the command in a new temporary directory (removed after);
-            relative local staging paths are inside it.
+            relative local staging paths are inside it, and plain ``File``
+            outputs written there are removed with it (stage them to keep them).
         as_mount: accepted for compatibility; staging always copies.
         **task_options: options for the job (``executor``, ``limits``, ``cache``...).
 
@@ -441,8 +461,10 @@ def script(
         raise UsageError(f"script() takes a str or a list as command, not {type(command).__name__}")
 
     def self_stage(value: Any) -> Any:
-        # Outputs written in place are "staged" from and to the same path.
-        if isinstance(value, (File, Dir)) and not _is_stdout(value):
+        # Outputs written in place are "staged" from and to the same path. In a
+        # tempdir they stay there and go with it, as in redun: stage them
+        # (File(path).stage("name")) to keep them.
+        if isinstance(value, (File, Dir)) and not _is_stdout(value) and not tempdir:
             return value.stage(value.path)
         return value
 

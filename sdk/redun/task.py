@@ -9,9 +9,10 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
-from redun.errors import TaskNotFoundError, UsageError
+from redun.errors import TaskNotFoundError, TaskOptionError, UsageError
 from redun.expression import SchedulerExpression, TaskExpression
 from redun.namespace import compute_namespace
+from redun.task_options import CacheCheckValid, CacheScope, normalize_cache_options
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,21 +76,34 @@ class Task(Generic[P, R]):
         self.version = None if version is None else str(version)
         self.compat = compat or []
         self.script = script
-        self._task_options_base: dict = task_options_base or {}
-        self._task_options_override: dict = task_options_override or {}
-        self._export_options: set[str] = export_options or set()
+        self.fullname: str = f"{self.namespace}.{self.name}" if self.namespace else self.name
+        self._task_options_base: dict = normalize_cache_options(
+            task_options_base or {}, f"task {self.fullname}"
+        )
+        self._task_options_override: dict = normalize_cache_options(
+            task_options_override or {}, f"task {self.fullname}"
+        )
+        self._export_options: set[str] = set(export_options or ())
+        if "cache" in self._export_options:
+            self._export_options.add("cache_scope")
         self._hash_includes = hash_includes
         self._source = source
+        # An explicit source= stands for the function's code in the hash.
+        self._given_source = source
         self._hash: str | None = None
+        self._full_hash: str | None = None
         self._code_hash: Any = None
         self._signature: inspect.Signature | None = None
         self._nout: Any = _UNSET
-        self.fullname: str = f"{self.namespace}.{self.name}" if self.namespace else self.name
         self._validate()
+        self._resolve_options()
+
+    def _resolve_options(self) -> None:
         # Resolved once: the scheduler reads these for every job.
         options = self.options_view = self.get_task_options()
-        self.cache: bool = bool(options.get("cache", True))
-        self.check_valid: str = options.get("check_valid", "full")
+        self.cache_scope: CacheScope = options.get("cache_scope", CacheScope.BACKEND)
+        self.cache: bool = self.cache_scope is CacheScope.BACKEND
+        self.check_valid: str = options.get("check_valid", CacheCheckValid.FULL).value
         self.executor_name: str = options.get("executor", "default")
 
     # -- identity --------------------------------------------------------
@@ -103,15 +117,11 @@ class Task(Generic[P, R]):
                 f"task namespace {self.namespace!r} must use letters, digits, '_' and '.'"
             )
         options = self.get_task_options()
-        check_valid = options.get("check_valid", "full")
-        if check_valid not in ("full", "shallow"):
-            raise UsageError(
-                f"task {self.fullname}: check_valid must be 'full' or 'shallow', "
-                f"not {check_valid!r}"
-            )
         nout = options.get("nout")
-        if nout is not None and (not isinstance(nout, int) or nout < 0):
-            raise UsageError(f"task {self.fullname}: nout must be a non-negative int")
+        if nout is not None and (not isinstance(nout, int) or isinstance(nout, bool) or nout < 0):
+            raise TaskOptionError(
+                f"task {self.fullname}: nout must be a non-negative int, not {nout!r}"
+            )
         config_args = options.get("config_args")
         if config_args:
             unknown = [arg for arg in config_args if arg not in self.signature.parameters]
@@ -145,6 +155,9 @@ class Task(Generic[P, R]):
 
         if self.version is not None:
             body = "version:" + self.version
+        elif self._given_source is not None:
+            # The given text is the code's identity (as redun hashes task.source).
+            body = "source:" + hash_parts(self._given_source)
         else:
             body = "code:" + self.code_hash.digest
         includes = ""
@@ -163,10 +176,28 @@ class Task(Generic[P, R]):
 
     def recompute_hash(self) -> None:
         self._hash = None
+        self._full_hash = None
         self._code_hash = None
 
     def get_hash(self, data: bytes | None = None) -> str:
-        return self.hash
+        """The hash of this task as a value (passed as an argument, or compared).
+
+        It is :attr:`hash` plus the call-time option overrides
+        (``task.options(memory=4)``), as in redun. Calls are keyed by
+        :attr:`hash` alone, as in redun (which looks the task up by name): the
+        same call with other resources or another executor is a cache hit.
+        """
+        full = self._full_hash
+        if full is None:
+            overrides = self._task_options_override
+            if overrides:
+                from redun.hashing import hash_parts, hash_value
+
+                full = hash_parts(self.hash, "options", hash_value(overrides))
+            else:
+                full = self.hash
+            self._full_hash = full
+        return full
 
     def is_valid(self) -> bool:
         """True if this task's hash is the registered task's current hash."""
@@ -209,10 +240,14 @@ class Task(Generic[P, R]):
         clone.__dict__.update(self.__dict__)
         for key, value in changes.items():
             setattr(clone, "_" + key, value)
-        options = clone.options_view = clone.get_task_options()
-        clone.cache = bool(options.get("cache", True))
-        clone.check_valid = options.get("check_valid", "full")
-        clone.executor_name = options.get("executor", "default")
+        clone._task_options_override = normalize_cache_options(
+            clone._task_options_override, f"task {self.fullname}"
+        )
+        if "cache" in clone._export_options:
+            clone._export_options = clone._export_options | {"cache_scope"}
+        clone._full_hash = None
+        clone._validate()
+        clone._resolve_options()
         return clone
 
     @property
@@ -225,9 +260,34 @@ class Task(Generic[P, R]):
 
     @property
     def signature(self) -> inspect.Signature:
+        """The parameters callers give: the innermost wrapped task's, unless the
+        wrapper asked for its own (``wraps_task(use_wrapper_signature=True)``)."""
         if self._signature is None:
-            self._signature = inspect.signature(self.func)
+            func = self.func
+            if self.wrapped_task is not None and not self.get_task_option(
+                "use_wrapper_signature", False
+            ):
+                func = self.inner_task.func
+            self._signature = inspect.signature(func)
         return self._signature
+
+    @property
+    def wrapped_task(self) -> Task | None:
+        """The task this one wraps (see :func:`redun.wraps_task`), or None."""
+        inner_name = self.get_task_option("wrapped_task")
+        return get_task_registry().get(inner_name) if inner_name else None
+
+    @property
+    def inner_task(self) -> Task:
+        """The innermost wrapped task, or this task if it wraps none."""
+        current: Task = self
+        seen = {id(self)}
+        while True:
+            inner = current.wrapped_task
+            if inner is None or id(inner) in seen:
+                return current
+            seen.add(id(inner))
+            current = inner
 
     @property
     def load_module(self) -> str:
@@ -421,6 +481,21 @@ class TaskRegistry:
     def add(self, task: Task) -> None:
         self._tasks[task.fullname] = task
 
+    def rename(self, old_name: str, new_namespace: str, new_name: str) -> Task:
+        """Move the task registered as ``old_name`` to ``new_namespace.new_name``.
+
+        Its full name and hash change with it (the hash covers the name).
+        """
+        task = self._tasks.pop(old_name, None)
+        if task is None:
+            raise TaskNotFoundError(f"task {old_name!r} is not registered")
+        task.namespace = new_namespace
+        task.name = new_name
+        task.fullname = f"{new_namespace}.{new_name}" if new_namespace else new_name
+        task.recompute_hash()
+        self._tasks[task.fullname] = task
+        return task
+
     def get(self, task_name: str | None = None, hash: str | None = None) -> Task | None:
         if task_name is not None:
             return self._tasks.get(task_name)
@@ -457,3 +532,30 @@ _task_registry = TaskRegistry()
 def get_task_registry() -> TaskRegistry:
     """The process-wide registry of tasks."""
     return _task_registry
+
+
+# Func: the type variable redun's decorator signatures use (``Callable[[Func], Task]``).
+Func = TypeVar("Func", bound=Callable)
+
+
+def get_tuple_type_length(tuple_type: Any) -> int | None:
+    """The number of items of a ``tuple[...]``/``NamedTuple`` type, or None if unknown."""
+    if isinstance(tuple_type, type) and issubclass(tuple_type, tuple):
+        fields = getattr(tuple_type, "_fields", None)
+        return len(fields) if fields is not None else None
+    if typing.get_origin(tuple_type) in (tuple, typing.Tuple):  # noqa: UP006
+        args = typing.get_args(tuple_type)
+        if args == ((),):
+            return 0
+        if args and args[-1] is not Ellipsis:
+            return len(args)
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    # wraps_task lives in its own module, which imports this one.
+    if name == "wraps_task":
+        from redun.task_wrap import wraps_task
+
+        return wraps_task
+    raise AttributeError(f"module 'redun.task' has no attribute {name!r}")

@@ -60,3 +60,48 @@ def test_daemon_does_not_import_the_command_line(code: str) -> None:
 
 def test_client_loads_grpc_on_use() -> None:
     assert "grpc" in _loaded("from redun.client import Client")
+
+
+def test_watching_objects_loads_no_cloud_sdk_until_it_polls() -> None:
+    code = (
+        "import redund.objectwatch, redund.polling, redund.observer\n"
+        "redund.objectwatch.StoreFetcher().close()"
+    )
+    assert _modules(code, ("boto3", "botocore", "google")) == []
+
+
+def _modules(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    script = (
+        f"{code}\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return eval(result.stdout.strip().splitlines()[-1])
+
+
+CLOUD_AND_HEAVY = ("boto3", "botocore", "google", "pyspark", "grpc", "textual", "sqlalchemy")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import redun.executors.remote",
+        "import redun.executors.subproc, redun.executors.subproc.backend",
+        "import redun.executors.remote.entrypoint",
+        "import redun.cli.main; redun.cli.main.main(['oneshot', '--help'])",
+    ],
+)
+def test_the_remote_layer_imports_no_cloud_sdk(code: str) -> None:
+    guarded = f"try:\n    {code}\nexcept SystemExit:\n    pass"
+    assert _modules(guarded, CLOUD_AND_HEAVY) == []
+
+
+def test_the_scheduler_does_not_import_the_remote_layer() -> None:
+    code = (
+        "from redun import Scheduler, task\n"
+        "@task\ndef one() -> int:\n    return 1\n"
+        "assert Scheduler().run(one()) == 1"
+    )
+    assert _modules(code, ("redun.executors.remote", "redun.executors.subproc")) == []

@@ -65,7 +65,7 @@ def of(actions: list, kind: type) -> list:
 def settle(reactor: Reactor, actions: list) -> None:
     """Answer Measure actions with a fingerprint per path, as the shell does."""
     for measure in of(actions, Measure):
-        reactor.handle(Measured({path: ("v", 0) for path in measure.paths}))
+        reactor.handle(Measured({path: ("v", 0) for path in measure.paths}, measure.watch_id))
 
 
 def idle_watch(reactor: Reactor) -> None:
@@ -182,7 +182,7 @@ def test_the_runs_own_writes_are_ignored(reactor: Reactor, clock: Clock) -> None
     assert reactor.poll() == []
     actions = reactor.handle(updated("e2", running=False))
     assert of(actions, Measure) == [Measure(frozenset({OUT}), "w1", "e2")]
-    reactor.handle(Measured({OUT: ("v", 2)}))
+    reactor.handle(Measured({OUT: ("v", 2)}, "w1"))
     reactor.handle(FilesChanged({OUT: ("v", 2)}))  # the late echo of the last write
     clock.advance(1)
     assert reactor.poll() == []
@@ -285,3 +285,64 @@ def test_a_removed_watch_forgets_its_fingerprints(reactor: Reactor, clock: Clock
     reactor.handle(FilesChanged({FLOW: ("v", 0)}))
     clock.advance(0.05)
     assert reactor.poll() == [StartRun("w3", (FLOW,), "")]
+
+
+# -- objects in buckets: measured in parts ---------------------------------------------------
+BUCKET_IN = "s3://bucket/in/data.csv"
+BUCKET_DIR = "gs://bucket/inputs/"
+BUCKET_OUT = "gs://bucket/out/report.txt"
+
+
+def remote_updated(execution_id: str, *, running: bool) -> WatchUpdated:
+    return WatchUpdated(
+        "w1",
+        FLOW,
+        frozenset({FLOW, DATA, BUCKET_IN, BUCKET_DIR, BUCKET_OUT}),
+        frozenset({BUCKET_OUT}),
+        execution_id,
+        running,
+    )
+
+
+def test_object_urls_are_observed_and_their_changes_rerun(reactor: Reactor, clock: Clock) -> None:
+    reactor.handle(WatchUpdated("w1", FLOW, execution_id="e1", running=True))
+    actions = reactor.handle(remote_updated("e1", running=False))
+    assert BUCKET_IN in of(actions, Observe)[0].paths
+    settle(reactor, actions)
+    reactor.handle(FilesChanged({BUCKET_DIR + "x.csv": ("object", "etag-1")}))
+    clock.advance(0.05)
+    assert reactor.poll() == [StartRun("w1", (BUCKET_DIR + "x.csv",), "")]
+
+
+def test_a_runs_object_outputs_are_its_own_until_measured(reactor: Reactor, clock: Clock) -> None:
+    reactor.handle(WatchUpdated("w1", FLOW, execution_id="e1", running=True))
+    settle(reactor, reactor.handle(remote_updated("e1", running=False)))
+    reactor.handle(FilesChanged({BUCKET_IN: ("object", "2")}))
+    clock.advance(0.05)
+    assert reactor.poll() == [StartRun("w1", (BUCKET_IN,), "")]
+    reactor.handle(remote_updated("e2", running=True))
+    [measure] = of(reactor.handle(remote_updated("e2", running=False)), Measure)
+    assert measure.paths == frozenset({BUCKET_OUT})
+    # the shell answers local paths at once, objects once their requests come back; a poll
+    # that saw the run's own write of its output arrives in between: still the run's doing
+    reactor.handle(Measured({}, "w1", more=True))
+    reactor.handle(FilesChanged({BUCKET_OUT: ("object", "new")}))
+    clock.advance(1)
+    assert reactor.poll() == []
+    reactor.handle(Measured({BUCKET_OUT: ("object", "new")}, "w1"))
+    reactor.handle(FilesChanged({BUCKET_OUT: ("object", "new")}))  # a poll repeats it: no change
+    clock.advance(1)
+    assert reactor.poll() == []
+    reactor.handle(FilesChanged({BUCKET_OUT: None}))  # deleted by someone: made again
+    clock.advance(0.05)
+    assert reactor.poll() == [StartRun("w1", (BUCKET_OUT,), "")]
+
+
+def test_objects_modified_during_the_first_run_count(reactor: Reactor, clock: Clock) -> None:
+    reactor.handle(WatchUpdated("w1", FLOW, execution_id="e1", running=True))
+    [measure] = of(reactor.handle(remote_updated("e1", running=False)), Measure)
+    assert BUCKET_IN in measure.fresh and BUCKET_OUT not in measure.fresh
+    reactor.handle(Measured({FLOW: ("v", 0), DATA: ("v", 0)}, "w1", more=True))
+    reactor.handle(Measured({BUCKET_IN: ("object", "1")}, "w1", (BUCKET_IN,)))
+    clock.advance(0.05)
+    assert reactor.poll() == [StartRun("w1", (BUCKET_IN,), "")]

@@ -44,6 +44,8 @@ def test_bad_paths(spec: RunSpec, error: type, message: str) -> None:
     [
         ({"options": {"max_workers": "0"}}, "max_workers must be an integer >= 1"),
         ({"options": {"context": "[]"}}, "context must be a JSON object"),
+        ({"options": {"poll_interval": "0"}}, "poll_interval must be a number of seconds > 0"),
+        ({"options": {"poll_interval": "soon"}}, "poll_interval must be a number .* 'soon'"),
         ({"options": {"nope": "1"}}, "unknown option"),
         ({"kwargs_json": "{"}, "not valid JSON"),
         ({"kwargs_json": '{"x": 1}', "args": {"x": "2"}}, "given both"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pprint
 import subprocess
 import textwrap
 from pathlib import Path
@@ -91,7 +92,8 @@ def test_arguments_are_parsed_from_the_signature(flow_dir: Path, cli_env: dict) 
         "true",
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == repr(
+    # Printed as redun prints results: pprint (dict keys sorted).
+    assert proc.stdout.strip().splitlines()[-1] == pprint.pformat(
         {"n": 3, "scale": 2.5, "names": ["x", "y"], "loud": True}
     )
     proc = run(flow_dir, cli_env, "run", "flow.py", "summed", "--xs", "1", "2", "3")

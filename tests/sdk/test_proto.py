@@ -68,6 +68,7 @@ def test_state_names_strip_to_the_json_spelling() -> None:
 
     assert spellings(common_pb2.JobState, "JOB_STATE_") == {
         "pending",
+        "queued",
         "running",
         "cached",
         "done",

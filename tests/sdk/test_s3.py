@@ -21,6 +21,7 @@ from redun.events import JobStateChanged  # noqa: E402
 from redun.file import (  # noqa: E402
     RedunFileNotFoundError,
     RedunPermissionError,
+    RedunThrottledError,
     get_filesystem,
     glob_file,
 )
@@ -257,12 +258,18 @@ def test_translation_of_other_botocore_errors():
     from botocore.exceptions import ClientError, NoCredentialsError
 
     error = ClientError(
-        {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+        {"Error": {"Code": "InternalError", "Message": "We encountered an internal error."}},
         "GetObject",
     )
     translated = s3_error("read", url("k"), error)
     assert type(translated) is FileError
-    assert "s3://redun-test/k" in str(translated) and "SlowDown" in str(translated)
+    assert "s3://redun-test/k" in str(translated) and "InternalError" in str(translated)
+    slow = ClientError(
+        {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+        "GetObject",
+    )
+    throttled = s3_error("read", url("k"), slow)
+    assert isinstance(throttled, RedunThrottledError) and "SlowDown" in str(throttled)
     denied = s3_error("read", url("k"), ClientError({"Error": {"Code": "403"}}, "HeadObject"))
     assert isinstance(denied, RedunPermissionError) and isinstance(denied, PermissionError)
     no_creds = s3_error("read", url("k"), NoCredentialsError())

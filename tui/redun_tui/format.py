@@ -9,6 +9,7 @@ from redun_tui.data.model import ExecutionInfo, JobInfo, RunRequest
 #: Symbol and Rich style of each job state and execution status.
 STATE_LOOK: dict[str, tuple[str, str]] = {
     "pending": ("…", "grey62"),
+    "queued": ("◷", "yellow"),
     "running": ("▶", "bold yellow"),
     "cached": ("◆", "cyan"),
     "done": ("✔", "green"),

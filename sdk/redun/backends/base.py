@@ -81,8 +81,9 @@ class Backend:
         """Paths of the files in the arguments and results of these calls and all below them.
 
         A cached job stands for its whole call tree; this says which files that
-        tree read or wrote (a watch follows them). Backends that do not record
-        files return an empty set.
+        tree read or wrote (a watch follows them); a directory in an object store
+        ends in ``/`` (``s3://b/dir/``). Backends that do not record files return
+        an empty set.
         """
         return set()
 

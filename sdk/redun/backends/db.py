@@ -341,11 +341,12 @@ class DbBackend(Backend):
             " SELECT c.result_hash FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
             " UNION SELECT a.value_hash FROM tree JOIN redun_argument a ON a.call_hash = tree.h"
             " UNION SELECT s.child_hash FROM redun_subvalue s JOIN vals ON s.parent_hash = vals.v) "
-            "SELECT DISTINCT f.path FROM vals JOIN redun_file f ON f.value_hash = vals.v",
+            "SELECT DISTINCT f.path, f.kind FROM vals JOIN redun_file f ON f.value_hash = vals.v",
             "roots",
             call_hashes,
         )
-        return {path for (path,) in rows}
+        # an object store's directory is a prefix: "gs://b/d/", as a live Dir is reported
+        return {path + "/" if kind == "dir" and "://" in path else path for path, kind in rows}
 
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -516,3 +517,9 @@ def open_backend(db_uri: str, config: dict | None = None, *, must_exist: bool = 
             )
     backend.load()
     return backend
+
+
+# redun's name for the SQL backend, for code that checks or builds one by that name.
+# redun's ORM classes (Execution, Job, CallNode... as SQLAlchemy models) are not
+# provided: query the store with `redun log`, redun.lineage or the daemon's API.
+RedunBackendDb = DbBackend

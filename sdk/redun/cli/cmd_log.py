@@ -46,6 +46,9 @@ def register(commands: Any) -> None:
         "--all", action="store_true", help="show every job of a tree (default: summarize)"
     )
     log.add_argument("--depth", type=int, default=20, help="lineage depth (default 20)")
+    from redun.cli.log_lists import add_list_arguments
+
+    add_list_arguments(log)
     log.set_defaults(handler=log_command)
 
 
@@ -58,7 +61,11 @@ def log_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         reader = StoreReader(backend)
         out = _Output(args.format)
         target = args.target
-        if target is None:
+        from redun.cli.log_lists import show_listing, wants_listing
+
+        if target is None and wants_listing(args):
+            show_listing(reader, out, args)
+        elif target is None:
             show_executions(reader, out, args.limit)
         elif target == "-":
             execution = reader.latest_execution()
@@ -237,17 +244,20 @@ def show_execution(reader: Any, out: _Output, execution_id: str, *, show_all: bo
     for job in jobs:
         by_task.setdefault(job.task_name, Counter())[job.state] += 1
     states = ["done", "cached", "failed", "running", "cancelled"]
+    totals = Counter(job.state for job in jobs)
+    if totals["queued"]:  # remote jobs waiting in their platform's queue
+        states.insert(3, "queued")
     width = max([len(name) for name in by_task] + [4])
     out.line(f"  {'Task':<{width}}  " + "  ".join(f"{s:>9}" for s in [*states, "total"]))
     for name in sorted(by_task):
         counter = by_task[name]
         cells = [counter.get(s, 0) for s in states] + [sum(counter.values())]
         out.line(f"  {name:<{width}}  " + "  ".join(f"{c:>9}" for c in cells))
-    totals = Counter(job.state for job in jobs)
+    queued = f", QUEUED: {totals['queued']}" if totals["queued"] else ""
     out.line()
     out.line(
         f"Jobs: {len(jobs)} (DONE: {totals['done']}, CACHED: {totals['cached']}, "
-        f"FAILED: {totals['failed']}, RUNNING: {totals['running']})"
+        f"FAILED: {totals['failed']}{queued}, RUNNING: {totals['running']})"
     )
     out.line("-" * 80)
     _job_tree(out, jobs, calls, values, execution.root_job_id, show_all)

@@ -10,24 +10,27 @@ from typing import Any
 
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
+from redun.cli.run_support import (
+    post_mortem,
+    print_result,
+    print_task_help,
+    print_task_list,
+    recorded_arguments,
+)
 from redun.cli.trailing import option_names, take_own_options
-from redun.config import find_config_dir, load_config
-from redun.errors import UsageError
+from redun.errors import TaskNotFoundError, UsageError
+from redun.tags import default_execution_tags, parse_tag_key_value
+from redun.task import get_task_registry
 from redun.workflow.args import parse_task_args
 from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
 
 
 def make_scheduler(args: argparse.Namespace) -> Any:
-    from redun.scheduler import Scheduler
+    """The scheduler of the config directory, built by its setup hook (``redun -s``)."""
+    from redun.cli.setup import setup_scheduler
 
-    # After the workflow's import: it may register executor types of its own.
-    config = load_config(find_config_dir(args.config), check_types=True)
     db_uri = args.db or os.environ.get("REDUN_DB_URI")
-    if db_uri:
-        section = dict(config.get("backend") or {})
-        section["db_uri"] = db_uri
-        config["backend"] = section
-    return Scheduler(config=config)
+    return setup_scheduler(args.config, getattr(args, "setup", None), db_uri=db_uri)
 
 
 def parse_context(items: list[str]) -> dict:
@@ -80,6 +83,30 @@ def register(commands: Any) -> None:
         help="after the run, say why jobs ran (which argument, file or code changed)",
     )
     run.add_argument(
+        "-t",
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tag the execution (repeatable; besides user, project and redun.version)",
+    )
+    run.add_argument("--user", help="the execution's user tag (default: $REDUN_USER, else login)")
+    run.add_argument("--project", help="the execution's project tag (default: the namespace)")
+    run.add_argument(
+        "--pdb", action="store_true", help="open the debugger where a failing task raised"
+    )
+    run.add_argument(
+        "--script-trace",
+        action="store_true",
+        help="show script tasks' shell trace (set -x lines) live; it is always in the job log",
+    )
+    run.add_argument(
+        "--rerun",
+        action="store_true",
+        help="TASK is a recorded job or execution id: run its task again with its "
+        "recorded arguments (those given replace them)",
+    )
+    run.add_argument(
         "--traceback",
         action="store_true",
         help="on failure, print the whole traceback (redun's own frames too)",
@@ -100,11 +127,31 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         print(f"redun: error: cannot load workflow {args.file}:", file=sys.stderr)
         print_error(cause, full=args.traceback)
         return EXIT_USAGE
-    task = find_task(module, args.task, args.file)
-    task_argv = take_own_options(args, task_argv, keep=option_names(task.signature.parameters))
-    kwargs = parse_task_args(task, task_argv)
-    context = parse_context(args.context)
+    if args.task == "help" and "help" not in get_task_registry():
+        print_task_list(module)
+        return EXIT_OK
+    task_argv = take_own_options(args, task_argv, keep=_parameter_options(module, args))
     scheduler = make_scheduler(args)
+    recorded: dict[str, Any] = {}
+    if args.rerun:
+        scheduler.load()
+        task_name, recorded = recorded_arguments(scheduler.backend, args.task)
+        task = find_task(module, task_name, args.file)
+    else:
+        task = find_task(module, args.task, args.file)
+    if task_argv == ["help"]:
+        print_task_help(task)
+        return EXIT_OK
+    kwargs = parse_task_args(task, task_argv, required=not recorded)
+    kwargs = {**recorded, **kwargs}
+    context = parse_context(args.context)
+    if args.script_trace:
+        os.environ["REDUN_SCRIPT_TRACE"] = "1"
+    try:
+        tags = [parse_tag_key_value(item) for item in args.tag]
+    except ValueError as error:
+        raise UsageError(f"--tag: {error}") from None
+    tags = default_execution_tags(task, user=args.user, project=args.project) + tags
     tally = ProgressTally()
     scheduler.events.subscribe(tally)
     display = ProgressDisplay(tally, enabled=None if not args.no_progress else False)
@@ -119,6 +166,7 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
                 dryrun=args.dryrun,
                 cache=not args.no_cache,
                 context=context,
+                tags=tags,
             )
     except DryRunResult as dry:
         print_dryrun(dry)
@@ -134,6 +182,8 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         if not isinstance(error, Exception) and getattr(error, "__redun_job__", None) is None:
             raise
         print_error(error, full=args.traceback)
+        if args.pdb:
+            post_mortem(error)
         if args.explain:
             _print_explanations(scheduler, scheduler.jobs())
         return EXIT_FAILED
@@ -143,17 +193,19 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         _print_explanations(scheduler, scheduler.jobs())
     if args.dryrun:
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
-    sys.stdout.write(safe_repr(result) + "\n")
-    sys.stdout.flush()
+    print_result(result)
     return EXIT_OK
 
 
-def safe_repr(value: Any) -> str:
-    """``repr(value)``, or a stand-in when the value's ``__repr__`` raises."""
+def _parameter_options(module: Any, args: argparse.Namespace) -> set[str]:
+    """The task's ``--name`` options (they win over run's own); none known for --rerun."""
+    if args.rerun:
+        return set()
     try:
-        return repr(value)
-    except Exception as error:
-        return f"<{type(value).__qualname__} object; its __repr__ raised {type(error).__name__}>"
+        task = find_task(module, args.task, args.file)
+    except TaskNotFoundError:
+        return set()  # reported below
+    return option_names(task.signature.parameters)
 
 
 def _print_explanations(scheduler: Any, jobs: list, dryrun: bool = False) -> None:

@@ -36,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--db", metavar="URI", help="database URL (overrides [backend] db_uri; $REDUN_DB_URI)"
     )
+    parser.add_argument(
+        "-s",
+        "--setup",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the config's [scheduler] setup_scheduler hook (repeatable)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = _load_command(name)
@@ -58,6 +66,12 @@ COMMAND_MODULES = (
     "watch",
     "watches",
     "unwatch",
+    "fs",
+    "tag",
+    "init",
+    "launch",
+    "console",
+    "oneshot",
 )
 # Commands whose arguments after FILE TASK belong to the task.
 TASK_COMMANDS = frozenset({"run", "submit", "watch"})

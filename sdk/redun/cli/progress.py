@@ -9,9 +9,10 @@ from typing import Any
 
 from redun.events import Event, ExecutionFinished, JobStateChanged
 
-STATES = ("pending", "running", "cached", "done", "failed", "cancelled")
+STATES = ("pending", "queued", "running", "cached", "done", "failed", "cancelled")
 _STYLES = {
     "pending": "yellow",
+    "queued": "yellow",
     "running": "cyan",
     "cached": "green",
     "done": "bold green",
@@ -29,6 +30,7 @@ class ProgressTally:
         self.counts: dict[str, dict[str, int]] = {}
         self.started = time.monotonic()
         self.finished: float | None = None
+        self.queued_seen = False  # the queued column appears once a remote job queues
 
     def __call__(self, event: Event) -> None:
         if type(event) is JobStateChanged:
@@ -41,6 +43,8 @@ class ProgressTally:
                 if task_counts is None:
                     task_counts = self.counts[event.task] = dict.fromkeys(STATES, 0)
                 task_counts[event.state] += 1
+                if event.state == "queued":
+                    self.queued_seen = True
         elif type(event) is ExecutionFinished:
             self.finished = time.monotonic()
 
@@ -54,19 +58,20 @@ class ProgressTally:
         elapsed = (self.finished or time.monotonic()) - self.started
         table = Table(title=f"redun  {elapsed:6.1f}s", title_justify="left", expand=False)
         table.add_column("task", style="bold")
-        for state in STATES:
+        states = [s for s in STATES if s != "queued" or self.queued_seen]
+        for state in states:
             table.add_column(state, justify="right", style=_STYLES[state])
         totals = dict.fromkeys(STATES, 0)
         rows = self.snapshot()
         for task, counts in rows[:30]:
-            table.add_row(task, *[str(counts[s]) if counts[s] else "" for s in STATES])
+            table.add_row(task, *[str(counts[s]) if counts[s] else "" for s in states])
             for state in STATES:
                 totals[state] += counts[state]
         for _, counts in rows[30:]:
             for state in STATES:
                 totals[state] += counts[state]
         if len(rows) > 1:
-            table.add_row("total", *[str(totals[s]) for s in STATES], style="dim")
+            table.add_row("total", *[str(totals[s]) for s in states], style="dim")
         return table
 
 

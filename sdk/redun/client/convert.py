@@ -104,7 +104,16 @@ def event_to_dict(event: events_pb2.Event) -> dict[str, Any]:
         counts = finished.job_counts
         data["job_counts"] = {
             name: getattr(counts, name)
-            for name in ("total", "pending", "running", "cached", "done", "failed", "cancelled")
+            for name in (
+                "total",
+                "pending",
+                "queued",
+                "running",
+                "cached",
+                "done",
+                "failed",
+                "cancelled",
+            )
         }
     elif kind == "log":
         data.update(

@@ -3,8 +3,9 @@
 An executor receives jobs whose arguments are concrete, runs each job's task,
 and reports the outcome to the scheduler from any thread with
 ``scheduler.done_job(job, result)`` or ``scheduler.reject_job(job, error)``.
-Remote executors (AWS Batch, GCP Batch, Spark) implement ``submit_batch`` to
-ship many small jobs at once and ``cancel`` to stop remote work.
+Remote executors (AWS Batch, GCP Batch, Spark, subprocess) build on
+:mod:`redun.executors.remote`, which ships many small jobs at once and stops
+remote work on ``cancel_batch``.
 """
 
 from __future__ import annotations
@@ -61,14 +62,23 @@ class Executor:
     def cancel(self, job: Job) -> None:
         """Stop ``job`` if possible. Local executors cannot interrupt a running thread."""
 
+    def cancel_batch(self, jobs: list[Job]) -> None:
+        """Stop several jobs (a cancelled run's); remote executors stop them in bulk.
+
+        Jobs this executor never received may be among them: ignore those.
+        """
+        for job in jobs:
+            self.cancel(job)
+
 
 _registry: dict[str, str | type[Executor]] = {
-    "threads": "redun.executors.threads.ThreadExecutor",
-    "local": "redun.executors.threads.ThreadExecutor",
+    "threads": "redun.executors.local.LocalExecutor",
+    "local": "redun.executors.local.LocalExecutor",
     "processes": "redun.executors.processes.ProcessExecutor",
     "aws_batch": "redun.executors.aws_batch.AWSBatchExecutor",
     "gcp_batch": "redun.executors.gcp_batch.GCPBatchExecutor",
     "spark": "redun.executors.spark.SparkExecutor",
+    "subprocess": "redun.executors.subproc.SubprocessExecutor",
 }
 
 
@@ -84,8 +94,13 @@ def executor_types() -> list[str]:
 
 
 def get_executor_class(type_name: str) -> type[Executor]:
-    """The executor class for a ``type =`` name in ``[executors.NAME]``."""
+    """The executor class for a ``type =`` name in ``[executors.NAME]``.
+
+    A dotted path (``mypkg.executors.MyExecutor``) names a class of the user's own.
+    """
     target = _registry.get(type_name)
+    if target is None and "." in type_name:
+        target = _import_class(type_name)
     if target is None:
         raise UsageError(
             f"unknown executor type {type_name!r}; known types: {', '.join(sorted(_registry))}"
@@ -101,4 +116,19 @@ def get_executor_class(type_name: str) -> type[Executor]:
             ) from exc
         target = getattr(module, class_name)
         _registry[type_name] = target
+    return target
+
+
+def _import_class(path: str) -> type[Executor]:
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"executor class {path!r}: cannot import {module_name!r} ({exc})") from exc
+    target = getattr(module, class_name, None)
+    if not (isinstance(target, type) and issubclass(target, Executor)):
+        raise UsageError(
+            f"executor class {path!r}: {class_name!r} in {module_name!r} is not a "
+            "subclass of redun.executors.base.Executor"
+        )
     return target

@@ -92,7 +92,7 @@ class Explainer:
     ) -> Explanation:
         outcome = "ran" if subject.state == "done" else subject.state
         reason = subject.reason if subject.reason not in _DEFAULT_REASONS else ""
-        no_cache = reason in ("cache disabled", "task has cache=False")
+        no_cache = reason == "cache disabled" or reason.startswith("task has cache")
         if previous is None:
             summary = f"no earlier call of {subject.task_name} was recorded: its first run"
             if no_cache:

@@ -2,7 +2,9 @@
 
 See :mod:`redun.file.hash_mode` for how local files are hashed (stat or content),
 :mod:`redun.file.variants` for content-hashed and immutable file families, and
-:mod:`redun.file.s3` for ``s3://`` paths (boto3 is imported on first use).
+:mod:`redun.file.objectstore` for what object stores share, :mod:`redun.file.s3`
+for ``s3://`` paths (boto3 is imported on first use) and :mod:`redun.file.gcs`
+for ``gs://`` paths (google-cloud-storage, likewise).
 """
 
 from redun.file.dir import Dir, FileSet, copy_file
@@ -22,6 +24,8 @@ from redun.file.filesystem import (
 )
 from redun.file.hash_mode import get_default_hash_mode, set_default_hash_mode
 from redun.file.local import LocalFileSystem
+from redun.file.objectstore import ObjectInfo, ObjectStoreFileSystem, RedunThrottledError
+from redun.file.sharded import ShardedS3Dataset
 from redun.file.staging import Staging, StagingDir, StagingFile
 from redun.file.variants import (
     ContentDir,
@@ -54,8 +58,12 @@ __all__ = [
     "IStagingDir",
     "IStagingFile",
     "LocalFileSystem",
+    "ObjectInfo",
+    "ObjectStoreFileSystem",
     "RedunFileNotFoundError",
     "RedunPermissionError",
+    "ShardedS3Dataset",
+    "RedunThrottledError",
     "Staging",
     "StagingDir",
     "StagingFile",

@@ -3,7 +3,8 @@
 ``get_filesystem(url)`` maps ``/local/path`` and ``file://...`` to the local
 file system. Backends for other schemes register themselves with
 :func:`register_filesystem`, or lazily with :func:`register_lazy_filesystem`
-so that e.g. boto3 loads only when an ``s3://`` path is first used.
+so that e.g. boto3 loads only when an ``s3://`` path is first used (and
+google-cloud-storage when a ``gs://`` one is).
 
 Backends raise :class:`~redun.errors.FileError` (or the two subclasses below,
 which are also the matching builtin ``OSError`` subclasses, so
@@ -251,6 +252,10 @@ class FileSystem(abc.ABC):
         their own tools; this default goes through the ``redun`` CLI.
         """
         if src_path and dest_path:
+            if not recursive:
+                piped = _piped_copy(src_path, dest_path)
+                if piped:
+                    return piped
             flag = "--recursive " if recursive else ""
             return f"redun fs cp {flag}{quote(src_path)} {quote(dest_path)}"
         raise FileError(
@@ -258,14 +263,31 @@ class FileSystem(abc.ABC):
         )
 
 
+def _piped_copy(src_path: str, dest_path: str) -> str | None:
+    """``(read SRC to stdout) | (write stdin to DEST)`` with each side's own tool.
+
+    None when either side has no streaming form (then ``redun fs cp`` copies).
+    """
+    try:
+        src_fs, dest_fs = get_filesystem(src_path), get_filesystem(dest_path)
+        if type(src_fs) is type(dest_fs):
+            return None
+        read = FileSystem.shell_copy is not type(src_fs).shell_copy and src_fs.shell_copy(
+            src_path, None
+        )
+        write = FileSystem.shell_copy is not type(dest_fs).shell_copy and dest_fs.shell_copy(
+            None, dest_path
+        )
+    except FileError:
+        return None
+    if not read or not write or "redun fs cp" in read + write:
+        return None
+    return f"({read}) | ({write})"
+
+
 _filesystem_classes: dict[str, type[FileSystem]] = {}
 _lazy_filesystems: dict[str, str] = {}
 _instances: dict[type[FileSystem], FileSystem] = {}
-
-# Schemes whose backends are planned but not shipped yet.
-_NOT_INSTALLED = {
-    "gs": "Google Cloud Storage (gs://) support is not installed yet",
-}
 
 
 def register_filesystem(cls: type[FileSystem]) -> type[FileSystem]:
@@ -317,8 +339,6 @@ def _load_filesystem_class(proto: str, url: str | None) -> type[FileSystem]:
     where = f" (path {url!r})" if url else ""
     target = _lazy_filesystems.get(proto)
     if target is None:
-        if proto in _NOT_INSTALLED:
-            raise FileError(f"{_NOT_INSTALLED[proto]}{where}")
         known = ", ".join(sorted({*_filesystem_classes, *_lazy_filesystems}))
         raise FileError(f"no file system for scheme {proto!r}{where}; known: {known}")
     module_name, _, class_name = target.partition(":")
@@ -343,3 +363,6 @@ def glob_file(pattern: str) -> list[str]:
 
 # Built-in remote backends: their modules (and SDKs) load on first use.
 register_lazy_filesystem("s3", "redun.file.s3:S3FileSystem")
+register_lazy_filesystem("http", "redun.file.http:HTTPFileSystem")
+register_lazy_filesystem("https", "redun.file.http:HTTPFileSystem")
+register_lazy_filesystem("gs", "redun.file.gcs:GCSFileSystem")

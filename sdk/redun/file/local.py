@@ -200,14 +200,11 @@ class LocalFileSystem(FileSystem):
         src = _os_path(src_path) if src_path else None
         dest = _os_path(dest_path) if dest_path else None
         if src and dest:
-            if recursive:
-                # "src/." copies the contents, so an existing dest is not nested into.
-                return (
-                    f"mkdir -p {quote(dest)} && cp -r {quote(src.rstrip('/') + '/.')} {quote(dest)}"
-                )
-            parent = os.path.dirname(dest)
-            mkdir = f"mkdir -p {quote(parent)} && " if parent else ""
-            return f"{mkdir}cp {quote(src)} {quote(dest)}"
+            # The commands redun renders; script() stages in Python and makes
+            # parent directories itself, so these are for display and for users'
+            # own scripts.
+            flag = "-r " if recursive else ""
+            return f"cp {flag}{quote(src)} {quote(dest)}"
         if recursive:
             raise FileError("a recursive copy needs both a source and a destination path")
         if src:

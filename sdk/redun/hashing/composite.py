@@ -38,7 +38,9 @@ from redun.hashing.leaves import (
     _utf8,
 )
 from redun.hashing.state import _MISSING, _expand_state
-from redun.value import Value
+from redun.value import Value, get_type_registry
+
+_type_registry = get_type_registry()
 
 
 def _expand_range(x: range) -> _Expansion:
@@ -209,6 +211,12 @@ def _expand(x: Any) -> _Expansion:
         return expand(x)
     if isinstance(x, type):
         return _encode_type(x), None
+
+    # A ProxyValue registered for this type (or a base) hashes it.
+    proxy = _type_registry.get_proxy_type(t)
+    if proxy is not None:
+        digest = proxy(x).get_hash()
+        return _composite(b"v", proxy.get_type_name(), _utf8(str(digest))), None
 
     # The Value protocol, nominal or duck-typed (e.g. another library's File).
     if isinstance(x, Value):

@@ -103,7 +103,18 @@ def _encode_type(x: type) -> bytes:
 
 
 def _encode_function(x: Any) -> bytes:
-    return _composite(b"f", _qualname(x))
+    name = _qualname(x)
+    if "<lambda>" in name or "<locals>" in name:
+        # Hashed by name, two different lambdas would be one value; and neither
+        # can be stored or sent to a worker by reference. redun refuses them too.
+        from redun.errors import HashingError
+
+        kind = "a lambda" if "<lambda>" in name else "a function defined inside a function"
+        raise HashingError(
+            f"cannot use {kind} ({name}) as a task argument or result: it cannot be "
+            "serialized; define it at module level, or make it a task"
+        )
+    return _composite(b"f", name)
 
 
 def _encode_datetime(x: datetime.date | datetime.time) -> bytes:

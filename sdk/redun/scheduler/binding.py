@@ -89,3 +89,19 @@ def lazy_defaults(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
         return {}
     given = set(names[: len(args)]) | set(kwargs)
     return {name: value for name, value in defaults.items() if name not in given}
+
+
+def get_arg_defaults(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The defaults of the parameters that neither ``args`` nor ``kwargs`` give."""
+    defaults: dict[str, Any] = {}
+    for index, param in enumerate(task.signature.parameters.values()):
+        if index < len(args) or param.name in kwargs:
+            continue
+        if param.default is not inspect.Parameter.empty:
+            defaults[param.name] = param.default
+    return defaults
+
+
+def set_arg_defaults(task: Task, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``(args, kwargs)`` with the missing parameters' defaults added to ``kwargs``."""
+    return args, {**kwargs, **get_arg_defaults(task, args, kwargs)}

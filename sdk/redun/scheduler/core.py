@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -37,16 +38,24 @@ from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise, drain
 from redun.scheduler.binding import bind_arguments, lazy_defaults
 from redun.scheduler.cache import CacheChecker
-from redun.scheduler.job import Execution, Job, JobState
+from redun.scheduler.job import Execution, Job, JobState, job_options
+from redun.scheduler.jobinfo import fill_job_info, job_info_params
+from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
 from redun.scheduler.reduce import reduce_value
 from redun.task import SchedulerTask, Task, get_task_registry
+from redun.task_options import CacheScope
+from redun.value import lifecycle_hooks
 
 logger = logging.getLogger("redun")
 
-# Posted by run_job_function when a job's function actually starts.
+# Posted by run_job_function (or a remote executor) when a job's function actually starts.
 _STARTED = "started"
+# Posted by a remote executor when the job waits in its platform's queue.
+_QUEUED = "queued"
 # Posted by cancel(): the loop stops the execution when it takes it.
 _CANCEL = "cancel"
+# States in which a job may still receive its outcome from an executor.
+_ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -124,6 +133,8 @@ class Scheduler:
         }
         context_text = (self.config.get("scheduler") or {}).get("context")
         self.context: dict = json.loads(context_text) if context_text else {}
+        # Resources held by running jobs, per limit name (kept across runs, like redun).
+        self.limits_used: defaultdict[str, int] = defaultdict(int)
         self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
         self._running = False
         self._reset()
@@ -146,7 +157,8 @@ class Scheduler:
         if executor is None:
             section = self._executor_configs.get(name)
             if section is not None:
-                type_name = section.get("type", "threads")
+                # class = pkg.module.Class names a user's executor class.
+                type_name = section.get("class") or section.get("type", "threads")
             elif name in ("default", "threads", "local"):
                 type_name = "threads"
             elif name == "processes":
@@ -154,7 +166,7 @@ class Scheduler:
             else:
                 raise UsageError(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
-                    "to redun.ini (type = threads|processes|aws_batch|gcp_batch|spark)"
+                    "to redun.ini (type = threads|processes|subprocess|aws_batch|gcp_batch|spark)"
                 )
             executor = get_executor_class(type_name)(name, self, section or {})
             self.add_executor(executor)
@@ -168,13 +180,17 @@ class Scheduler:
     def is_running(self) -> bool:
         return self._running
 
+    @property
+    def use_cache(self) -> bool:
+        """False while running with ``cache=False`` (every job re-runs)."""
+        return self._use_cache
+
     def _reset(self) -> None:
         self.execution: Execution | None = None
         self._jobs_by_eval: dict[str, Job] = {}
         self._to_check: list[Job] = []
         self._to_run: list[Job] = []
         self._waiting_limits: list[Job] = []
-        self._resources_used: dict[str, int] = {}
         self._inflight = 0
         self._depth = 0
         self._deferred: list[tuple[Expression, Job | None, Promise]] = []
@@ -185,6 +201,7 @@ class Scheduler:
         self._emit_jobs = False
         self._recorder: Any = None
         self._context_hashes: dict[int, tuple[dict, str]] = {}
+        self._handle_forks: dict[tuple[str, str], int] = {}
 
     # -- running -----------------------------------------------------------
     def run(
@@ -286,6 +303,11 @@ class Scheduler:
                     break
         if root.is_rejected:
             raise root.error
+        # Jobs still running were forked (fork_thread) and never joined: the
+        # execution ends when they do, so their results are recorded too.
+        while self._inflight > 0 and not self._dryrun:
+            self._handle_outcome(*inbox.get())
+            self._pump()
         if self._dryrun and self._dryrun_jobs:
             raise DryRunResult(self._dryrun_jobs)
         return root.value
@@ -408,22 +430,30 @@ class Scheduler:
     def _call_task(
         self, task: Task, expr: TaskExpression | None, args: tuple, kwargs: dict, parent: Job | None
     ) -> Promise:
+        if lifecycle_hooks.active:
+            args, kwargs = preprocess_arguments(self._handle_forks, parent, args, kwargs)
         bound = bind_arguments(task, args, kwargs)
         config_args = task.get_task_option("config_args")
+        info_params = job_info_params(task)
+        if info_params:
+            # JobInfo parameters are filled in by the scheduler: not inputs.
+            config_args = [*(config_args or ()), *info_params]
         arg_hashes = {
             name: hash_value(value)
             for name, value in bound.items()
             if not config_args or name not in config_args
         }
         args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
-        context = self._context_for(parent, task.options_view)
+        options, exported = job_options(task, parent)
+        context = self._context_for(parent, options)
         if context:
             # The context is an input like the arguments: get_context() reads it
             # anywhere below this call, so a different context is a different call.
             eval_hash = hash_parts(task.hash, args_hash, self._context_hash(context))
         else:
             eval_hash = hash_parts(task.hash, args_hash)
-        existing = self._jobs_by_eval.get(eval_hash)
+        scope = options.get("cache_scope", CacheScope.BACKEND)
+        existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
         if existing is not None:
             if parent is not None:
                 parent.child_jobs.append(existing)
@@ -435,20 +465,36 @@ class Scheduler:
         job.arg_hashes = arg_hashes
         job.args_hash = args_hash
         job.eval_hash = eval_hash
-        job.options = task.options_view  # shared, read-only
+        job.options = options  # shared, read-only
+        job.exported = exported
         job.context = context
+        if options is not task.options_view:
+            job.executor_name = options.get("executor", "default")
+        if info_params:
+            fill_job_info(job, info_params)
+        tags = options.get("tags")
+        if tags:
+            # @task(tags=...) / .options(tags=...): on the job, and on the task version.
+            self.add_tags("job", job.id, tags)
+            self.add_tags("task", task.hash, task.get_task_option("tags") or tags)
         promise: Promise = Promise()
         job.promise = promise
-        self._jobs_by_eval[eval_hash] = job
         if parent is not None:
             parent.child_jobs.append(job)
         elif self.execution is not None and self.execution.job is None:
             self.execution.job = job
+        # A NONE-scoped job is never shared: keyed by its own id, it is found by nobody.
+        self._jobs_by_eval[eval_hash if scope is not CacheScope.NONE else job.id] = job
         self._emit(job)
-        if self._use_cache and task.cache:
+        if self._use_cache and scope is CacheScope.BACKEND:
             self._to_check.append(job)
         else:
-            job.reason = "cache disabled" if not self._use_cache else "task has cache=False"
+            if not self._use_cache:
+                job.reason = "cache disabled"
+            elif scope is CacheScope.CSE:
+                job.reason = "task has cache=False"
+            else:
+                job.reason = "task has cache_scope=NONE"
             self._to_run.append(job)
         return promise
 
@@ -536,10 +582,10 @@ class Scheduler:
         wanted = _normalize_limits(limits)
         for name, amount in wanted.items():
             capacity = self.limits.get(name, 1)
-            if self._resources_used.get(name, 0) + amount > capacity:
+            if self.limits_used[name] + amount > capacity:
                 return False
         for name, amount in wanted.items():
-            self._resources_used[name] = self._resources_used.get(name, 0) + amount
+            self.limits_used[name] += amount
         job.limits = wanted
         return True
 
@@ -547,7 +593,7 @@ class Scheduler:
         if not job.limits:
             return
         for name, amount in job.limits.items():
-            self._resources_used[name] -= amount
+            self.limits_used[name] -= amount
         job.limits = {}
         waiting, self._waiting_limits = self._waiting_limits, []
         self._to_run.extend(waiting)
@@ -575,6 +621,14 @@ class Scheduler:
     def post_log(self, job: Job, stream: str, text: str) -> None:
         """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe."""
         self._inbox.put((job, None, (stream, text)))
+
+    def job_queued(self, job: Job) -> None:
+        """Report that ``job`` waits in a remote platform's queue. Thread-safe."""
+        self._inbox.put((job, _QUEUED, None))
+
+    def job_started(self, job: Job) -> None:
+        """Report that ``job``'s function started running (remotely). Thread-safe."""
+        self._inbox.put((job, _STARTED, None))
 
     def run_job_function(self, job: Job) -> None:
         """Run ``job``'s task function in this thread and report the outcome.
@@ -608,8 +662,13 @@ class Scheduler:
 
     def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
         if ok is _STARTED:
-            if job.state is JobState.PENDING:
+            if job.state is JobState.PENDING or job.state is JobState.QUEUED:
                 job.transition(JobState.RUNNING)
+                self._emit(job)
+            return
+        if ok is _QUEUED:
+            if job.state is JobState.PENDING:
+                job.transition(JobState.QUEUED)
                 self._emit(job)
             return
         if ok is None:
@@ -626,19 +685,31 @@ class Scheduler:
             return
         if ok is _CANCEL:
             raise ExecutionCancelled(value)
-        if job.state is not JobState.RUNNING:
+        if job.state not in _ACTIVE:
             return  # cancelled while it ran
         self._inflight -= 1
         self._release(job)
         if not ok:
             retries = int(job.options.get("retries", 0) or 0)
-            if job.attempt < retries and isinstance(value, Exception):
+            if (
+                job.attempt < retries
+                and isinstance(value, Exception)
+                # A remote executor marks user-code failures: only its platform's
+                # failures (a lost host, a preemption) are worth another attempt.
+                and not getattr(value, "__redun_no_retry__", False)
+            ):
                 job.attempt += 1
-                job.transition(JobState.PENDING)
+                if job.state is not JobState.PENDING:
+                    job.transition(JobState.PENDING)
+                    self._emit(job)
                 self._to_run.append(job)
                 return
             self._fail_job(job, value)
             return
+        if job.state is not JobState.RUNNING:
+            # A remote job can finish between two polls: it ran all the same.
+            job.transition(JobState.RUNNING)
+            self._emit(job)
         reduced = reduce_value(value, self._evaluator(job))
         if type(reduced) is Promise:
             reduced.add_waiter(_job_result_ready, (self, job))
@@ -647,6 +718,8 @@ class Scheduler:
 
     def _finish_job(self, job: Job, result: Any) -> None:
         try:
+            if lifecycle_hooks.active:
+                result = postprocess_result(result, job.eval_hash)
             result_hash = hash_value(result)
         except Exception as error:
             self._fail_job(job, error)
@@ -676,17 +749,28 @@ class Scheduler:
         job.promise.do_reject(error)
 
     def _cancel_outstanding(self) -> None:
-        for job in list(self._jobs_by_eval.values()):
-            if not job.state.is_terminal:
+        for job in self._jobs_by_eval.values():
+            for name, amount in job.limits.items():
+                self.limits_used[name] -= amount
+            job.limits = {}
+        outstanding = [job for job in self._jobs_by_eval.values() if not job.state.is_terminal]
+        by_executor: dict[str, list[Job]] = {}
+        for job in outstanding:
+            by_executor.setdefault(job.executor_name, []).append(job)
+        for name, jobs in by_executor.items():
+            # Remote executors stop their platform's jobs here, all at once.
+            executor = self.executors.get(name)
+            if executor is not None:
                 try:
-                    if job.state is JobState.RUNNING:
-                        executor = self.executors.get(job.executor_name)
-                        if executor is not None:
-                            executor.cancel(job)
-                    job.transition(JobState.CANCELLED)
-                except Exception:
-                    continue
-                self._emit(job)
+                    executor.cancel_batch(jobs)
+                except Exception as error:
+                    self.logger.warning("cancelling jobs of executor %r failed: %s", name, error)
+        for job in outstanding:
+            try:
+                job.transition(JobState.CANCELLED)
+            except Exception:
+                continue
+            self._emit(job)
         self._inflight = 0
 
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:

@@ -16,9 +16,14 @@ if TYPE_CHECKING:
 
 
 class JobState(enum.Enum):
-    """Where a job is in its life. Terminal: CACHED, DONE, FAILED, CANCELLED."""
+    """Where a job is in its life. Terminal: CACHED, DONE, FAILED, CANCELLED.
+
+    QUEUED: a remote executor's platform accepted the job and it waits in the
+    platform's queue (a cloud queue, a busy array); not yet running.
+    """
 
     PENDING = "pending"
+    QUEUED = "queued"
     RUNNING = "running"
     CACHED = "cached"
     DONE = "done"
@@ -32,10 +37,14 @@ class JobState(enum.Enum):
 
 _TERMINAL = frozenset({JobState.CACHED, JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
-# Legal transitions. RUNNING -> PENDING is a retry.
+# Legal transitions. RUNNING -> PENDING and QUEUED -> PENDING are retries. A queued
+# job that finishes passes through RUNNING (it ran, even if no poll saw it run).
 _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset(
-        {JobState.RUNNING, JobState.CACHED, JobState.FAILED, JobState.CANCELLED}
+        {JobState.QUEUED, JobState.RUNNING, JobState.CACHED, JobState.FAILED, JobState.CANCELLED}
+    ),
+    JobState.QUEUED: frozenset(
+        {JobState.RUNNING, JobState.FAILED, JobState.CANCELLED, JobState.PENDING}
     ),
     JobState.RUNNING: frozenset(
         {JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.PENDING}
@@ -45,6 +54,28 @@ _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.FAILED: frozenset(),
     JobState.CANCELLED: frozenset(),
 }
+
+
+_NO_EXPORTS: dict = {}
+
+
+def job_options(task: Task, parent: Job | None) -> tuple[dict, dict]:
+    """(options in force for a call of ``task`` under ``parent``, options it exports).
+
+    Precedence, lowest first: the task's definition, options exported by the
+    jobs above, then the call's own ``task.options(...)``/``export_options(...)``.
+    Without exports anywhere this returns the task's own (shared) dict.
+    """
+    inherited = parent.exported if parent is not None else _NO_EXPORTS
+    own_keys = task._export_options
+    if not inherited and not own_keys:
+        return task.options_view, _NO_EXPORTS
+    options = task.options_view
+    if inherited:
+        options = {**task._task_options_base, **inherited, **task._task_options_override}
+    keys = own_keys.union(inherited)
+    exported = {key: options[key] for key in keys if key in options}
+    return options, exported
 
 
 class IllegalTransition(SchedulerError):
@@ -101,6 +132,7 @@ class Job:
         "executor_name",
         "limits",
         "options",
+        "exported",
         "context",
     )
 
@@ -136,6 +168,7 @@ class Job:
         self.executor_name = task.executor_name
         self.limits: dict[str, int] = {}
         self.options: dict = {}
+        self.exported: dict = _NO_EXPORTS
         self.context: dict = {}
 
     def transition(self, new_state: JobState) -> None:
@@ -166,6 +199,10 @@ class Job:
 
     def get_options(self) -> dict:
         return dict(self.options)
+
+    def get_export_options(self) -> dict:
+        """The options this job passes down to every job below it."""
+        return dict(self.exported)
 
     def get_context(self) -> dict:
         return self.context

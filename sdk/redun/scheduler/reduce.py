@@ -7,6 +7,7 @@ inside lists, tuples, dicts and sets. :func:`reduce_value` finds them, asks
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ def reduce_value(value: Any, evaluate: Evaluate) -> Any:
         if reduced is value or (type(reduced) is tuple and reduced == tuple(value)):
             return value
         return _then(reduced, lambda items: cls(*items))
+    if hasattr(cls, "__dataclass_fields__"):
+        return _reduce_dataclass(value, evaluate)
     if isinstance(value, (list, tuple, dict)):
         # Subclasses of containers: reduce the items, keep the type when possible.
         if isinstance(value, dict):
@@ -108,3 +111,22 @@ def _reduce_dict(mapping: dict, evaluate: Evaluate) -> Any:
     if type(reduced_keys) is not Promise and type(reduced_values) is not Promise:
         return dict(zip(reduced_keys, reduced_values))
     return Promise.all([reduced_keys, reduced_values]).then(lambda kv: dict(zip(kv[0], kv[1])))
+
+
+def _reduce_dataclass(value: Any, evaluate: Evaluate) -> Any:
+    """A dataclass instance with the expressions in its fields evaluated."""
+    names = [name for name in value.__dataclass_fields__ if hasattr(value, name)]
+    fields = [getattr(value, name) for name in names]
+    reduced = _reduce_sequence(fields, evaluate)
+    if reduced is fields:
+        return value
+
+    def rebuild(items: list) -> Any:
+        # A shallow copy with the new field values; object.__setattr__ also
+        # works for frozen dataclasses.
+        new = copy.copy(value)
+        for name, item in zip(names, items):
+            object.__setattr__(new, name, item)
+        return new
+
+    return _then(reduced, rebuild)

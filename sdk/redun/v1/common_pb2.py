@@ -24,25 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15redun/v1/common.proto\x12\x08redun.v1\"v\n\x0cValuePreview\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0c\n\x04repr\x18\x03 \x01(\t\x12\x16\n\x0erepr_truncated\x18\x04 \x01(\x08\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x11\n\tfile_path\x18\x06 \x01(\t\"?\n\x08\x41rgument\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.redun.v1.ValuePreview\"9\n\x05\x45rror\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\"}\n\tJobCounts\x12\r\n\x05total\x18\x01 \x01(\r\x12\x0f\n\x07pending\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x0e\n\x06\x63\x61\x63hed\x18\x04 \x01(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\r\x12\x11\n\tcancelled\x18\x07 \x01(\r*\xac\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x14\n\x10JOB_STATE_CACHED\x10\x03\x12\x12\n\x0eJOB_STATE_DONE\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06*\xcb\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XECUTION_STATUS_RUNNING\x10\x01\x12\x19\n\x15\x45XECUTION_STATUS_DONE\x10\x02\x12\x1b\n\x17\x45XECUTION_STATUS_FAILED\x10\x03\x12\x1e\n\x1a\x45XECUTION_STATUS_CANCELLED\x10\x04\x12 \n\x1c\x45XECUTION_STATUS_INTERRUPTED\x10\x05*U\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15redun/v1/common.proto\x12\x08redun.v1\"v\n\x0cValuePreview\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0c\n\x04repr\x18\x03 \x01(\t\x12\x16\n\x0erepr_truncated\x18\x04 \x01(\x08\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x11\n\tfile_path\x18\x06 \x01(\t\"?\n\x08\x41rgument\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.redun.v1.ValuePreview\"9\n\x05\x45rror\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\"\x8d\x01\n\tJobCounts\x12\r\n\x05total\x18\x01 \x01(\r\x12\x0f\n\x07pending\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x0e\n\x06\x63\x61\x63hed\x18\x04 \x01(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\r\x12\x11\n\tcancelled\x18\x07 \x01(\r\x12\x0e\n\x06queued\x18\x08 \x01(\r*\xc2\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x14\n\x10JOB_STATE_CACHED\x10\x03\x12\x12\n\x0eJOB_STATE_DONE\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x12\x14\n\x10JOB_STATE_QUEUED\x10\x07*\xcb\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XECUTION_STATUS_RUNNING\x10\x01\x12\x19\n\x15\x45XECUTION_STATUS_DONE\x10\x02\x12\x1b\n\x17\x45XECUTION_STATUS_FAILED\x10\x03\x12\x1e\n\x1a\x45XECUTION_STATUS_CANCELLED\x10\x04\x12 \n\x1c\x45XECUTION_STATUS_INTERRUPTED\x10\x05*U\n\tLogStream\x12\x1a\n\x16LOG_STREAM_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_STREAM_STDOUT\x10\x01\x12\x15\n\x11LOG_STREAM_STDERR\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'redun.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATE']._serialized_start=407
-  _globals['_JOBSTATE']._serialized_end=579
-  _globals['_EXECUTIONSTATUS']._serialized_start=582
-  _globals['_EXECUTIONSTATUS']._serialized_end=785
-  _globals['_LOGSTREAM']._serialized_start=787
-  _globals['_LOGSTREAM']._serialized_end=872
+  _globals['_JOBSTATE']._serialized_start=424
+  _globals['_JOBSTATE']._serialized_end=618
+  _globals['_EXECUTIONSTATUS']._serialized_start=621
+  _globals['_EXECUTIONSTATUS']._serialized_end=824
+  _globals['_LOGSTREAM']._serialized_start=826
+  _globals['_LOGSTREAM']._serialized_end=911
   _globals['_VALUEPREVIEW']._serialized_start=35
   _globals['_VALUEPREVIEW']._serialized_end=153
   _globals['_ARGUMENT']._serialized_start=155
   _globals['_ARGUMENT']._serialized_end=218
   _globals['_ERROR']._serialized_start=220
   _globals['_ERROR']._serialized_end=277
-  _globals['_JOBCOUNTS']._serialized_start=279
-  _globals['_JOBCOUNTS']._serialized_end=404
+  _globals['_JOBCOUNTS']._serialized_start=280
+  _globals['_JOBCOUNTS']._serialized_end=421
 # @@protoc_insertion_point(module_scope)

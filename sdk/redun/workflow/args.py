@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import enum
+import functools
 import inspect
 import json
 import types
@@ -50,17 +52,31 @@ def converter_for(anno: Any) -> tuple[Any, bool]:
     if anno is dict or origin is dict:
         return json.loads, False
     if isinstance(anno, type):
-        type_name = f"{anno.__module__}.{anno.__qualname__}"
-        if type_name in (
-            "redun.file.File",
-            "redun.file.file.File",
-            "redun.file.dir.Dir",
-            "redun.file.Dir",
-        ):
+        if issubclass(anno, enum.Enum):
+            return functools.partial(parse_enum, anno), False
+        from redun.value import get_type_registry
+
+        # File, Dir, and any Value class or registered ProxyValue: their parse_arg.
+        value_type = get_type_registry().get_type(anno, use_default=False)
+        if value_type is not None:
+            return functools.partial(value_type.parse_arg, anno), False
+        if anno.__module__ != "builtins":
             return anno, False
-        if hasattr(anno, "__members__"):  # enums by name
-            return lambda text: anno[text], False  # type: ignore[index]
     return _auto, False
+
+
+def parse_enum(enum_class: type[enum.Enum], text: str) -> enum.Enum:
+    """A member of ``enum_class`` from ``green`` or ``Color.green`` (or its value)."""
+    prefix = enum_class.__name__ + "."
+    name = text[len(prefix) :] if text.startswith(prefix) else text
+    try:
+        return enum_class[name]
+    except KeyError:
+        pass
+    for member in enum_class:
+        if str(member.value) == text:
+            return member
+    raise ValueError(f"choose from {', '.join(enum_class.__members__)}")
 
 
 def _auto(text: str) -> Any:
@@ -93,6 +109,9 @@ def build_parser(task: Task) -> tuple[argparse.ArgumentParser, dict[str, tuple[s
             names.append(f"--{param.name.replace('_', '-')}")
         required = param.default is inspect.Parameter.empty
         label = getattr(anno, "__name__", str(anno))
+        choices = _enum_choices(anno)
+        if choices:
+            label = f"{label}, one of: {', '.join(choices)}"
         parser.add_argument(
             *names,
             dest=param.name,
@@ -105,11 +124,23 @@ def build_parser(task: Task) -> tuple[argparse.ArgumentParser, dict[str, tuple[s
     return parser, dests
 
 
-def parse_task_args(task: Task, argv: list[str], given: Iterable[str] = ()) -> dict[str, Any]:
+def _enum_choices(anno: Any) -> list[str]:
+    anno = _unwrap_optional(anno)
+    args = typing.get_args(anno)
+    inner = args[0] if args and typing.get_origin(anno) in (list, tuple, set) else anno
+    if isinstance(inner, type) and issubclass(inner, enum.Enum):
+        return list(inner.__members__)
+    return []
+
+
+def parse_task_args(
+    task: Task, argv: list[str], required: bool = True, given: Iterable[str] = ()
+) -> dict[str, Any]:
     """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input.
 
-    ``given`` names arguments supplied another way (typed values from Python):
-    they are not required on the command line.
+    ``required=False`` lets parameters without a default be left out (``--rerun``
+    fills them from the recorded call). ``given`` names arguments supplied
+    another way (typed values from Python): they are not required either.
     """
     parser, dests = build_parser(task)
     supplied = set(given)
@@ -120,9 +151,9 @@ def parse_task_args(task: Task, argv: list[str], given: Iterable[str] = ()) -> d
     parser.error = fail  # type: ignore[method-assign,assignment]
     namespace = parser.parse_args(argv)
     kwargs: dict[str, Any] = {}
-    for name, (_, convert, required) in dests.items():
+    for name, (_, convert, needed) in dests.items():
         if not hasattr(namespace, name):
-            if required and name not in supplied:
+            if required and needed and name not in supplied:
                 fail(f"task {task.fullname} needs --{name}")
             continue
         raw = getattr(namespace, name)
@@ -131,6 +162,6 @@ def parse_task_args(task: Task, argv: list[str], given: Iterable[str] = ()) -> d
                 kwargs[name] = [convert(item) for item in raw]
             else:
                 kwargs[name] = convert(raw)
-        except (ValueError, KeyError, json.JSONDecodeError) as error:
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
             fail(f"bad value for --{name}: {raw!r} ({error})")
     return kwargs

@@ -38,7 +38,7 @@ from redun_tui.data.model import (
 from redun_tui.data.source import DataSource, Subscription
 
 T = TypeVar("T")
-_COUNT_FIELDS = ("pending", "running", "cached", "done", "failed", "cancelled")
+_COUNT_FIELDS = ("pending", "queued", "running", "cached", "done", "failed", "cancelled")
 
 
 def _seconds(ns: int) -> float | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Job states, in the order the screens list them.
-JOB_STATES = ("pending", "running", "cached", "done", "failed", "cancelled")
+JOB_STATES = ("pending", "queued", "running", "cached", "done", "failed", "cancelled")
 #: States a job does not leave.
 TERMINAL_STATES = frozenset({"cached", "done", "failed", "cancelled"})
 #: Execution statuses that are final.

@@ -27,10 +27,15 @@ class CountsTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", show_cursor=False, zebra_stripes=False)
         self._drawn: dict[str, dict[str, int]] = {}
+        # Only remote jobs queue: the column appears with the first queued job.
+        self._states = [state for state in JOB_STATES if state != "queued"]
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         self.add_column("task", key="task", width=40)
-        for state in JOB_STATES:
+        for state in self._states:
             symbol, style = STATE_LOOK[state]
             self.add_column(Text(f"{symbol} {state}", style=style), key=state, width=11)
         self.add_column("total", key="total", width=8)
@@ -38,6 +43,10 @@ class CountsTable(DataTable[Text]):
     def watch_counts(self, counts: dict[str, dict[str, int]]) -> None:
         if not self.columns or counts == self._drawn:
             return
+        if "queued" not in self._states and any(c.get("queued") for c in counts.values()):
+            self._states = list(JOB_STATES)
+            self.clear(columns=True)
+            self._add_columns()
         rows = dict(counts)
         if len(rows) > 1:
             totals: dict[str, int] = {}
@@ -48,7 +57,7 @@ class CountsTable(DataTable[Text]):
         self.clear()
         for task, by_state in rows.items():
             cells = [Text(task, style="bold" if task == "(all)" else "")]
-            for state in JOB_STATES:
+            for state in self._states:
                 count = by_state.get(state, 0)
                 cells.append(
                     Text(

@@ -1,0 +1,139 @@
+"""Modules redun users import: executors by class, LocalExecutor, the pytest plugin,
+scheduler_config helpers, federated tasks (refused clearly)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from redun import Scheduler, task
+from redun.config import Config
+from redun.errors import UsageError
+from redun.executors.local import LocalExecutor
+
+redun_namespace = "test_compat_modules"
+
+EXECUTOR_MODULE = textwrap.dedent(
+    """
+    from redun.executors.local import LocalExecutor
+
+    SEEN = []
+
+
+    class CountingExecutor(LocalExecutor):
+        def submit(self, job):
+            SEEN.append((self.name, self.config.get("label"), job.task.name))
+            super().submit(job)
+    """
+)
+
+
+@pytest.fixture
+def executor_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    (tmp_path / "my_executors.py").write_text(EXECUTOR_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    module = importlib.import_module("my_executors")
+    yield module
+    sys.modules.pop("my_executors", None)
+
+
+@pytest.mark.parametrize("key", ["class", "type"])
+def test_executor_class_named_in_config(executor_module: object, key: str) -> None:
+    @task(executor="mine")
+    def double(x: int) -> int:
+        return 2 * x
+
+    config = Config({"executors.mine": {key: "my_executors.CountingExecutor", "label": "lab"}})
+    scheduler = Scheduler(config=config)
+    assert scheduler.run(double(4)) == 8
+    assert executor_module.SEEN == [("mine", "lab", "double")]  # type: ignore[attr-defined]
+    assert isinstance(scheduler.executors["mine"], LocalExecutor)
+
+
+def test_bad_executor_class_is_a_clear_error(executor_module: object) -> None:
+    @task(executor="bad")
+    def one() -> int:
+        return 1
+
+    for target, message in [
+        ("my_executors.Nope", "not a subclass"),
+        ("no_such_module.Executor", "cannot import 'no_such_module'"),
+    ]:
+        scheduler = Scheduler(config=Config({"executors.bad": {"class": target}}))
+        with pytest.raises(UsageError, match=message):
+            scheduler.run(one())
+
+
+def test_local_executor_modes() -> None:
+    @task
+    def where() -> str:
+        import threading
+
+        return threading.current_thread().name
+
+    default = Scheduler()
+    assert default.run(where()).startswith("redun-default")
+    assert isinstance(default.executors["default"], LocalExecutor)
+    with pytest.raises(UsageError, match="mode must be"):
+        LocalExecutor("x", config={"mode": "fiber"})
+    assert LocalExecutor("x", config={"mode": "process"}).mode == "process"
+
+
+def test_pytest_plugin(tmp_path: Path) -> None:
+    (tmp_path / "flow.py").write_text(
+        "from redun import task\n\n@task\ndef double(x: int) -> int:\n    return 2 * x\n"
+    )
+    (tmp_path / "test_flow.py").write_text(
+        "from flow import double\n\n"
+        "def test_double(scheduler):\n    assert scheduler.run(double(2)) == 4\n\n"
+        "def test_fresh_cache(scheduler):\n    assert scheduler.jobs() == []\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "redun.pytest", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+
+
+def test_scheduler_config_helpers(tmp_path: Path) -> None:
+    from redun.scheduler_config import get_abs_db_uri, postprocess_config
+
+    assert get_abs_db_uri("sqlite:///redun.db", "/p/.redun") == "sqlite:////p/.redun/redun.db"
+    assert get_abs_db_uri("sqlite:////abs/x.db", "/p") == "sqlite:////abs/x.db"
+    assert get_abs_db_uri("postgresql://host/db", "/p") == "postgresql://host/db"
+    config = postprocess_config(Config({"scheduler": {"context_file": "ctx.json"}}), str(tmp_path))
+    assert config["backend"]["db_uri"] == f"sqlite:///{tmp_path}/redun.db"
+    assert config["scheduler"]["context_file"] == str(tmp_path / "ctx.json")
+
+
+def test_federated_tasks_are_refused_clearly() -> None:
+    from redun.federated_tasks import FederatedTasksNotSupported, federated_task
+
+    with pytest.raises(FederatedTasksNotSupported, match="not supported"):
+        federated_task("entry", "point")
+
+
+def test_compat_modules_import_nothing_heavy() -> None:
+    code = (
+        "import sys, redun, redun.tools, redun.utils, redun.handle, redun.scheduler_config, "
+        "redun.federated_tasks, redun.file.http, redun.file.sharded, redun.executors.local, "
+        "redun.cli.setup, redun.tags, redun.task_wrap, redun.scheduler.forks, "
+        "redun.scheduler.subrun\n"
+        "redun.Handle, redun.ShardedS3Dataset, redun.LocalExecutor, redun.wraps_task\n"
+        "print([m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
+        "'google.cloud', 'jinja2', 'redund', 'redun_tui') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
