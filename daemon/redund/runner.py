@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import pickle
 import signal
@@ -33,7 +34,7 @@ from typing import Any
 import redun
 from redun.backends.base import type_name_of
 from redun.config import load_config
-from redun.errors import ExecutionCancelled, RedunError, TaskNotFoundError, UsageError
+from redun.errors import ExecutionCancelled, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
 from redun.scheduler.core import get_current_job
@@ -59,9 +60,8 @@ TRUNCATED_LINE = (
 EXIT_OK, EXIT_DAEMON_GONE = 0, 75
 CANCELLED_MESSAGE = "cancelled by a client"
 
-
-class JobCancelled(RedunError):
-    """The job was cancelled by a client."""
+# The runner's own stderr becomes the run's log lines: warnings reach the user there.
+log = logging.getLogger("redund.runner")
 
 
 class LoadRejected(Exception):
@@ -408,12 +408,9 @@ class Run:
         forwarder, scheduler = self.forwarder, self.scheduler
         job = forwarder.jobs.get(job_id) if forwarder is not None else None
         if job is not None and scheduler is not None and job.state.value in ("queued", "running"):
-            executor = scheduler.executors.get(job.executor_name)
-            if executor is not None:
-                executor.cancel(job)  # a remote job stops on its platform too
-            error = JobCancelled(f"job {job_id} was cancelled by a client")
-            error.__redun_no_retry__ = True  # type: ignore[attr-defined]
-            scheduler.reject_job(job, error)
+            # A cancellation, not a failure: the scheduler never retries it, and asks
+            # the job's executor to stop it (a remote job stops on its platform too).
+            scheduler.cancel_job(job, f"job {job_id} was cancelled by a client")
 
 
 def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -490,23 +487,19 @@ def preview_of(value: Any, value_hash: str | None) -> tuple[tuple, bytes]:
 
 
 def _value_files(value: Any, budget: int = 10_000) -> list[str]:
-    from redun.value import Value
+    from redun.nested import ValueWalk
 
     found: list[str] = []
-    stack = [value]
-    while stack and budget > 0:
-        budget -= 1
-        item = stack.pop()
-        if isinstance(item, Value):
-            try:
-                found.extend(item.iter_files())
-                found.extend(_object_urls(item))
-            except Exception:
-                continue
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
+    for item in ValueWalk(value, budget):
+        try:
+            found.extend(item.iter_files())
+            found.extend(_object_urls(item))
+        except Exception:
+            log.warning(
+                "cannot list the local files of a %s value; a watch will not follow them",
+                type(item).__name__,
+                exc_info=True,
+            )
     return found
 
 
@@ -577,7 +570,15 @@ def dependencies(
     # A cached job stands for its whole recorded call tree: its files count too.
     cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
     if cached and backend is not None:
-        files.update(_abspath(path) for path in backend.files_in_calls(cached))
+        try:
+            files.update(_abspath(path) for path in backend.files_in_calls(cached))
+        except Exception:
+            log.warning(
+                "cannot read the files of %d cached call(s) from the store; a watch will not "
+                "follow them until a run records them again",
+                len(cached),
+                exc_info=True,
+            )
     return {
         "modules": sorted(modules),
         "files": sorted(files),
@@ -674,6 +675,11 @@ def _deps(
     try:
         return dependencies(before, spec["workflow_path"], jobs, backend)
     except Exception:
+        log.warning(
+            "cannot collect what the run depended on; a watch follows only %s until the next run",
+            spec["workflow_path"],
+            exc_info=True,
+        )
         return {"modules": [spec["workflow_path"]], "files": []}
 
 

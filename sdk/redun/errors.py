@@ -11,6 +11,7 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
     ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
     ├── SchedulerError          the scheduler could not evaluate a workflow
     │   ├── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
+    │   ├── JobCancelled        a job was cancelled (an outcome: never retried)
     │   └── ExecutionCancelled  ``Scheduler.cancel()`` stopped the run
     ├── ExecutorError           an executor failed to run a job (not the task's own error)
     ├── HashingError            a value or a piece of code could not be hashed
@@ -61,6 +62,14 @@ class NoCurrentScheduler(SchedulerError):
 
     def __init__(self, message: str = "no scheduler is running in this context") -> None:
         super().__init__(message)
+
+
+class JobCancelled(SchedulerError):
+    """A job was cancelled (by a client, or because its run stopped).
+
+    What waited on the job fails with this error. A cancellation is an outcome,
+    not a failure to retry: a job with ``retries`` is not run again.
+    """
 
 
 class ExecutionCancelled(SchedulerError):

@@ -124,9 +124,14 @@ def test_wait_wakes_on_publish_and_close() -> None:
                 got.extend(e.seq for e in sub.take(100))
 
         task = asyncio.create_task(reader())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the reader now waits
         hub.publish([job_event(1, "a", "pending")])
-        await asyncio.sleep(0.01)
+
+        async def woken() -> None:
+            while not got:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(woken(), 5)  # the publish woke the reader
         hub.close_all()
         await asyncio.wait_for(task, 1)
         return got

@@ -65,6 +65,10 @@ PK_SIZE: dict[str, int] = {
 _PK_SIZE = PK_SIZE
 # Tables whose rows replace older ones with the same key (the rest keep the first).
 UPSERT = frozenset({"redun_job", "redun_evaluation"})
+# A job row in one of these states is final: a late write (a killed runner's last
+# batch, committed after the daemon closed the run's jobs) must not reopen it.
+FINAL_JOB_STATES = ("cached", "done", "failed", "cancelled")
+_JOB_IS_OPEN = f"redun_job.state NOT IN ({', '.join(repr(s) for s in FINAL_JOB_STATES)})"
 WRITE_ORDER = (
     "redun_execution",
     "redun_task",
@@ -224,7 +228,8 @@ def _conflict_clause(table: str) -> str:
         return "ON CONFLICT DO NOTHING"
     key = ", ".join(_quote(c) for c in columns[:size])
     sets = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns[size:])
-    return f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    guard = f" WHERE {_JOB_IS_OPEN}" if table == "redun_job" else ""
+    return f"ON CONFLICT ({key}) DO UPDATE SET {sets}{guard}"
 
 
 def _quote(name: str) -> str:
@@ -358,4 +363,6 @@ def _generic_insert(conn: Connection, table_name: str, rows: list[tuple]) -> Non
         except IntegrityError:
             if table_name in UPSERT:
                 condition = sa.and_(*(table.c[name] == values[name] for name in columns[:size]))
+                if table_name == "redun_job":
+                    condition = sa.and_(condition, table.c.state.not_in(FINAL_JOB_STATES))
                 conn.execute(table.update().where(condition).values(**values))
