@@ -870,9 +870,9 @@ class Scheduler:
                 executor.cancel_batch(jobs)
         except Exception:
             self.logger.warning(
-                "executor %r could not stop %d job(s) (%s); their work may go on",
+                "executor %r could not stop job(s) %s (%s); their work may go on",
                 executor_name,
-                len(jobs),
+                ", ".join(job.id for job in jobs),
                 ", ".join(sorted({job.task.fullname for job in jobs})),
                 exc_info=True,
             )
