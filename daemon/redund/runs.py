@@ -44,6 +44,7 @@ from redund.model import (
 from redund.runners import RunnerHandle, RunnerPool
 from redund.store import Store
 from redund.tasks import TaskSet
+from redund.wire import JOB_TAG, LOG_TAG, STARTED_TAG, JobUpdate, LogChunk
 
 log = logging.getLogger("redund")
 
@@ -218,10 +219,28 @@ class RunManager:
                         ErrorInfo.from_tuple(error),
                         ValuePreview.from_tuple(result),
                     )
+                # A frame already buffered is read without suspending: let health
+                # checks and other clients in between frames.
+                await asyncio.sleep(0)
             if not finished:
                 how = await self._exit_status(handle)
                 status, error = self._death_reason(record, how)
                 await self._finish(record, status, error, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug here must not leave the run running forever
+            log.exception("following execution %s failed", record.id)
+            handle.kill()
+            await self._finish(
+                record,
+                ExecutionStatus.FAILED,
+                ErrorInfo(
+                    "DaemonError",
+                    f"internal error in the daemon while following the run: "
+                    f"{type(error).__name__}: {error}",
+                ),
+                None,
+            )
         finally:
             handle.close()
             self.handles.pop(record.id, None)
@@ -250,40 +269,33 @@ class RunManager:
         events: list[Event] = []
         for item in items:
             tag = item[0]
-            if tag == "J":
-                events.append(self._apply_job(record, item))
-            elif tag == "L":
-                _, when, job_id, stream, text = item
-                event = Event(record.id, record.next_seq(), when, LogData(job_id, stream, text))
-                if record.log_chars < MAX_LOG_CHARS:
-                    record.logs.append(event)
-                    record.log_chars += len(text)
+            if tag == JOB_TAG:
+                events.append(self._apply_job(record, JobUpdate.from_wire(item)))
+            elif tag == LOG_TAG:
+                chunk = LogChunk.from_wire(item)
+                text = chunk.text
+                room = MAX_LOG_CHARS - record.log_chars
+                if room <= 0:
+                    continue  # the runner caps output first; this is the daemon's own bound
+                if len(text) > room:
+                    text = text[:room]
+                data = LogData(chunk.job_id, chunk.stream, text)
+                event = Event(record.id, record.next_seq(), chunk.time, data)
+                record.logs.append(event)
+                record.log_chars += len(text)
                 events.append(event)
-            elif tag == "S":
+            elif tag == STARTED_TAG:
                 record.start_time = min(record.start_time, item[1])
         return events
 
-    def _apply_job(self, record: ExecutionRecord, item: tuple) -> Event:
-        (
-            _,
-            when,
-            job_id,
-            parent_id,
-            task,
-            state,
-            executor,
-            cached,
-            reason,
-            call_hash,
-            summary,
-            error,
-            task_hash,
-        ) = item
+    def _apply_job(self, record: ExecutionRecord, update: JobUpdate) -> Event:
+        when, job_id, parent_id, state = update.time, update.job_id, update.parent_id, update.state
         job = record.jobs.get(job_id)
         if job is None:
-            job = JobRecord(job_id, record.id, parent_id, task)
+            job = JobRecord(job_id, record.id, parent_id, update.task)
             job.create_time = when
             record.jobs[job_id] = job
+            job.call_order = len(record.jobs)
             self.job_index[job_id] = record.id
             parent = record.jobs.get(parent_id) if parent_id else None
             if parent is not None:
@@ -294,17 +306,17 @@ class RunManager:
         else:
             record.counts.move(job.state, state)
         job.state = state
-        job.executor = executor
-        job.cached = cached
-        job.reason = reason
-        if call_hash:
-            job.call_hash = call_hash
-        if summary is not None:
-            job.args_summary = summary
-        if task_hash:
-            job.task_hash = task_hash
-        if error:
-            job.error = ErrorInfo.from_tuple(error)
+        job.executor = update.executor
+        job.cached = update.cached
+        job.reason = update.reason
+        if update.call_hash:
+            job.call_hash = update.call_hash
+        if update.args_summary is not None:
+            job.args_summary = update.args_summary
+        if update.task_hash:
+            job.task_hash = update.task_hash
+        if update.error:
+            job.error = ErrorInfo.from_tuple(update.error)
         if state == "running":
             job.start_time = when
         elif state in TERMINAL_JOB_STATES:

@@ -233,6 +233,16 @@ class Store:
             by_id[parent_id].child_count = count
 
     # -- values --------------------------------------------------------------------
+    def job_log(self, job_id: str) -> list[tuple[str, str]]:
+        """A recorded job's output, ``(stream, text)`` chunks in order."""
+        reader = self.reader
+        if reader is None:
+            return []
+        try:
+            return reader.job_log(job_id)
+        except sa.exc.SQLAlchemyError as exc:
+            raise BackendError(f"reading the database failed: {exc}") from exc
+
     def result_preview_of_call(self, call_hash: str) -> ValuePreview | None:
         rows = self._rows(
             sa.select(schema.call_node.c.result_hash).where(

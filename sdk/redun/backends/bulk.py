@@ -40,6 +40,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "arg_hashes", "state", "cached", "reason", "executor", "start_time", "end_time",
         "error", "traceback",
     ),
+    "redun_job_log": ("job_id", "position", "stream", "text"),
     "redun_subvalue": ("parent_hash", "child_hash"),
     "redun_tag": ("entity_type", "entity_id", "key", "value"),
     "redun_task": ("hash", "fullname", "namespace", "name", "version", "source", "code_parts"),
@@ -55,6 +56,7 @@ PK_SIZE: dict[str, int] = {
     "redun_execution": 1,
     "redun_file": 1,
     "redun_job": 1,
+    "redun_job_log": 2,
     "redun_subvalue": 2,
     "redun_tag": 4,
     "redun_task": 1,
@@ -78,6 +80,7 @@ WRITE_ORDER = (
     "redun_argument",
     "redun_evaluation",
     "redun_job",
+    "redun_job_log",
     "redun_tag",
 )
 

@@ -34,7 +34,7 @@ from redun.backends.base import type_name_of
 from redun.backends.bulk import Batch, normalize_tags, postgres_plan, sqlite_statements
 from redun.backends.writer_process import WriterProcess, WriterProcessError
 from redun.errors import BackendError
-from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged
+from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.nested import ATOMS as _ATOMS
 from redun.nested import ValueWalk
 from redun.scheduler.job import JobState
@@ -53,6 +53,8 @@ _STORE_RETRY_DELAYS = (0.1, 0.5)  # seconds between attempts to write the value 
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
 _RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
+_START_TIMEOUT = 30.0  # seconds a run waits for its execution row to be committed
+_LOG_CHUNK = 64 << 10  # a job's consecutive output on one stream is stored in rows this large
 _YIELD_EVERY = 16  # jobs built between GIL hand-overs
 _PREVIEW = reprlib.Repr()
 _PREVIEW.maxstring = 160
@@ -398,6 +400,8 @@ class DbRecorder:
         self._error: BaseException | None = None
         self._final: set[str] = set()
         self._deferred: dict[str, tuple[Job, float]] = {}
+        # Output of jobs not yet written in their final state: [stream, parts, size] chunks.
+        self._logs: dict[str, list[list[Any]]] = {}
         self._process = _start_writer_process(backend)
         self._in_flight: list[tuple[int, Batch, list[str]]] = []
         self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
@@ -412,8 +416,14 @@ class DbRecorder:
                 self._events.append(("job", job))
         elif cls is ExecutionStarted:
             self._events.append(("execution", event))
+            # Committed before any job runs: a process that dies in a task
+            # (os._exit, a segfault) leaves a 'running' execution whose pid is
+            # gone, which 'redun log' shows as interrupted.
+            self.flush(timeout=_START_TIMEOUT)
         elif cls is ExecutionFinished:
             self._events.append(("execution_end", event))
+        elif cls is LogLine:
+            self._events.append(("log", event))
 
     def tag(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record tags with the next batch."""
@@ -542,6 +552,8 @@ class DbRecorder:
                 entity_type, entity_id, tags = payload
                 for key, value in normalize_tags(tags):
                     batch.add("redun_tag", (entity_type, entity_id, key, value))
+            elif kind == "log":
+                self._keep_log(payload.job_id, payload.stream, payload.text)
         # A job seen running is written as running only once it has run for a while:
         # most jobs of a fan-out finish first and are written once, finished.
         now = time.monotonic()
@@ -571,7 +583,27 @@ class DbRecorder:
                 # jobs that each need it for a moment) must not wait a whole switch
                 # interval (5 ms) per job while we build rows.
                 time.sleep(0)
+        for job_id in done:
+            self._add_log(batch, job_id)
         self._commit(batch, done)
+
+    def _keep_log(self, job_id: str, stream: str, text: str) -> None:
+        """Hold a job's output until the job is written (a job's output is bounded at
+        its source, :data:`redun.logs.MAX_JOB_OUTPUT`)."""
+        if not job_id or job_id in self._final:
+            return
+        chunks = self._logs.setdefault(job_id, [])
+        last = chunks[-1] if chunks else None
+        if last is not None and last[0] == stream and last[2] + len(text) <= _LOG_CHUNK:
+            last[1].append(text)
+            last[2] += len(text)
+        else:
+            chunks.append([stream, [text], len(text)])
+
+    def _add_log(self, batch: Batch, job_id: str) -> None:
+        chunks = self._logs.pop(job_id, None)
+        for position, (stream, parts, _) in enumerate(chunks or ()):
+            batch.append("redun_job_log", (job_id, position, stream, "".join(parts)))
 
     def close(self) -> None:
         """Commit everything recorded so far and stop the writer thread.

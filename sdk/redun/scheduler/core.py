@@ -19,7 +19,13 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from redun.config import Config
-from redun.errors import ExecutorError, JobCancelled, SchedulerError, UsageError
+from redun.errors import (
+    ExecutionCancelled,
+    ExecutorError,
+    JobCancelled,
+    SchedulerError,
+    UsageError,
+)
 from redun.events import (
     EventBus,
     ExecutionFinished,
@@ -60,6 +66,8 @@ _QUEUED = "queued"
 _ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 # Posted by cancel_job.
 _CANCEL = "cancel"
+# Posted by cancel(): the loop stops the execution when it takes it.
+_CANCEL_RUN = "cancel_run"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -269,7 +277,8 @@ class Scheduler:
                 item = inbox.get_nowait()
             except Empty:
                 return
-            self._handle_outcome(*item)
+            if item[1] is not _CANCEL_RUN:  # a cancel of a run that has ended
+                self._handle_outcome(*item)
 
     def _run(
         self,
@@ -316,8 +325,12 @@ class Scheduler:
         except DryRunResult:
             status = "done"
             raise
-        except KeyboardInterrupt:
-            status = "cancelled"
+        except (KeyboardInterrupt, ExecutionCancelled) as error:
+            # Ctrl-C or cancel(): cancelled. A task that raised KeyboardInterrupt failed.
+            if getattr(error, "__redun_job__", None) is None:
+                status = "cancelled"
+            else:
+                error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
         except BaseException as error:
@@ -674,6 +687,17 @@ class Scheduler:
         """Report that ``job``'s function raised ``error``. Thread-safe."""
         self._inbox.put((job, False, error))
 
+    def cancel(self, reason: str = "the execution was cancelled") -> None:
+        """Stop the execution in progress, from any thread.
+
+        The loop takes the request between outcomes (never in the middle of a
+        cache lookup or a database write), cancels the jobs still pending or
+        running, and ``run`` raises :class:`~redun.errors.ExecutionCancelled`
+        with ``reason``. A no-op when nothing runs.
+        """
+        if self._running:
+            self._inbox.put((None, _CANCEL_RUN, reason))  # type: ignore[arg-type]
+
     def cancel_job(self, job: Job, message: str = "") -> None:
         """Cancel ``job`` (pending or running). Thread-safe.
 
@@ -755,6 +779,8 @@ class Scheduler:
                     LogLine(execution_id, job_id=job.id, stream=stream, text=text, time=when)
                 )
             return
+        if ok is _CANCEL_RUN:
+            raise ExecutionCancelled(value)
         if job.execution is not self.execution:
             # A job of an earlier run, ended (cancelled) with it. If this is its work
             # stopping, the resources it held until now come back.
@@ -870,9 +896,9 @@ class Scheduler:
                 executor.cancel_batch(jobs)
         except Exception:
             self.logger.warning(
-                "executor %r could not stop %d job(s) (%s); their work may go on",
+                "executor %r could not stop job(s) %s (%s); their work may go on",
                 executor_name,
-                len(jobs),
+                ", ".join(job.id for job in jobs),
                 ", ".join(sorted({job.task.fullname for job in jobs})),
                 exc_info=True,
             )
