@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from redun import Scheduler
-from redun.cli.loader import find_task, import_workflow
 from redun.config import Config
 from redun.file import get_filesystem
+from redun.workflow.loader import find_task, import_workflow
 from tests.cloud import apply_env, aws_env, gcs_env
 
 from ..remote.helpers import FLOW

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from redun import Scheduler
-from redun.cli.loader import find_task, import_workflow
 from redun.config import Config
 from redun.errors import ExecutorError, UsageError
 from redun.events import JobStateChanged, LogLine
+from redun.workflow.loader import find_task, import_workflow
 
 from ..remote.helpers import FLOW, wait_until
 from .conftest import FakeDocker

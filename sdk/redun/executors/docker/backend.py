@@ -38,7 +38,7 @@ from redun.executors.docker.command import (
     scope_of,
 )
 from redun.executors.docker.credentials import borrow
-from redun.executors.docker.monitor import exit_reason, observe, summarize
+from redun.executors.docker.monitor import command_problem, observe, summarize
 from redun.executors.docker.settings import Volume, parse_settings
 from redun.executors.remote.backend import FoundJob, Handle, RemoteBackend, Submission, parse_name
 from redun.executors.remote.scratch import Scratch
@@ -358,7 +358,7 @@ class DockerBackend(RemoteBackend):
         except DockerError as error:
             hint = ""
             if error.returncode in (126, 127):
-                hint = f" ({exit_reason(error.returncode)})"
+                hint = f": {command_problem(error.returncode)}"
             raise DockerError(
                 f"docker run of image {image!r} failed (exit status {error.returncode})"
                 f"{hint}: {error.stderr or error}",

@@ -47,16 +47,21 @@ def observe(info: Mapping[str, Any]) -> Observation:
 def exit_reason(code: int, error: str = "") -> str:
     """Words for a container's exit status (and Docker's error, if it could not start)."""
     if code in (126, 127):
-        what = "could not be run" if code == 126 else "was not found"
-        text = (
-            f"exit status {code}: the command {what} in the image "
-            "(install redun, the same version as the scheduler's, in the image)"
-        )
+        text = f"exit status {code}: {command_problem(code)}"
     elif code > 128 and code - 128 in _SIGNALS:
         text = f"exit status {code} (killed by {_SIGNALS[code - 128]})"
     else:
         text = f"exit status {code}"
     return f"{text}: {error}" if error else text
+
+
+def command_problem(code: int) -> str:
+    """What exit status 126 or 127 of a container means: its command is not in the image."""
+    what = "could not be run" if code == 126 else "was not found"
+    return (
+        f"the command {what} in the image "
+        "(install redun, the same version as the scheduler's, in the image)"
+    )
 
 
 def summarize(size: int | None, observed: Mapping[int, Observation]) -> Report:
