@@ -152,6 +152,40 @@ def test_a_failing_task_brings_its_traceback_and_output(run: Run, fake_docker) -
     assert fake_docker.containers() == []
 
 
+CHATTY = """
+import sys
+import time
+
+from redun import task
+
+
+@task(executor="remote", namespace="chatty")
+def chatter(n: int) -> int:
+    for i in range(n):
+        print(f"line {i}", flush=True)
+        if i % 10 == 0:
+            print(f"err {i}", file=sys.stderr, flush=True)
+        time.sleep(0.02)
+    return n
+"""
+
+
+def test_output_streams_into_the_job_log_whole_and_once(tmp_path, fake_docker) -> None:
+    run = Run(tmp_path, poll_interval="0.1")
+    (tmp_path / "code" / "chatty.py").write_text(CHATTY)
+    module = import_workflow(str(tmp_path / "code" / "chatty.py"))
+    try:
+        assert run.scheduler.run(find_task(module, "chatter", "chatty")(120)) == 120
+    finally:
+        run.scheduler.stop()
+    stdout = "".join(text for _, stream, text in run.logs if stream == "stdout")
+    stderr = "".join(text for _, stream, text in run.logs if stream == "stderr")
+    assert stdout == "".join(f"line {i}\n" for i in range(120))
+    assert stderr.count("err ") == 12 and "err 110\n" in stderr
+    reads = [argv for argv in fake_docker.calls("logs")]
+    assert len(reads) >= 3  # tailed while it ran, not only at the end
+
+
 def test_task_options_become_docker_run_flags(tmp_path: Path, fake_docker: FakeDocker) -> None:
     data = tmp_path / "data"
     data.mkdir()

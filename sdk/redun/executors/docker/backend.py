@@ -21,7 +21,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from redun.errors import ExecutorError, UsageError
 from redun.executors.docker.cli import DockerCli, DockerError
@@ -46,9 +48,12 @@ from redun.executors.remote.states import Observation, Phase, Report
 
 logger = logging.getLogger("redun.docker")
 
+PARALLEL = 8
+"""Docker commands (runs, log reads) at once."""
 KEEP_FINISHED = 24 * 3600.0
 """Finished containers an earlier scheduler left are removed this long after submission."""
 NOT_STARTED = "not started: the scheduler that queued it stopped first"
+_HAS_LOGS = frozenset({Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED})
 
 
 @dataclass
@@ -104,6 +109,9 @@ class DockerBackend(RemoteBackend):
         self._queue: deque[str] = deque()
         self._active: dict[str, tuple[str, int]] = {}  # container -> (handle, element)
         self._garbage: list[str] = []
+        # container -> (its output, read after it ended), read in parallel by the last poll
+        self._prefetched: dict[str, tuple[tuple[bytes, bytes], bool]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- hooks -------------------------------------------------------------------------
     def start(self) -> None:
@@ -178,6 +186,8 @@ class DockerBackend(RemoteBackend):
         with self._lock:
             names = list(self._active)
         infos = self.cli.inspect(names) if names else {}
+        watched = set(map(str, handles))
+        tail: list[tuple[str, bool]] = []
         with self._lock:
             for name in names:
                 owner = self._active.get(name)
@@ -195,7 +205,10 @@ class DockerBackend(RemoteBackend):
                 track.observed[owner[1]] = seen
                 if seen.phase.is_final:
                     del self._active[name]
-        self._launch()
+                if owner[0] in watched and not track.interactive and seen.phase in _HAS_LOGS:
+                    tail.append((name, seen.phase.is_final))
+        self._launch()  # free slots first: waiting elements need not wait for log reads
+        self._prefetch_logs(tail)
         with self._lock:
             return {
                 handle: self._tracks[handle].report()
@@ -257,9 +270,14 @@ class DockerBackend(RemoteBackend):
             name = track.containers.get(element) if track is not None else None
         if track is None or name is None or self.cli is None:
             return []
+        with self._lock:
+            prefetched = self._prefetched.get(name)
+        streams = None
+        if prefetched is not None and (prefetched[1] or not final):
+            streams = prefetched[0]  # read in this poll (after the container ended, if final)
         if track.interactive:
             streams = (b"", b"")  # it was shown on the terminal as it ran
-        else:
+        elif streams is None:
             streams = self.cli.logs(name)
         chunks: list[tuple[str, str]] = []
         for stream, data in zip(("stdout", "stderr"), streams):
@@ -276,6 +294,7 @@ class DockerBackend(RemoteBackend):
                 chunks.append((stream, ready.decode("utf-8", "replace")))
         if final:
             with self._lock:
+                self._prefetched.pop(name, None)
                 self._garbage.append(name)
                 track.logs.pop((element, "stdout"), None)
                 track.logs.pop((element, "stderr"), None)
@@ -290,6 +309,7 @@ class DockerBackend(RemoteBackend):
             track.pending.clear()
             for name in track.containers.values():
                 self._active.pop(name, None)
+                self._prefetched.pop(name, None)
                 if name not in self._garbage:
                     self._garbage.append(name)
         self._collect_garbage()
@@ -300,37 +320,98 @@ class DockerBackend(RemoteBackend):
             self._tracks.clear()
             self._queue.clear()
             self._active.clear()
+            self._prefetched.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def _prefetch_logs(self, names: list[tuple[str, bool]]) -> None:
+        """Read containers' output in parallel, for :meth:`read_logs` right after the poll.
+
+        ``names`` are ``(container, ended)``: the output of a container seen
+        ended is complete, so it serves the final read too.
+        """
+
+        def fetch(item: tuple[str, bool]) -> tuple[bytes, bytes] | None:
+            assert self.cli is not None
+            try:
+                return self.cli.logs(item[0])
+            except ExecutorError as error:
+                logger.debug("executor %s: docker logs %s failed: %s", self.name, item[0], error)
+                return None
+
+        for (name, ended), streams in zip(names, self._each(fetch, names)):
+            with self._lock:
+                if streams is None:
+                    self._prefetched.pop(name, None)  # never an older, shorter read
+                else:
+                    self._prefetched[name] = (streams, ended)
 
     # -- starting containers -------------------------------------------------------------
     def _launch(self) -> dict[str, DockerError]:
-        """Start waiting elements while slots are free; the submissions that docker refused."""
+        """Start waiting elements while slots are free; the submissions that docker refused.
+
+        Containers start in parallel (``docker run`` takes a while each); one
+        run in the foreground (``interactive``) at a time.
+        """
         failures: dict[str, DockerError] = {}
         while True:
             with self._lock:
-                picked = self._next_element()
-                if picked is None:
-                    return failures
-                track, element = picked
-                name = container_name(track.handle, track.index_of(element))
-                track.containers[element] = name
-                track.observed[element] = Observation(Phase.QUEUED)
-                self._active[name] = (track.handle, element)
-            try:
-                self._start_container(track, element)
-            except DockerError as error:
-                failures[track.handle] = error
-                with self._lock:
-                    self._active.pop(name, None)
-                    track.observed[element] = Observation(Phase.FAILED, str(error))
-                    for waiting in track.pending:  # the same image and flags: no use trying
-                        track.observed[waiting] = Observation(Phase.FAILED, str(error))
-                    track.pending.clear()
-                    self._garbage.append(name)  # docker may have created it
-                continue
+                picks = self._pick_elements()
+            if not picks:
+                return failures
+            detached = [pick for pick in picks if not pick[0].interactive]
+            attached = [pick for pick in picks if pick[0].interactive]
+            errors = self._each(self._try_start, detached)
+            errors += [self._try_start(pick) for pick in attached]
+            removed: list[str] = []
             with self._lock:
-                cancelled = track.cancelled
-            if cancelled:  # cancelled while docker was starting it
-                self._remove([name])
+                for (track, element, name), error in zip(detached + attached, errors):
+                    if error is not None:
+                        failures[track.handle] = error
+                        self._active.pop(name, None)
+                        track.observed[element] = Observation(Phase.FAILED, str(error))
+                        for waiting in track.pending:  # the same image and flags: no use trying
+                            track.observed[waiting] = Observation(Phase.FAILED, str(error))
+                        track.pending.clear()
+                        self._garbage.append(name)  # docker may have created it
+                    elif track.cancelled:  # cancelled while docker was starting it
+                        removed.append(name)
+            if removed:
+                self._remove(removed)
+
+    def _pick_elements(self) -> list[tuple[_Track, int, str]]:
+        """Waiting elements for the free slots, registered as started (call with the lock)."""
+        picks: list[tuple[_Track, int, str]] = []
+        while True:
+            picked = self._next_element()
+            if picked is None:
+                return picks
+            track, element = picked
+            name = container_name(track.handle, track.index_of(element))
+            track.containers[element] = name
+            track.observed[element] = Observation(Phase.QUEUED)
+            self._active[name] = (track.handle, element)
+            picks.append((track, element, name))
+            if track.interactive:
+                return picks  # the foreground: one at a time
+
+    def _try_start(self, pick: tuple[_Track, int, str]) -> DockerError | None:
+        try:
+            self._start_container(pick[0], pick[1])
+        except DockerError as error:
+            return error
+        return None
+
+    def _each(self, step: Callable[[Any], Any], items: list) -> list:
+        """``step`` of each item, in parallel threads when there are several."""
+        if len(items) < 2:
+            return [step(item) for item in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                PARALLEL, thread_name_prefix=f"redun-docker-{self.name}"
+            )
+        return list(self._pool.map(step, items))
 
     def _next_element(self) -> tuple[_Track, int] | None:
         if len(self._active) >= self.settings.max_concurrency:
