@@ -89,6 +89,7 @@ CLOUD_AND_HEAVY = ("boto3", "botocore", "google", "pyspark", "grpc", "textual", 
     [
         "import redun.executors.remote",
         "import redun.executors.subproc, redun.executors.subproc.backend",
+        "import redun.executors.docker, redun.executors.docker.backend",
         "import redun.executors.remote.entrypoint",
         "import redun.cli.main; redun.cli.main.main(['oneshot', '--help'])",
     ],

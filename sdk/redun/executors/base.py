@@ -79,6 +79,7 @@ _registry: dict[str, str | type[Executor]] = {
     "gcp_batch": "redun.executors.gcp_batch.GCPBatchExecutor",
     "spark": "redun.executors.spark.SparkExecutor",
     "subprocess": "redun.executors.subproc.SubprocessExecutor",
+    "docker": "redun.executors.docker.DockerExecutor",
 }
 
 

@@ -187,7 +187,7 @@ class Scheduler:
             else:
                 raise UsageError(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
-                    "to redun.ini (type = threads|processes|subprocess|aws_batch|gcp_batch|spark)"
+                    "to redun.ini (type = threads|processes|subprocess|docker|aws_batch|gcp_batch|spark)"
                 )
             executor = get_executor_class(type_name)(name, self, section or {})
             self.add_executor(executor)

@@ -104,11 +104,13 @@ def fan(n: int) -> list:
     return [triple(i) for i in range(n)]
 
 
-def make(tmp_path: Path, backend_class: type[ThreadBackend] = ThreadBackend):
+def make(tmp_path: Path, backend_class: type[ThreadBackend] = ThreadBackend, **extra: str):
     config = Config({"executors.inline": {"scratch": str(tmp_path / "s")}})
     scheduler = Scheduler(config=config)
     executor = type("Custom", (ThreadExecutor,), {"backend_class": backend_class})(
-        "inline", scheduler, {"scratch": str(tmp_path / "s"), "code_root": str(tmp_path)}
+        "inline",
+        scheduler,
+        {"scratch": str(tmp_path / "s"), "code_root": str(tmp_path), **extra},
     )
     scheduler.add_executor(executor)
     return scheduler, executor
@@ -131,6 +133,18 @@ def test_a_back_end_of_a_few_hooks_runs_arrays(setup) -> None:
     assert submission.command[:2] == ["redun", "oneshot"]
     assert scheduler.run(triple(100)) == 300  # a lone call: a plain job
     assert executor.backend.submitted[-1].size is None
+
+
+def test_without_a_code_package_jobs_import_tasks_from_their_environment(tmp_path) -> None:
+    (tmp_path / "some_module.py").write_text("X = 1\n")
+    scheduler, executor = make(tmp_path, code_package="false")
+    try:
+        assert scheduler.run(triple(4)) == 12  # its module is importable where it runs
+    finally:
+        scheduler.stop()
+    [submission] = executor.backend.submitted
+    assert "--code" not in submission.command
+    assert not (tmp_path / "s" / "code").exists()  # nothing packed, nothing uploaded
 
 
 class FailingPolls(ThreadBackend):

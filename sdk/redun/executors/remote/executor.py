@@ -82,7 +82,8 @@ class RemoteExecutor(Executor):
 
     Configuration (``[executors.NAME]``): ``scratch`` (required), ``code_root``
     (default: the working directory), ``code_includes`` / ``code_excludes``
-    (space-separated globs), ``poll_interval`` (seconds), ``reattach`` (true),
+    (space-separated globs), ``code_package`` (true; false when the job's image
+    already holds the code), ``poll_interval`` (seconds), ``reattach`` (true),
     ``max_array_size``, plus the back end's own keys.
 
     Args:
@@ -114,6 +115,7 @@ class RemoteExecutor(Executor):
         self.poll_interval = _float(self.config, "poll_interval", self.backend.poll_interval)
         self.lost_after = _float(self.config, "lost_after", self.backend.lost_after)
         self.reattach = _bool(self.config.get("reattach"), True)
+        self.code_package = _bool(self.config.get("code_package"), True)
         # At a terminal (``redun run``), remote output is shown as local jobs' is.
         self.echo = _bool(self.config.get("echo"), sys.stdout.isatty())
         self.max_array_size = min(
@@ -285,15 +287,16 @@ class RemoteExecutor(Executor):
         if self._prepared:
             return
         self.backend.start()
-        package = build_package(self.code_root, *package_options(self.config))
-        self._package_url, uploaded = ensure_uploaded(self.scratch, package)
-        logger.debug(
-            "executor %s: code package %s (%d files) %s",
-            self.name,
-            package.digest[:12],
-            len(package.files),
-            "uploaded" if uploaded else "already in the scratch",
-        )
+        if self.code_package:
+            package = build_package(self.code_root, *package_options(self.config))
+            self._package_url, uploaded = ensure_uploaded(self.scratch, package)
+            logger.debug(
+                "executor %s: code package %s (%d files) %s",
+                self.name,
+                package.digest[:12],
+                len(package.files),
+                "uploaded" if uploaded else "already in the scratch",
+            )
         if self.reattach:
             self._found = index_calls(self.backend.find_jobs(), self.scratch)
         self._prepared = True
@@ -401,17 +404,13 @@ class RemoteExecutor(Executor):
             scheduler.job_queued(job)
 
     def command(self, key: str) -> list[str]:
-        """The entrypoint's command line for the submission ``key``."""
-        assert self._package_url is not None
-        return [
-            "redun",
-            "oneshot",
-            "--scratch",
-            self.scratch.root,
-            "--code",
-            self._package_url,
-            key,
-        ]
+        """The entrypoint's command line for the submission ``key``.
+
+        Without a code package (``code_package = false``) the job imports the
+        tasks' modules from its own environment (the image).
+        """
+        code = ["--code", self._package_url] if self._package_url else []
+        return ["redun", "oneshot", "--scratch", self.scratch.root, *code, key]
 
     # -- re-attaching -------------------------------------------------------------------
     def _reattach(self, job: Job) -> bool:
