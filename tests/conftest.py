@@ -58,3 +58,22 @@ def moto_server():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_batch_server():
+    """A fake GCP BatchService on 127.0.0.1 (see tests/fake_batch.py), shared by the session."""
+    pytest.importorskip("google.cloud.batch_v1")
+    from tests.fake_batch import FakeBatch
+
+    fake = FakeBatch().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_batch(fake_batch_server):
+    """The fake BatchService with no jobs, counts cleared; every task process killed after."""
+    fake_batch_server.reset()
+    yield fake_batch_server
+    fake_batch_server.reset()
