@@ -65,6 +65,7 @@ class FakeTask:
     workdir: str = ""
     started: float = 0.0
     failures: int = 0
+    not_before: float = 0.0
     exit_code: int | None = None
     preempt: bool = False
 
@@ -103,6 +104,7 @@ class FakeBatch:
         self.created: list[str] = []  # job ids, in order
         self.deleted: list[str] = []
         self.paused = False  # True: jobs stay QUEUED
+        self.retry_delay = 0.5  # seconds a retried task waits, PENDING, for a new VM
         self.env: dict[str, str] = {}  # added to every task's environment
         self.jobs: dict[str, FakeJob] = {}
         self._lock = threading.RLock()
@@ -139,6 +141,7 @@ class FakeBatch:
             self.created.clear()
             self.deleted.clear()
             self.paused = False
+            self.retry_delay = 0.5
             self.env.clear()
 
     # -- what tests ask ---------------------------------------------------------------------
@@ -382,7 +385,11 @@ class FakeBatch:
                 elif task.state == TaskState.ASSIGNED and free > 0:
                     self._launch(job, task, spec)
                     free -= 1
-                elif task.state == TaskState.PENDING and free > 0:
+                elif (
+                    task.state == TaskState.PENDING
+                    and free > 0
+                    and time.monotonic() >= task.not_before
+                ):
                     self._task_event(task, TaskState.ASSIGNED, "on zones/fake-a/instances/fake-vm")
             if job.state == JobState.SCHEDULED and any(
                 task.state != TaskState.PENDING for task in job.tasks
@@ -467,6 +474,7 @@ class FakeBatch:
         task.failures += 1
         if task.failures <= int(spec.max_retry_count) and _retried(spec, code):
             self._task_event(task, TaskState.PENDING, "for retry")
+            task.not_before = time.monotonic() + self.retry_delay
 
     def _kill(self, task: FakeTask) -> None:
         if task.process is not None and task.process.poll() is None:

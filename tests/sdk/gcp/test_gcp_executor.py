@@ -98,3 +98,78 @@ def test_a_fan_out_is_one_job_with_a_task_per_call(run: Run, fake_batch) -> None
     # each element ran as the task of its own index
     assert fake_batch.calls["GetTask"] == 0
 
+
+
+def test_a_failing_task_brings_its_traceback_and_output(run: Run, fake_batch) -> None:
+    with pytest.raises(ValueError, match="cannot take 3") as caught:
+        run.run("fail", 3, retries=2)
+    text = caught.value.__redun_traceback__
+    assert "(task gflow.fail)" in text
+    assert 'raise ValueError(f"cannot take {x}")' in text
+    assert "failing 3 soon\n" in run.output()
+    [job_id] = fake_batch.created  # the task's own failure: not retried by Batch or redun
+    [task] = fake_batch.job(job_id).tasks
+    assert task.failures == 1
+    assert "exit code 1" in task.events[-1].description
+
+
+def test_a_mixed_workflow_runs_local_processes_and_gcp_tasks(
+    run: Run, fake_batch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "mix.log"
+    monkeypatch.setenv("MIX_LOG", str(log))
+    assert run.run("mixed", 3) == (0 + 1 + 4) - (0 + 1 + 2)
+    assert sorted(log.read_text().split()) == sorted(
+        ["square"] * 3 + ["neg"] * 3 + ["add"] * 3 + ["total"]
+    )
+    # square's three calls are one job; neg's three another
+    assert len(fake_batch.created) == 2
+    sizes = sorted(fake_batch.job(j).message.task_groups[0].task_count for j in fake_batch.created)
+    assert sizes == [3, 3]
+    log.unlink()
+    assert run.run("mixed", 3) == 2  # all cached: nothing is submitted again
+    assert not log.exists() and len(fake_batch.created) == 2
+
+
+def _preempt_while_waiting(run: Run, fake_batch, retries: int):
+    import threading
+
+    from tests.sdk.remote.helpers import wait_until
+
+    flag, marker = run.tmp_path / "flag", run.tmp_path / "marker"
+    outcome: dict = {}
+
+    def go() -> None:
+        try:
+            outcome["value"] = run.run("wait_for", str(flag), str(marker), retries=retries)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    wait_until(lambda: marker.exists() and marker.read_text().count("\n") == 1, what="a start")
+    [job_id] = fake_batch.created
+    fake_batch.preempt(job_id, 0)
+    if retries:
+        wait_until(lambda: marker.read_text().count("\n") == 2, what="Batch's retry")
+    flag.write_text("go")
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    return outcome, marker.read_text().count("\n")
+
+
+def test_a_preempted_task_is_retried_by_batch_in_the_same_job(run: Run, fake_batch) -> None:
+    outcome, runs = _preempt_while_waiting(run, fake_batch, retries=1)
+    assert outcome.get("value") == "released", outcome
+    assert runs == 2 and len(fake_batch.created) == 1  # one job; its task ran twice
+    assert "spot VM was preempted (exit code 50001); Batch runs it again" in run.output()
+
+
+def test_a_preemption_without_retries_fails_clearly(run: Run, fake_batch) -> None:
+    outcome, runs = _preempt_while_waiting(run, fake_batch, retries=0)
+    error = outcome.get("error")
+    assert error is not None, outcome
+    message = str(error)
+    assert "spot VM was preempted (exit code 50001) and retries = 0" in message
+    assert "Spot VM preemption with exit code 50001" in message  # Batch's own words
+    assert runs == 1 and len(fake_batch.created) == 1

@@ -47,7 +47,8 @@ class _Known:
     """What this back end remembers of one Batch job between polls."""
 
     array: bool
-    listed: tuple[str, dict[str, int]] | None = None
+    seen: tuple[str, dict[str, int]] | None = None
+    """The job's state and task counts at the last poll."""
     elements: dict[int, Observation] = field(default_factory=dict)
     uid: str = ""
 
@@ -188,9 +189,9 @@ class GCPBatchBackend(RemoteBackend):
             with self._lock:
                 self._known[handle] = known
         tasks = None
-        if needs_tasks(job, known.listed, array=known.array):
+        if needs_tasks(job, known.seen, array=known.array):
             tasks = self._list_tasks(str(handle))
-            known.listed = listing_key(job)
+        known.seen = listing_key(job)
         made = report(job, tasks, array=known.array)
         if known.array:
             if tasks is not None:

@@ -143,8 +143,8 @@ def _retry_note(task: Any, retries: int) -> str:
     if not failures:
         return ""
     code = _exit_code(failures[-1])
-    meaning = _EXIT_MEANING.get(code or 0, f"it failed (exit code {code})")
-    return f"{meaning}; Batch runs it again (retry {len(failures)} of {retries})"
+    meaning = _EXIT_MEANING.get(code or 0, "it failed")
+    return f"{meaning} (exit code {code}); Batch runs it again (retry {len(failures)} of {retries})"
 
 
 def report(job: Any, tasks: Iterable[Any] | None, *, array: bool) -> Report:
@@ -190,18 +190,27 @@ def needs_tasks(job: Any, before: tuple[str, dict[str, int]] | None, *, array: b
 
     Args:
         job: the ``batch_v1.Job`` just read.
-        before: ``(state, task counts)`` when its tasks were last listed, or None.
+        before: ``(state, task counts)`` at the last poll, or None.
         array: True for an array submission.
     """
     counts = task_counts(job)
     if before is not None and before == (state_name(job.status.state), counts):
-        return False  # nothing moved since the last listing
+        return False  # nothing moved since the last poll
     if not counts:  # no aggregate: only the tasks can tell
         return job_phase(job) is not Phase.QUEUED
     if not array:
-        # A lone job's counts say queued, running or succeeded; a failure needs its events.
-        return bool(counts.get("FAILED")) or job_phase(job) is Phase.FAILED
+        # A lone job's counts say queued, running or succeeded. A failure needs its events,
+        # and so does a task that went back (Batch retries it): they say why.
+        went_back = before is not None and _progress(counts) < _progress(before[1])
+        return bool(counts.get("FAILED")) or job_phase(job) is Phase.FAILED or went_back
     return True
+
+
+_PROGRESS = {"PENDING": 0, "ASSIGNED": 1, "RUNNING": 2, "SUCCEEDED": 3}
+
+
+def _progress(counts: dict[str, int]) -> int:
+    return max((_PROGRESS.get(state, 0) for state, n in counts.items() if n), default=0)
 
 
 def listing_key(job: Any) -> tuple[str, dict[str, int]]:
