@@ -194,10 +194,10 @@ def needs_tasks(job: Any, before: tuple[str, dict[str, int]] | None, *, array: b
         array: True for an array submission.
     """
     counts = task_counts(job)
-    if before is not None and before == (state_name(job.status.state), counts):
-        return False  # nothing moved since the last poll
     if not counts:  # no aggregate: only the tasks can tell
         return job_phase(job) is not Phase.QUEUED
+    if before is not None and before == (state_name(job.status.state), counts):
+        return False  # nothing moved since the last poll
     if not array:
         # A lone job's counts say queued, running or succeeded. A failure needs its events,
         # and so does a task that went back (Batch retries it): they say why.
