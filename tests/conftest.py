@@ -77,3 +77,20 @@ def fake_batch(fake_batch_server):
     fake_batch_server.reset()
     yield fake_batch_server
     fake_batch_server.reset()
+
+
+@pytest.fixture
+def gcs_scratch(gcs_emulator, monkeypatch):
+    """The GCS emulator, wiped, with the GCP Batch tests' scratch bucket; env points at it."""
+    from google.cloud import storage
+
+    from redun.file.filesystem import get_filesystem
+    from tests.cloud import apply_env, gcs_env
+    from tests.sdk.gcp.helpers import BUCKET
+
+    gcs_emulator.wipe()
+    apply_env(monkeypatch, gcs_env(gcs_emulator.url))
+    get_filesystem(proto="gs").reset_client()
+    storage.Client().create_bucket(BUCKET)
+    yield gcs_emulator
+    get_filesystem(proto="gs").reset_client()
