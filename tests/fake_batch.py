@@ -376,7 +376,9 @@ class FakeBatch:
             if self.paused or job.state in (JobState.SUCCEEDED, JobState.FAILED):
                 continue
             if job.state == JobState.QUEUED:
-                self._job_event(job, JobState.SCHEDULED, "Job state is set from QUEUED to SCHEDULED")
+                self._job_event(
+                    job, JobState.SCHEDULED, "Job state is set from QUEUED to SCHEDULED"
+                )
                 continue
             spec = list(job.message.task_groups)[0].task_spec
             for task in job.tasks:
@@ -405,7 +407,9 @@ class FakeBatch:
                         f"{failed} task(s) failed",
                     )
                 else:
-                    self._job_event(job, JobState.SUCCEEDED, "Job state is set from RUNNING to SUCCEEDED")
+                    self._job_event(
+                        job, JobState.SUCCEEDED, "Job state is set from RUNNING to SUCCEEDED"
+                    )
 
     def _launch(self, job: FakeJob, task: FakeTask, spec: Any) -> None:
         container = spec.runnables[0].container

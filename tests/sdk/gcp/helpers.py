@@ -130,3 +130,17 @@ def gcp_project(directory: Path, endpoint: str) -> Path:
         REDUN_INI.format(scratch=SCRATCH, endpoint=endpoint)
     )
     return directory / "runs.log"
+
+
+def assert_deleted_but_finished(fake) -> None:
+    """Every Batch job of a cancelled run was deleted (and is gone), but those that had ended."""
+    from tests.sdk.remote.helpers import wait_until
+
+    assert fake.deleted, "no job was deleted"
+    wait_until(
+        lambda: not any(job.job_id in fake.deleted for job in list(fake.jobs.values())),
+        what="deleted jobs to go",
+    )
+    for job_id in fake.created:
+        if job_id not in fake.deleted:
+            assert fake.job(job_id).state.name == "SUCCEEDED", job_id

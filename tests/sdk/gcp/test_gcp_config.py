@@ -126,7 +126,9 @@ def test_no_credentials_says_how_to_provide_them(tmp_path: Path) -> None:
     (tmp_path / "flow.py").write_text(
         "from redun import task\n\n@task(executor='gcp')\ndef one() -> int:\n    return 1\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GCLOUD", "CLOUDSDK"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GCLOUD", "CLOUDSDK"))
+    }
     env.update(
         NO_GCE_CHECK="true",
         CLOUDSDK_CONFIG=str(tmp_path / "no-gcloud"),

@@ -99,7 +99,6 @@ def test_a_fan_out_is_one_job_with_a_task_per_call(run: Run, fake_batch) -> None
     assert fake_batch.calls["GetTask"] == 0
 
 
-
 def test_a_failing_task_brings_its_traceback_and_output(run: Run, fake_batch) -> None:
     with pytest.raises(ValueError, match="cannot take 3") as caught:
         run.run("fail", 3, retries=2)

@@ -33,7 +33,8 @@ def job(state: str, counts: dict[str, int] | None = None, retries: int = 2, even
 def task(index: int, state: str, *failures: tuple[int, str]) -> object:
     events = [
         batch_v1.StatusEvent(
-            description="Task state is updated from ASSIGNED to RUNNING", task_state=TaskState.RUNNING
+            description="Task state is updated from ASSIGNED to RUNNING",
+            task_state=TaskState.RUNNING,
         )
     ]
     for code, text in failures:
@@ -50,14 +51,22 @@ def task(index: int, state: str, *failures: tuple[int, str]) -> object:
     )
 
 
-PREEMPTED = (50001, "Task state is updated from RUNNING to FAILED due to Spot VM preemption with exit code 50001.")
+PREEMPTED = (
+    50001,
+    "Task state is updated from RUNNING to FAILED due to Spot VM preemption with exit code 50001.",
+)
 USER_FAILURE = (1, "Task state is updated from RUNNING to FAILED with exit code 1.")
 
 
 @pytest.mark.parametrize(
     "state, phase",
-    [("QUEUED", Phase.QUEUED), ("SCHEDULED", Phase.QUEUED), ("RUNNING", Phase.RUNNING),
-     ("SUCCEEDED", Phase.SUCCEEDED), ("FAILED", Phase.FAILED)],
+    [
+        ("QUEUED", Phase.QUEUED),
+        ("SCHEDULED", Phase.QUEUED),
+        ("RUNNING", Phase.RUNNING),
+        ("SUCCEEDED", Phase.SUCCEEDED),
+        ("FAILED", Phase.FAILED),
+    ],
 )
 def test_job_states(state, phase) -> None:
     assert report(job(state), None, array=True).phase is phase
@@ -67,7 +76,9 @@ def test_an_arrays_elements_come_from_its_tasks() -> None:
     listed = [task(0, "SUCCEEDED"), task(1, "RUNNING"), task(2, "ASSIGNED")]
     made = report(job("RUNNING", {"SUCCEEDED": 1, "RUNNING": 1, "ASSIGNED": 1}), listed, array=True)
     assert {i: o.phase for i, o in made.elements.items()} == {
-        0: Phase.SUCCEEDED, 1: Phase.RUNNING, 2: Phase.QUEUED,
+        0: Phase.SUCCEEDED,
+        1: Phase.RUNNING,
+        2: Phase.QUEUED,
     }
 
 

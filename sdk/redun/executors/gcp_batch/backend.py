@@ -214,7 +214,7 @@ class GCPBatchBackend(RemoteBackend):
         """Where a job's live output can be read while it runs."""
         return (
             "running; its live output is in Cloud Logging: gcloud logging read "
-            f"'logName=\"projects/{self.settings.project}/logs/batch_task_logs\" AND "
+            f'\'logName="projects/{self.settings.project}/logs/batch_task_logs" AND '
             f'labels.job_uid="{uid}"\' --project {self.settings.project} '
             "(all of it comes back here when the call ends)"
         )

@@ -148,16 +148,16 @@ def build_job(submission: Submission, settings: GcpSettings, *, extra_labels: di
                 )
             ]
         )
-    task_labels = parse_labels(options.get("labels"), f"task option labels of {submission.task_name}")
+    task_labels = parse_labels(
+        options.get("labels"), f"task option labels of {submission.task_name}"
+    )
     priority = options.get("priority", settings.priority)
     return batch_v1.Job(
         priority=int(priority or 0),
         task_groups=[group],
         allocation_policy=allocation,
         labels=job_labels(submission, settings, {**task_labels, **extra_labels}),
-        logs_policy=batch_v1.LogsPolicy(
-            destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING
-        ),
+        logs_policy=batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING),
     )
 
 
