@@ -172,3 +172,21 @@ def test_a_preemption_without_retries_fails_clearly(run: Run, fake_batch) -> Non
     assert "spot VM was preempted (exit code 50001) and retries = 0" in message
     assert "Spot VM preemption with exit code 50001" in message  # Batch's own words
     assert runs == 1 and len(fake_batch.created) == 1
+
+
+@pytest.mark.slow
+def test_a_fan_out_of_200_is_one_job_polled_in_bulk(run: Run, fake_batch) -> None:
+    fake_batch.slots = 4
+    try:
+        assert run.run("fan", 200) == [i * i for i in range(200)]
+    finally:
+        fake_batch.slots = 2
+    [job_id] = fake_batch.created
+    assert fake_batch.job(job_id).message.task_groups[0].task_count == 200
+    calls = dict(fake_batch.calls)
+    print(f"\nAPI calls for a 200-call fan-out (poll_interval 0.2 s): {calls}")
+    assert calls["CreateJob"] == 1 and "GetTask" not in calls and "GetJob" not in calls
+    # one ListJobs per poll; tasks are listed (2 pages of 100) only when their counts moved
+    polls = calls["ListJobs"]
+    assert calls["ListTasks"] <= 2 * polls and calls["ListTasks"] % 2 == 0
+    assert run.executor.backend.calls["list_tasks"] == calls["ListTasks"]
