@@ -64,6 +64,7 @@ def moto_server():
 def fake_batch_server():
     """A fake GCP BatchService on 127.0.0.1 (see tests/fake_batch.py), shared by the session."""
     pytest.importorskip("google.cloud.batch_v1")
+    pytest.importorskip("google.cloud.logging_v2")
     from tests.fake_batch import FakeBatch
 
     fake = FakeBatch().start()

@@ -17,6 +17,13 @@ jobs and PENDING -> ASSIGNED -> RUNNING -> SUCCEEDED/FAILED for tasks;
 ``max_retry_count`` and lifecycle policies are honoured, as is
 ``max_run_duration`` (exit code 50005). ``preempt()`` kills a running task as
 a spot reclaim does (exit code 50001). Deleting a job kills its processes.
+
+It also serves ``google.logging.v2.LoggingServiceV2/ListLogEntries`` (for the
+executor's ``logging_endpoint``): every line a task prints becomes an entry of
+``batch_task_logs`` labelled with ``job_uid`` and ``task_id`` (stderr with
+severity ERROR), visible ``log_lag`` seconds after it was printed, as Cloud
+Logging's ingestion delay; filters ``logName=``, ``labels.job_uid=`` and
+``timestamp>=`` joined by AND.
 """
 
 from __future__ import annotations
@@ -34,10 +41,12 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import grpc
 from google.cloud import batch_v1
+from google.cloud.logging_v2.types import ListLogEntriesRequest, ListLogEntriesResponse, LogEntry
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, empty_pb2, timestamp_pb2
 
@@ -68,6 +77,7 @@ class FakeTask:
     not_before: float = 0.0
     exit_code: int | None = None
     preempt: bool = False
+    offsets: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,12 +116,14 @@ class FakeBatch:
         self.paused = False  # True: jobs stay QUEUED
         self.retry_delay = 0.5  # seconds a retried task waits, PENDING, for a new VM
         self.env: dict[str, str] = {}  # added to every task's environment
+        self.log_lag = 0.0  # seconds before a printed line can be listed
+        self.entries: list[tuple[datetime, float, Any]] = []  # (timestamp, visible at, entry)
         self.jobs: dict[str, FakeJob] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-batch", daemon=True)
         self.server = grpc.server(ThreadPoolExecutor(max_workers=8))
-        self.server.add_generic_rpc_handlers((self._handlers(),))
+        self.server.add_generic_rpc_handlers((self._handlers(), self.logging_handler))
         port = self.server.add_insecure_port("127.0.0.1:0")
         self.endpoint = f"127.0.0.1:{port}"
 
@@ -143,6 +155,8 @@ class FakeBatch:
             self.paused = False
             self.retry_delay = 0.5
             self.env.clear()
+            self.log_lag = 0.0
+            self.entries.clear()
 
     # -- what tests ask ---------------------------------------------------------------------
     def job(self, job_id: str) -> FakeJob:
@@ -170,13 +184,16 @@ class FakeBatch:
             self._kill(task)
 
     def task_log(self, job_id: str, index: int = 0) -> str:
+        """What task ``index`` printed (stdout, then stderr)."""
         job = self.job(job_id)
-        path = os.path.join(self.logs, job.uid, f"{index}.log")
-        try:
-            with open(path, encoding="utf-8", errors="replace") as infile:
-                return infile.read()
-        except FileNotFoundError:
-            return ""
+        text = ""
+        for suffix in ("out", "err"):
+            try:
+                with open(self._log_path(job, index, suffix), encoding="utf-8") as infile:
+                    text += infile.read()
+            except FileNotFoundError:
+                pass
+        return text
 
     # -- gRPC ------------------------------------------------------------------------------
     def _handlers(self) -> grpc.GenericRpcHandler:
@@ -192,6 +209,17 @@ class FakeBatch:
                 handle, request_deserializer=request_type.deserialize, response_serializer=serialize
             )
 
+        self.logging_handler = grpc.method_handlers_generic_handler(
+            "google.logging.v2.LoggingServiceV2",
+            {
+                "ListLogEntries": unary(
+                    "ListLogEntries",
+                    self._list_log_entries,
+                    ListLogEntriesRequest,
+                    ListLogEntriesResponse.serialize,
+                )
+            },
+        )
         return grpc.method_handlers_generic_handler(
             SERVICE,
             {
@@ -306,6 +334,33 @@ class FakeBatch:
         return operations_pb2.Operation(
             name=f"{request.name}/operations/delete", done=True, response=response
         )
+
+    def _list_log_entries(self, request: Any, context: grpc.ServicerContext) -> Any:
+        wanted_log, wanted_uid, since = "", "", None
+        for clause in re.split(r"\s+AND\s+", request.filter.strip()):
+            match = re.match(r'^(logName|labels\.job_uid|timestamp)\s*(=|>=)\s*"([^"]*)"$', clause)
+            if match is None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad filter {clause!r}")
+            key, value = match.group(1), match.group(3)
+            if key == "logName":
+                wanted_log = value
+            elif key == "labels.job_uid":
+                wanted_uid = value
+            else:
+                since = _parse_time(value)
+        now = time.monotonic()
+        entries = [
+            entry
+            for stamp, visible, entry in self.entries
+            if visible <= now
+            and (not wanted_log or entry.log_name == wanted_log)
+            and (not wanted_uid or entry.labels.get("job_uid") == wanted_uid)
+            and (since is None or stamp >= since)
+        ]
+        if request.order_by.strip().lower() not in ("", "timestamp asc"):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"order_by {request.order_by!r}")
+        page, token = self._page(entries, request.page_size, request.page_token, context)
+        return ListLogEntriesResponse(entries=page, next_page_token=token)
 
     def _page(
         self, items: list[Any], size: int, token: str, context: grpc.ServicerContext
@@ -427,16 +482,18 @@ class FakeBatch:
             BATCH_JOB_UID=job.uid,
         )
         task.workdir = tempfile.mkdtemp(prefix=f"fake-batch-{task.index}-")
-        logs = os.path.join(self.logs, job.uid)
-        os.makedirs(logs, exist_ok=True)
-        with open(os.path.join(logs, f"{task.index}.log"), "ab") as log:
+        os.makedirs(os.path.join(self.logs, job.uid), exist_ok=True)
+        with (
+            open(self._log_path(job, task.index, "out"), "ab") as out,
+            open(self._log_path(job, task.index, "err"), "ab") as err,
+        ):
             task.process = subprocess.Popen(
                 command,
                 cwd=task.workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=err,
                 start_new_session=True,
             )
         task.started = time.monotonic()
@@ -448,6 +505,7 @@ class FakeBatch:
         assert process is not None
         limit = spec.max_run_duration.total_seconds() if "max_run_duration" in spec else 0
         code = process.poll()
+        self._collect_logs(job, task, final=code is not None)
         if code is None:
             if limit and time.monotonic() - task.started > limit:
                 self._kill(task)
@@ -480,6 +538,39 @@ class FakeBatch:
             self._task_event(task, TaskState.PENDING, "for retry")
             task.not_before = time.monotonic() + self.retry_delay
 
+    def _log_path(self, job: FakeJob, index: int, suffix: str) -> str:
+        return os.path.join(self.logs, job.uid, f"{index}.{suffix}")
+
+    def _collect_logs(self, job: FakeJob, task: FakeTask, *, final: bool) -> None:
+        """New whole lines of a task's output become log entries (all of it when it ended)."""
+        for suffix, severity in (("out", 200), ("err", 500)):
+            path = self._log_path(job, task.index, suffix)
+            offset = task.offsets.get(suffix, 0)
+            try:
+                with open(path, "rb") as infile:
+                    infile.seek(offset)
+                    data = infile.read()
+            except FileNotFoundError:
+                continue
+            cut = len(data) if final else data.rfind(b"\n") + 1
+            task.offsets[suffix] = offset + cut
+            for line in data[:cut].decode("utf-8", "replace").splitlines():
+                stamp = datetime.now(timezone.utc)
+                if self.entries and stamp <= self.entries[-1][0]:
+                    stamp = self.entries[-1][0] + timedelta(microseconds=1)
+                entry = LogEntry(
+                    log_name=f"{job.name.split('/locations/')[0]}/logs/batch_task_logs",
+                    text_payload=line,
+                    severity=severity,
+                    timestamp=stamp,
+                    insert_id=f"{job.uid}-{task.index}-{suffix}-{len(self.entries)}",
+                    labels={
+                        "job_uid": job.uid,
+                        "task_id": f"task/{job.uid}-group0-{task.index}/{task.failures}/0",
+                    },
+                )
+                self.entries.append((stamp, time.monotonic() + self.log_lag, entry))
+
     def _kill(self, task: FakeTask) -> None:
         if task.process is not None and task.process.poll() is None:
             try:
@@ -487,6 +578,16 @@ class FakeBatch:
             except ProcessLookupError:
                 pass
             task.process.wait()
+
+
+def _parse_time(text: str) -> datetime:
+    """An RFC 3339 time (nanoseconds cut to microseconds)."""
+    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return datetime.fromisoformat(f"{match.group(1)}.{fraction}{zone}")
 
 
 def _retried(spec: Any, code: int) -> bool:

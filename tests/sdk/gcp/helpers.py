@@ -11,6 +11,7 @@ SCRATCH = f"gs://{BUCKET}/scratch"
 FLOW = textwrap.dedent(
     """
     import os
+    import sys
     import time
 
     from redun import script, task
@@ -56,6 +57,16 @@ FLOW = textwrap.dedent(
     @task
     def sleepers(tag: str, n: int = 2) -> list:
         return [sleeper(tag, i) for i in range(n)]
+
+
+    @task(executor="gcp")
+    def chatty(flag: str) -> str:
+        print("first line", flush=True)
+        print("a warning", file=sys.stderr, flush=True)
+        while not os.path.exists(flag):
+            time.sleep(0.02)
+        print("last line", flush=True)
+        return "said"
 
 
     @task(executor="gcp")

@@ -190,3 +190,61 @@ def test_a_fan_out_of_200_is_one_job_polled_in_bulk(run: Run, fake_batch) -> Non
     polls = calls["ListJobs"]
     assert calls["ListTasks"] <= 2 * polls and calls["ListTasks"] % 2 == 0
     assert run.executor.backend.calls["list_tasks"] == calls["ListTasks"]
+
+
+def _chat(run: Run, flag: Path, *, before_release) -> str:
+    import threading
+
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(value=run.run("chatty", str(flag))))
+    thread.start()
+    try:
+        before_release()
+    finally:
+        flag.write_text("go")
+        thread.join(timeout=120)
+    assert outcome.get("value") == "said", outcome
+    return run.output()
+
+
+def test_live_output_is_tailed_from_cloud_logging(tmp_path: Path, fake_batch, gcs_scratch) -> None:
+    from tests.sdk.remote.helpers import wait_until
+
+    run = Run(tmp_path, fake_batch.endpoint, logging_endpoint=fake_batch.endpoint, log_interval="0")
+    try:
+        # the first line reaches the job's log while the task still runs
+        text = _chat(
+            run,
+            tmp_path / "flag",
+            before_release=lambda: wait_until(
+                lambda: "first line\n" in run.output(), what="a live line"
+            ),
+        )
+        assert fake_batch.calls["ListLogEntries"] >= 1
+    finally:
+        run.scheduler.stop()
+    assert [text.count(line) for line in ("first line\n", "a warning\n", "last line\n")] == [
+        1,
+        1,
+        1,
+    ]
+    streams = {(stream, t) for _, stream, t in run.logs}
+    assert ("stderr", "a warning\n") in streams
+    assert "its live output is in Cloud Logging" not in text  # tailed: no pointer needed
+
+
+def test_lines_cloud_logging_has_not_ingested_come_from_the_outcome(
+    tmp_path: Path, fake_batch, gcs_scratch
+) -> None:
+    fake_batch.log_lag = 3600.0  # nothing is listed in time
+    run = Run(tmp_path, fake_batch.endpoint, logging_endpoint=fake_batch.endpoint, log_interval="0")
+    try:
+        text = _chat(run, tmp_path / "flag", before_release=lambda: None)
+    finally:
+        run.scheduler.stop()
+    assert fake_batch.calls["ListLogEntries"] >= 1
+    assert [text.count(line) for line in ("first line\n", "a warning\n", "last line\n")] == [
+        1,
+        1,
+        1,
+    ]

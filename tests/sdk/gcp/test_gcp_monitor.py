@@ -142,3 +142,25 @@ def test_an_array_is_listed_only_when_something_moved() -> None:
 def test_a_job_deleted_elsewhere_fails_its_calls() -> None:
     made = report(job("DELETION_IN_PROGRESS"), None, array=True)
     assert made.phase is Phase.FAILED and "deleted outside this run" in made.reason
+
+
+def test_a_cloud_logging_entry_is_a_line_of_a_task() -> None:
+    from google.cloud.logging_v2.types import LogEntry
+
+    from redun.executors.gcp_batch.cloudlog import entry_line
+
+    def entry(**fields):
+        return LogEntry(log_name="projects/p/logs/batch_task_logs", **fields)
+
+    labels = {"job_uid": "uid-1", "task_id": "task/uid-1-group0-17/0/0"}
+    assert entry_line(entry(text_payload="hello", severity=200, labels=labels)) == (
+        17,
+        "stdout",
+        "hello\n",
+    )
+    assert entry_line(entry(text_payload="oops\n", severity=500, labels=labels)) == (
+        17,
+        "stderr",
+        "oops\n",
+    )
+    assert entry_line(entry(text_payload="agent", labels={"job_uid": "uid-1"})) is None

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redun.errors import ExecutorError, UsageError
-from redun.executors.gcp_batch.client import make_client, translate
+from redun.executors.gcp_batch import cloudlog
+from redun.executors.gcp_batch.client import default_credentials, make_client, translate
 from redun.executors.gcp_batch.monitor import listing_key, needs_tasks, report
 from redun.executors.gcp_batch.request import (
     SCRATCH_LABEL,
@@ -57,6 +58,7 @@ class GCPBatchBackend(RemoteBackend):
     """Runs submissions as GCP Batch jobs. See :mod:`redun.executors.gcp_batch`."""
 
     live_logs = False
+    live_logs_complete = False  # Cloud Logging ingests late: the outcome fills the gaps
     max_array_size = 10_000
     poll_interval = 10.0
     lost_after = 120.0
@@ -80,10 +82,38 @@ class GCPBatchBackend(RemoteBackend):
         self._known: dict[Handle, _Known] = {}
         self._mine: set[Handle] = set()
         self._lock = threading.Lock()
+        self._tail: cloudlog.LogTail | None = None
+        self._log_channel: Any = None
 
     # -- configuration ------------------------------------------------------------------
     def start(self) -> None:
-        self._client, self._channel = make_client(self.section, self.settings)
+        settings = self.settings
+        # Decided here, not at construction: finding google-cloud-logging imports google.
+        self.live_logs = settings.live_logs == "true" or (
+            settings.live_logs == "auto"
+            and cloudlog.available()
+            and (not settings.endpoint or bool(settings.logging_endpoint))
+        )
+        needs_credentials = not settings.endpoint or (
+            self.live_logs and not settings.logging_endpoint
+        )
+        credentials = default_credentials(self.section) if needs_credentials else None
+        self._client, self._channel = make_client(settings, credentials)
+        if self.live_logs:
+            if not cloudlog.available():
+                raise UsageError(
+                    f"{self.section} live_logs = true needs google-cloud-logging: "
+                    "pip install google-cloud-logging (or set live_logs = false)"
+                )
+            client, self._log_channel = cloudlog.make_logging_client(
+                settings.logging_endpoint, credentials
+            )
+            self._tail = cloudlog.LogTail(
+                client,
+                settings.project,
+                interval=settings.log_interval,
+                per_minute=settings.log_reads_per_minute,
+            )
         self._check_scratch()
 
     def _check_scratch(self) -> None:
@@ -112,9 +142,10 @@ class GCPBatchBackend(RemoteBackend):
             )
 
     def stop(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        self._client = self._channel = None
+        for channel in (self._channel, self._log_channel):
+            if channel is not None:
+                channel.close()
+        self._client = self._channel = self._log_channel = self._tail = None
 
     # -- hooks ----------------------------------------------------------------------------
     def submit(self, submission: Submission) -> Handle:
@@ -175,10 +206,22 @@ class GCPBatchBackend(RemoteBackend):
             found.append(FoundJob(str(job.name), name, report(job, None, array=array)))
         return found
 
+    def read_logs(self, handle: Handle, index: int | None, *, final: bool) -> list[tuple[str, str]]:
+        known = self._known.get(handle)
+        tail = self._tail
+        if known is None or tail is None or not known.uid:
+            return []
+        try:
+            return tail.take(known.uid, index or 0, final=final)
+        except Exception as exc:
+            raise translate(exc, f"reading the log of {handle}") from exc
+
     def forget(self, handle: Handle) -> None:
         with self._lock:
-            self._known.pop(handle, None)
+            known = self._known.pop(handle, None)
             self._mine.discard(handle)
+        if known is not None and self._tail is not None:
+            self._tail.forget(known.uid)
 
     # -- reading Batch ------------------------------------------------------------------------
     def _report(self, handle: Handle, job: Any) -> Report:
@@ -205,8 +248,8 @@ class GCPBatchBackend(RemoteBackend):
         return Report(observed.phase, observed.reason)
 
     def _with_log_hint(self, observed: Observation, job: Any) -> Observation:
-        """A running task's note says where its live output is (it comes back here at the end)."""
-        if observed.phase is not Phase.RUNNING or observed.reason:
+        """Without tails, a running task's note says where its live output is."""
+        if self.live_logs or observed.phase is not Phase.RUNNING or observed.reason:
             return observed
         return Observation(Phase.RUNNING, self.logs_hint(str(job.uid)))
 

@@ -32,11 +32,11 @@ def import_batch() -> Any:
     return batch_v1
 
 
-def make_client(section: str, settings: GcpSettings) -> tuple[Any, Any]:
+def make_client(settings: GcpSettings, credentials: Any) -> tuple[Any, Any]:
     """``(client, channel)``: a ``BatchServiceClient``; the channel to close (emulator) or None.
 
     Raises:
-        UsageError: google-cloud-batch is missing, or no credentials were found.
+        UsageError: google-cloud-batch is missing.
     """
     batch_v1 = import_batch()
     if settings.endpoint:
@@ -49,7 +49,6 @@ def make_client(section: str, settings: GcpSettings) -> tuple[Any, Any]:
         return batch_v1.BatchServiceClient(transport=BatchServiceGrpcTransport(channel=channel)), (
             channel
         )
-    credentials = default_credentials(section)
     return batch_v1.BatchServiceClient(credentials=credentials), None
 
 

@@ -123,7 +123,7 @@ def build_job(submission: Submission, settings: GcpSettings, *, extra_labels: di
             f"{', '.join(PROVISIONING_MODELS)}"
         )
     policy = batch_v1.AllocationPolicy.InstancePolicy(
-        provisioning_model=batch_v1.AllocationPolicy.ProvisioningModel[model.upper()],
+        provisioning_model=getattr(batch_v1.AllocationPolicy.ProvisioningModel, model.upper()),
     )
     machine_type = str(options.get("machine_type") or settings.machine_type)
     if machine_type:

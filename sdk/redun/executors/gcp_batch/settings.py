@@ -45,6 +45,11 @@ class GcpSettings:
         boot_disk_size: boot disk in GB (none: Batch's default).
         endpoint: ``HOST:PORT`` of an emulator (plaintext gRPC on a loopback address).
         entrypoint: the executable the container runs (``redun``).
+        live_logs: ``auto`` (tail Cloud Logging when google-cloud-logging is
+            installed and Cloud Logging is reachable), ``true`` or ``false``.
+        logging_endpoint: ``HOST:PORT`` of a Cloud Logging emulator (loopback only).
+        log_interval: the least seconds between two reads of one job's log.
+        log_reads_per_minute: the most Cloud Logging reads a minute.
     """
 
     project: str
@@ -64,6 +69,10 @@ class GcpSettings:
     boot_disk_size: float | None = None
     endpoint: str = ""
     entrypoint: str = "redun"
+    live_logs: str = "auto"
+    logging_endpoint: str = ""
+    log_interval: float = 15.0
+    log_reads_per_minute: int = 50
 
     @property
     def parent(self) -> str:
@@ -111,6 +120,18 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> GcpSettings:
     endpoint = text("endpoint")
     if endpoint:
         check_endpoint(section, endpoint)
+    logging_endpoint = text("logging_endpoint")
+    if logging_endpoint:
+        check_endpoint(section, logging_endpoint, key="logging_endpoint")
+    live_logs = text("live_logs").lower() or "auto"
+    if live_logs in ("1", "yes", "on"):
+        live_logs = "true"
+    if live_logs in ("0", "no", "off"):
+        live_logs = "false"
+    if live_logs not in ("auto", "true", "false"):
+        raise UsageError(f"{section} live_logs = {live_logs!r}; use auto, true or false")
+    log_interval = _number(section, config, "log_interval", float)
+    reads = _number(section, config, "log_reads_per_minute", int)
     priority = _number(section, config, "priority", int) or 0
     if not 0 <= priority < 100:
         raise UsageError(f"{section} priority = {priority}; use 0 to 99")
@@ -132,10 +153,14 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> GcpSettings:
         boot_disk_size=_number(section, config, "boot_disk_size", float),
         endpoint=endpoint,
         entrypoint=text("entrypoint") or "redun",
+        live_logs=live_logs,
+        logging_endpoint=logging_endpoint,
+        log_interval=15.0 if log_interval is None else log_interval,
+        log_reads_per_minute=50 if not reads else reads,
     )
 
 
-def check_endpoint(section: str, endpoint: str) -> tuple[str, int]:
+def check_endpoint(section: str, endpoint: str, *, key: str = "endpoint") -> tuple[str, int]:
     """``(host, port)`` of an emulator's ``HOST:PORT``; only loopback addresses are allowed.
 
     The emulator is reached over plaintext gRPC, without credentials: that is
@@ -144,7 +169,7 @@ def check_endpoint(section: str, endpoint: str) -> tuple[str, int]:
     host, _, port = endpoint.rpartition(":")
     host = host.strip("[]")
     if not host or not port.isdigit():
-        raise UsageError(f"{section} endpoint = {endpoint!r} is not HOST:PORT")
+        raise UsageError(f"{section} {key} = {endpoint!r} is not HOST:PORT")
     loopback = host == "localhost"
     if not loopback:
         try:
@@ -153,8 +178,8 @@ def check_endpoint(section: str, endpoint: str) -> tuple[str, int]:
             loopback = False
     if not loopback:
         raise UsageError(
-            f"{section} endpoint = {endpoint!r}: plaintext gRPC is allowed only to a loopback "
-            "address (an emulator on this machine, e.g. 127.0.0.1:PORT); remove endpoint to "
+            f"{section} {key} = {endpoint!r}: plaintext gRPC is allowed only to a loopback "
+            f"address (an emulator on this machine, e.g. 127.0.0.1:PORT); remove {key} to "
             "use Google Cloud"
         )
     return host, int(port)
