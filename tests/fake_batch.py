@@ -378,6 +378,8 @@ class FakeBatch:
         message = batch_v1.Job.deserialize(batch_v1.Job.serialize(job.message))
         message.name = job.name
         message.uid = job.uid
+        message.create_time = datetime.fromtimestamp(job.created, timezone.utc)
+        message.update_time = job.events[-1].event_time if job.events else message.create_time
         counts = Counter(task.state.name for task in job.tasks)
         message.status = batch_v1.JobStatus(
             state=job.state,

@@ -89,3 +89,25 @@ def test_a_killed_run_is_adopted_by_the_next_one(project, fake_batch) -> None:
     assert stdout.strip().splitlines()[-1] == "'released'"
     assert fake_batch.created == [job_id]  # submitted once
     assert marker.read_text().count("\n") == 1  # and ran once
+
+
+def test_a_job_that_finished_after_its_run_died_is_read_back(project, fake_batch) -> None:
+    directory, env = project
+    flag, marker = directory / "flag", directory / "marker"
+    args = ("wait_for", "--flag", str(flag), "--marker", str(marker))
+    first = start_run(directory, env, *args)
+    try:
+        wait_until(lambda: marker.exists(), what="the task to start")
+        first.kill()
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    [job_id] = fake_batch.created
+    flag.write_text("go")  # it finishes with nobody watching
+    wait_until(lambda: fake_batch.job(job_id).state.name == "SUCCEEDED", what="the job to end")
+    second = start_run(directory, env, *args)
+    stdout, stderr = second.communicate(timeout=120)
+    assert second.returncode == 0, stderr
+    assert stdout.strip().splitlines()[-1] == "'released'"
+    assert fake_batch.created == [job_id] and marker.read_text().count("\n") == 1

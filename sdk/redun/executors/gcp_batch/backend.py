@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 from redun.errors import ExecutorError, UsageError
 from redun.executors.gcp_batch import cloudlog
 from redun.executors.gcp_batch.client import default_credentials, make_client, translate
-from redun.executors.gcp_batch.monitor import listing_key, needs_tasks, report
+from redun.executors.gcp_batch.monitor import job_is_final, listing_key, needs_tasks, report
 from redun.executors.gcp_batch.request import (
     SCRATCH_LABEL,
     SESSION_LABEL,
@@ -41,6 +42,8 @@ logger = logging.getLogger("redun.remote.gcp")
 
 PAGE_SIZE = 1000
 """Jobs or tasks asked for per page (the service may send fewer)."""
+KEEP_FINISHED = 24 * 3600.0
+"""Finished jobs older than this are not re-attached (their results are not read back)."""
 
 
 @dataclass
@@ -197,11 +200,14 @@ class GCPBatchBackend(RemoteBackend):
 
     def find_jobs(self) -> Iterable[FoundJob]:
         found: list[FoundJob] = []
+        now = time.time()
         for job in self._list_jobs(SCRATCH_LABEL, self.scratch_label):
             name = str(job.name).rsplit("/", 1)[-1]
             parsed = parse_name(name)
             if parsed is None:
                 continue
+            if job_is_final(job) and now - _seconds(job.update_time) > KEEP_FINISHED:
+                continue  # Batch keeps jobs 60 days; results that old are not worth a read
             array = is_array_key(parsed[0])
             found.append(FoundJob(str(job.name), name, report(job, None, array=array)))
         return found
@@ -318,6 +324,11 @@ class GCPBatchBackend(RemoteBackend):
 
 def pager_method(attribute: str) -> str:
     return "list_jobs" if attribute == "jobs" else "list_tasks"
+
+
+def _seconds(stamp: Any) -> float:
+    """A proto-plus timestamp (a datetime, or None when unset) in seconds since the epoch."""
+    return stamp.timestamp() if stamp is not None else 0.0
 
 
 def _is_not_found(error: BaseException | None) -> bool:
