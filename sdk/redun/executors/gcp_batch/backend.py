@@ -90,6 +90,7 @@ class GCPBatchBackend(RemoteBackend):
 
     # -- configuration ------------------------------------------------------------------
     def start(self) -> None:
+        self.stop()  # a start that failed (say, on the bucket) is tried again at the next batch
         settings = self.settings
         # Decided here, not at construction: finding google-cloud-logging imports google.
         self.live_logs = settings.live_logs == "true" or (
