@@ -140,14 +140,14 @@ class FakeBatch:
         with self._lock:
             for job in self.jobs.values():
                 for task in job.tasks:
-                    self._kill(task)
+                    self._discard(task)
         shutil.rmtree(self.logs, ignore_errors=True)
 
     def reset(self) -> None:
         with self._lock:
             for job in self.jobs.values():
                 for task in job.tasks:
-                    self._kill(task)
+                    self._discard(task)
             self.jobs.clear()
             self.calls.clear()
             self.created.clear()
@@ -327,7 +327,7 @@ class FakeBatch:
         job.deleting = True
         self._job_event(job, JobState.DELETION_IN_PROGRESS, "Job is being deleted")
         for task in job.tasks:
-            self._kill(task)
+            self._discard(task)
         self.deleted.append(job.job_id)
         response = any_pb2.Any()
         response.Pack(empty_pb2.Empty())
@@ -580,6 +580,12 @@ class FakeBatch:
             except ProcessLookupError:
                 pass
             task.process.wait()
+
+    def _discard(self, task: FakeTask) -> None:
+        """Kill a task for good (its job is deleted, or the fake stops) and remove its directory."""
+        self._kill(task)
+        if task.workdir:
+            shutil.rmtree(task.workdir, ignore_errors=True)
 
 
 def _parse_time(text: str) -> datetime:
