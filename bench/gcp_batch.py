@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     from google.cloud import storage
 
     from redun import Scheduler
-    from redun.cli.loader import find_task, import_workflow
     from redun.config import Config
+    from redun.workflow.loader import find_task, import_workflow
     from tests.cloud import GcsEmulator, apply_env, gcs_env
     from tests.fake_batch import FakeBatch
 

@@ -14,9 +14,9 @@ pytest.importorskip("google.cloud.batch_v1")
 pytest.importorskip("gcp_storage_emulator")
 
 from redun import Scheduler  # noqa: E402
-from redun.cli.loader import find_task, import_workflow  # noqa: E402
 from redun.config import Config  # noqa: E402
 from redun.events import JobStateChanged, LogLine  # noqa: E402
+from redun.workflow.loader import find_task, import_workflow  # noqa: E402
 
 from .helpers import FLOW, gcp_section  # noqa: E402
 
