@@ -73,3 +73,40 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) ->
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.01)
+
+
+@pytest.fixture(scope="session")
+def fake_batch_server():
+    """A fake GCP BatchService on 127.0.0.1 (see tests/fake_batch.py), shared by the session."""
+    pytest.importorskip("google.cloud.batch_v1")
+    pytest.importorskip("google.cloud.logging_v2")
+    from tests.fake_batch import FakeBatch
+
+    fake = FakeBatch().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_batch(fake_batch_server):
+    """The fake BatchService with no jobs, counts cleared; every task process killed after."""
+    fake_batch_server.reset()
+    yield fake_batch_server
+    fake_batch_server.reset()
+
+
+@pytest.fixture
+def gcs_scratch(gcs_emulator, monkeypatch):
+    """The GCS emulator, wiped, with the GCP Batch tests' scratch bucket; env points at it."""
+    from google.cloud import storage
+
+    from redun.file.filesystem import get_filesystem
+    from tests.cloud import apply_env, gcs_env
+    from tests.sdk.gcp.helpers import BUCKET
+
+    gcs_emulator.wipe()
+    apply_env(monkeypatch, gcs_env(gcs_emulator.url))
+    get_filesystem(proto="gs").reset_client()
+    storage.Client().create_bucket(BUCKET)
+    yield gcs_emulator
+    get_filesystem(proto="gs").reset_client()

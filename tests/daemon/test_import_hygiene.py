@@ -106,3 +106,15 @@ def test_the_scheduler_does_not_import_the_remote_layer() -> None:
         "assert Scheduler().run(one()) == 1"
     )
     assert _modules(code, ("redun.executors.remote", "redun.executors.subproc")) == []
+
+
+def test_the_gcp_batch_executor_loads_google_cloud_only_when_it_starts() -> None:
+    # Importing the executor and reading its configuration (as a scheduler does when a
+    # task names it) loads neither google-cloud nor grpc: the client comes with start().
+    code = (
+        "from redun.executors import get_executor_class\n"
+        "cls = get_executor_class('gcp_batch')\n"
+        "cls('gcp', None, {'project': 'p', 'region': 'us-central1', 'image': 'i',\n"
+        "                  'gcs_scratch': 'gs://b/s'})"
+    )
+    assert _modules(code, CLOUD_AND_HEAVY) == []

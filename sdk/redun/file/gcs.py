@@ -102,7 +102,9 @@ class GCSFileSystem(ObjectStoreFileSystem):
 
     def _make_client(self) -> Any:
         try:
-            from google.cloud import storage
+            # (with google-cloud-batch's typed packages installed, mypy sees google.cloud
+            # as theirs and misses storage, which ships no type information)
+            from google.cloud import storage  # type: ignore[attr-defined]
         except ImportError as exc:
             raise FileError(
                 "gs:// paths need google-cloud-storage, which is not installed: "

@@ -17,6 +17,7 @@ outcomes, logs, cancel, re-attach, retries) is shared::
 
     class MyBackend(RemoteBackend):
         live_logs = False          # True if read_logs() tails output while jobs run
+        live_logs_complete = True  # False if the tails may miss lines (late ingestion)
         max_array_size = 10_000    # the platform's largest array job
         poll_interval = 5.0        # seconds between polls (at most; it starts faster)
         lost_after = 60.0          # unknown to the platform this long = lost

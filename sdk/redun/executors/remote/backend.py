@@ -82,6 +82,9 @@ class RemoteBackend(abc.ABC):
 
     - ``live_logs``: True if :meth:`read_logs` tails output while jobs run;
       otherwise the output captured in each outcome is posted when it ends.
+    - ``live_logs_complete``: False if those tails may miss lines (a log
+      service that ingests late): when a call ends, the part of its captured
+      output the tails did not show is posted too.
     - ``max_array_size``: the platform's largest array (bigger batches are split).
     - ``poll_interval``: seconds between polls (``poll_interval`` in the config wins).
     - ``lost_after``: seconds a job may be unknown to the platform before it is lost.
@@ -92,6 +95,7 @@ class RemoteBackend(abc.ABC):
     """
 
     live_logs = False
+    live_logs_complete = True
     max_array_size = 10_000
     poll_interval = 5.0
     lost_after = 60.0

@@ -36,7 +36,7 @@ from redun.executors.remote.backend import (
     job_name,
 )
 from redun.executors.remote.errors import ProtocolError
-from redun.executors.remote.flight import Flight
+from redun.executors.remote.flight import Flight, unshown
 from redun.executors.remote.outcomes import read_outcome
 from redun.executors.remote.package import build_package, ensure_uploaded, package_options
 from redun.executors.remote.protocol import (
@@ -460,7 +460,7 @@ class RemoteExecutor(Executor):
             "stderr",
             f"[redun] read the result of {found.name}, finished after an earlier run\n",
         )
-        self._deliver(job, settled.outcome, post_output=True)
+        self._deliver(job, settled.outcome, output=settled.outcome.get("output") or [])
         return True
 
     # -- polling --------------------------------------------------------------------------
@@ -536,6 +536,8 @@ class RemoteExecutor(Executor):
             return
         for stream, text in chunks:
             flight.remember_output(index, text)
+            if not self.backend.live_logs_complete:
+                flight.remember_shown(index, stream, text)
             self._log(job, stream, text)
 
     def _collect(self, finals: list[tuple[Flight, Instruction, Job]]) -> None:
@@ -572,7 +574,14 @@ class RemoteExecutor(Executor):
             )
             if settled.verdict is Verdict.OUTCOME:
                 assert settled.outcome is not None
-                self._deliver(job, settled.outcome, post_output=not self.backend.live_logs)
+                if not self.backend.live_logs:
+                    output = settled.outcome.get("output") or []
+                elif self.backend.live_logs_complete:
+                    output = []
+                else:  # the tails may have missed lines: post what they did not show
+                    shown = flight.shown_text(instruction.index)
+                    output = unshown(settled.outcome.get("output") or [], shown)
+                self._deliver(job, settled.outcome, output=output)
             else:
                 error = settled.error
                 assert error is not None
@@ -599,11 +608,10 @@ class RemoteExecutor(Executor):
         for handle in emptied:
             self.backend.forget(handle)
 
-    def _deliver(self, job: Job, outcome: dict, *, post_output: bool) -> None:
+    def _deliver(self, job: Job, outcome: dict, *, output: list[tuple[str, str]]) -> None:
         scheduler = self.scheduler
-        if post_output:
-            for stream, text in outcome.get("output") or ():
-                self._log(job, stream, text)
+        for stream, text in output:
+            self._log(job, stream, text)
         try:
             ok, value = outcome_value(outcome, job_label(job.id, job.task.fullname))
         except ProtocolError as problem:

@@ -31,6 +31,8 @@ class Flight:
         dirty: elements were added since the last poll (check every element).
         tails: the last lines of output shown per element (for failure messages).
         running: the watched elements the scheduler was told are running (tailed).
+        shown: what live tails showed per (element, stream), kept only for a back
+            end whose tails may miss lines (``live_logs_complete = False``).
     """
 
     handle: Handle
@@ -44,6 +46,7 @@ class Flight:
     dirty: bool = True
     tails: dict[int, deque[str]] = field(default_factory=dict)
     running: set[int] = field(default_factory=set)
+    shown: dict[tuple[int, str], list[str]] = field(default_factory=dict)
 
     def watch(self, index: int, job: Job) -> None:
         self.jobs[index] = job
@@ -54,6 +57,8 @@ class Flight:
         self.seen.pop(index, None)
         self.tails.pop(index, None)
         self.running.discard(index)
+        for stream in ("stdout", "stderr"):
+            self.shown.pop((index, stream), None)
         return self.jobs.pop(index, None)
 
     def remember_output(self, index: int, text: str) -> None:
@@ -65,3 +70,39 @@ class Flight:
     def tail_text(self, index: int) -> str:
         tail = self.tails.get(index)
         return "\n".join("  " + line for line in tail) if tail else ""
+
+    def remember_shown(self, index: int, stream: str, text: str) -> None:
+        self.shown.setdefault((index, stream), []).append(text)
+
+    def shown_text(self, index: int) -> dict[str, str]:
+        return {
+            stream: "".join(self.shown.get((index, stream), ())) for stream in ("stdout", "stderr")
+        }
+
+
+def unshown(output: list[tuple[str, str]], shown: dict[str, str]) -> list[tuple[str, str]]:
+    """The part of a call's captured ``output`` that live tails have not shown.
+
+    Per stream, the lines the tails showed that start the output (its longest
+    common prefix with them) are dropped; the rest is kept in order. A tail
+    that lags (a log service still ingesting) loses nothing this way, and a
+    tail that showed everything leaves nothing to post twice.
+    """
+    skip: dict[str, int] = {}
+    for stream, text in shown.items():
+        ours = "".join(chunk for name, chunk in output if name == stream).splitlines()
+        theirs = text.splitlines()
+        common = 0
+        while common < min(len(ours), len(theirs)) and ours[common] == theirs[common]:
+            common += 1
+        skip[stream] = common
+    if not any(skip.values()):
+        return list(output)
+    rest: list[tuple[str, str]] = []
+    for stream, chunk in output:
+        lines = chunk.splitlines(keepends=True)
+        drop = min(skip.get(stream, 0), len(lines))
+        skip[stream] = skip.get(stream, 0) - drop
+        if lines[drop:]:
+            rest.append((stream, "".join(lines[drop:])))
+    return rest
