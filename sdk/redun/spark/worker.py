@@ -1,0 +1,71 @@
+"""What runs on Spark's Python workers: the calls of one partition.
+
+The ``spark`` executor maps :func:`run_partition` over the partitions of a
+call batch. Each element is ``(call_id, pickled call)`` as the remote layer
+writes them; each result is the call's outcome (value or error with its
+traceback, and its captured output), made by the layer's ``run_call``.
+
+The user's code arrives as a code package zip (``redun-code-<digest>.zip``)
+given to ``SparkContext.addPyFile``. Spark reuses Python workers between
+tasks, so a worker may still hold modules imported from an older package (a
+watch re-ran after an edit): those are dropped before the calls run.
+
+This module is imported on the workers; it must not need a JVM.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+PACKAGE_PREFIX = "redun-code-"
+
+
+def zip_name(digest: str) -> str:
+    """The file name a code package is shipped under."""
+    return f"{PACKAGE_PREFIX}{digest}.zip"
+
+
+def activate_package(path: str) -> None:
+    """Make ``path`` (a package zip or directory) the only code package on ``sys.path``.
+
+    Modules imported from another code package are removed from
+    ``sys.modules``, so the next import reads this package's version.
+    """
+    if sys.path and sys.path[0] == path:
+        return
+    stale = [
+        entry
+        for entry in sys.path
+        if entry != path and os.path.basename(entry.rstrip(os.sep)).startswith(PACKAGE_PREFIX)
+    ]
+    for entry in stale:
+        while entry in sys.path:
+            sys.path.remove(entry)
+    if stale:
+        prefixes = tuple(entry.rstrip(os.sep) + os.sep for entry in stale)
+        for name, module in list(sys.modules.items()):
+            filename = getattr(module, "__file__", None) or ""
+            if filename.startswith(prefixes):
+                del sys.modules[name]
+    while path in sys.path:
+        sys.path.remove(path)
+    sys.path.insert(0, path)
+
+
+def run_calls(code_dir: str, calls: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, Any]]:
+    """The outcome of each call, run in this process with ``code_dir`` as the code package."""
+    from redun.executors.remote.protocol import run_call
+
+    activate_package(code_dir)
+    for call_id, pickled in calls:
+        yield run_call(pickled, code_dir=code_dir, call_id=call_id)
+
+
+def run_partition(package: str, calls: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, Any]]:
+    """Spark's ``mapPartitions`` function: ``package`` is the zip's name given to addPyFile."""
+    from pyspark import SparkFiles
+
+    return run_calls(SparkFiles.get(package), calls)
