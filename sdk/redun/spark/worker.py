@@ -36,16 +36,18 @@ def activate_package(path: str) -> None:
     """
     if sys.path and sys.path[0] == path:
         return
+    own = path.rstrip(os.sep) + os.sep
     stale = [
         entry
         for entry in sys.path
-        if entry != path and os.path.basename(entry.rstrip(os.sep)).startswith(PACKAGE_PREFIX)
+        if entry != path and not entry.startswith(own) and _in_package(entry)
     ]
     for entry in stale:
         while entry in sys.path:
             sys.path.remove(entry)
-    if stale:
-        prefixes = tuple(entry.rstrip(os.sep) + os.sep for entry in stale)
+    roots = {_package_root(entry) for entry in stale}
+    if roots:
+        prefixes = tuple(root + os.sep for root in roots)
         for name, module in list(sys.modules.items()):
             filename = getattr(module, "__file__", None) or ""
             if filename.startswith(prefixes):
@@ -53,6 +55,19 @@ def activate_package(path: str) -> None:
     while path in sys.path:
         sys.path.remove(path)
     sys.path.insert(0, path)
+
+
+def _in_package(entry: str) -> bool:
+    return any(part.startswith(PACKAGE_PREFIX) for part in entry.split(os.sep))
+
+
+def _package_root(entry: str) -> str:
+    """``/x/redun-code-abc.zip`` of ``/x/redun-code-abc.zip/sub``."""
+    parts = entry.rstrip(os.sep).split(os.sep)
+    for index, part in enumerate(parts):
+        if part.startswith(PACKAGE_PREFIX):
+            return os.sep.join(parts[: index + 1])
+    return entry
 
 
 def run_calls(code_dir: str, calls: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, Any]]:

@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 from redun.errors import ExecutorError
 from redun.executors.base import Executor
 from redun.executors.remote.protocol import call_spec, job_label, outcome_value, task_location
-from redun.executors.spark.common import Monitor, echo, no_retry, session_settings
+from redun.executors.spark.common import (
+    Monitor,
+    PackageShipper,
+    echo,
+    no_retry,
+    session_settings,
+)
 from redun.spark.preflight import require_pyspark
 from redun.spark.progress import GroupProgress
 from redun.spark.settings import settings_from_config
@@ -83,7 +89,7 @@ class SparkExecutor(Executor):
         self._batches: dict[str, Batch] = {}
         self._where: dict[str, str] = {}
         self._driver: Any = None
-        self._package: tuple[str, str] | None = None
+        self._packages = PackageShipper(self.code_root, self.config)
         self._locations: dict[str, tuple[str, str]] = {}
         self._threads: set[threading.Thread] = set()
         self._monitor: Monitor | None = None
@@ -105,19 +111,6 @@ class SparkExecutor(Executor):
                 self.name, self.own_settings.progress_interval, driver.progress, self._progress
             )
         return driver
-
-    def _ensure_package(self, driver: Any, run_id: str) -> str:
-        """The code package of this run, shipped once (``run_id`` scopes the build)."""
-        with self._lock:
-            if self._package is not None and self._package[0] == run_id:
-                return self._package[1]
-        from redun.executors.remote.package import build_package, package_options
-
-        package = build_package(self.code_root, *package_options(self.config))
-        name = driver.add_package(package)
-        with self._lock:
-            self._package = (run_id, name)
-        return name
 
     # -- the scheduler's side --------------------------------------------------------
     def submit(self, job: Job) -> None:
@@ -168,7 +161,7 @@ class SparkExecutor(Executor):
                 batch.cancelled = True
             driver, self._driver = self._driver, None
             monitor, self._monitor = self._monitor, None
-            self._package = None
+        self._packages.forget()
         if monitor is not None:
             monitor.stop()
         if driver is None:
@@ -206,7 +199,7 @@ class SparkExecutor(Executor):
         run_id = first.execution.id if first.execution is not None else ""
         try:
             driver = self._ensure_driver()
-            package = self._ensure_package(driver, run_id)
+            package = self._packages.ship(driver, run_id)
         except Exception as error:
             for job in jobs:
                 scheduler.reject_job(job, no_retry(error))

@@ -40,6 +40,37 @@ def session_settings(scheduler: Scheduler | None, name: str, own: SparkSettings)
     return settings
 
 
+class PackageShipper:
+    """Builds the code package of a run once and ships it to the Spark executors.
+
+    Args:
+        code_root: the directory the package is made from.
+        config: the executor's section (``code_includes``, ``code_excludes``).
+    """
+
+    def __init__(self, code_root: str, config: dict) -> None:
+        self.code_root = code_root
+        self.config = config
+        self._lock = threading.Lock()
+        self._shipped: tuple[str, str] | None = None
+
+    def ship(self, driver: Any, run_id: str) -> str:
+        """The name the package of run ``run_id`` goes by on the executors."""
+        with self._lock:
+            if self._shipped is not None and self._shipped[0] == run_id:
+                return self._shipped[1]
+            from redun.executors.remote.package import build_package, package_options
+
+            package = build_package(self.code_root, *package_options(self.config))
+            name = driver.add_package(package)
+            self._shipped = (run_id, name)
+            return name
+
+    def forget(self) -> None:
+        with self._lock:
+            self._shipped = None
+
+
 def no_retry(error: BaseException) -> BaseException:
     """Mark ``error`` as the task's or the setup's, not worth another attempt."""
     try:

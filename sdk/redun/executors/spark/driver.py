@@ -14,12 +14,19 @@ executor): a cancel stops its Spark jobs, and the task's next action fails.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from redun.executors.base import Executor
-from redun.executors.spark.common import Monitor, echo, no_retry, session_settings
+from redun.executors.spark.common import (
+    Monitor,
+    PackageShipper,
+    echo,
+    no_retry,
+    session_settings,
+)
 from redun.spark.preflight import require_pyspark
 from redun.spark.progress import GroupProgress
 from redun.spark.settings import settings_from_config
@@ -33,8 +40,10 @@ class SparkDriverExecutor(Executor):
     """Runs Spark programs as tasks (``[executors.NAME] type = spark_driver``).
 
     Configuration: the ``spark`` executor's session keys (``master``,
-    ``conf``, ``python``, ``app_name``, ``keep_warm``, ``progress_interval``)
-    and ``max_workers`` (driver tasks at once, default 4).
+    ``conf``, ``python``, ``app_name``, ``keep_warm``, ``progress_interval``),
+    ``code_root`` / ``code_includes`` / ``code_excludes`` (the code package
+    shipped so the task's own functions import on the executors) and
+    ``max_workers`` (driver tasks at once, default 4).
     """
 
     reports_start = True
@@ -53,6 +62,8 @@ class SparkDriverExecutor(Executor):
         self._monitor: Monitor | None = None
         self._groups: dict[str, Job] = {}
         self._cancelled: set[str] = set()
+        code_root = os.path.abspath(self.config.get("code_root") or os.getcwd())
+        self._packages = PackageShipper(code_root, self.config)
 
     def _ensure_driver(self) -> Any:
         with self._lock:
@@ -85,8 +96,11 @@ class SparkDriverExecutor(Executor):
 
     def _run(self, job: Job) -> None:
         scheduler = self.scheduler
+        run_id = job.execution.id if job.execution is not None else ""
         try:
             driver = self._ensure_driver()
+            # The task's own functions in Spark closures must import on the executors.
+            self._packages.ship(driver, run_id)
         except Exception as error:
             scheduler.reject_job(job, no_retry(error))
             return
@@ -141,6 +155,7 @@ class SparkDriverExecutor(Executor):
             monitor, self._monitor = self._monitor, None
             groups = list(self._groups)
             self._cancelled.clear()
+        self._packages.forget()
         if monitor is not None:
             monitor.stop()
         if driver is not None:
