@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,7 +29,7 @@ from redun.spark.errors import NoSparkSession, SparkSetupError
 from redun.spark.preflight import preflight
 from redun.spark.progress import NOTHING, GroupProgress, read_group
 from redun.spark.settings import SparkSettings
-from redun.spark.worker import run_partition, zip_name
+from redun.spark.worker import run_slice, zip_name
 
 logger = logging.getLogger("redun.spark")
 
@@ -69,6 +70,8 @@ class LocalDriver:
         self._packages: dict[str, str] = {}
         self._package_dir: str | None = None
         self.startup_seconds = 0.0
+        self.batch_seconds = 0.0
+        """Wall time spent in call batches' Spark jobs (a benchmark's figure)."""
 
     # -- the session's life ---------------------------------------------------------
     def acquire(self, user: object, settings: SparkSettings) -> Any:
@@ -104,8 +107,6 @@ class LocalDriver:
                 self._stop_session()
 
     def _start(self, settings: SparkSettings) -> None:
-        import time
-
         where = " and ".join(settings.sources) or "Spark"
         if settings.python:
             # Python workers of a local master are started from this environment.
@@ -201,12 +202,24 @@ class LocalDriver:
         job itself failed (cancelled, executors lost).
         """
         context = self.spark_context
+        partitions = max(1, min(partitions, len(calls)))
+        # One element per partition (its whole slice of calls): Spark pickles P lists
+        # instead of N small tuples, both ways.
+        size, extra = divmod(len(calls), partitions)
+        slices, start = [], 0
+        for index in range(partitions):
+            end = start + size + (1 if index < extra else 0)
+            slices.append(calls[start:end])
+            start = end
+        started = time.monotonic()
         context.setJobGroup(group, description, interruptOnCancel=True)
         try:
-            rdd = context.parallelize(calls, max(1, min(partitions, len(calls))))
-            return rdd.mapPartitions(functools.partial(run_partition, package)).collect()
+            rdd = context.parallelize(slices, partitions)
+            parts = rdd.map(functools.partial(run_slice, package)).collect()
         finally:
             _clear_job_group(context)
+            self.batch_seconds += time.monotonic() - started
+        return [outcome for part in parts for outcome in part]
 
     @contextmanager
     def in_group(self, group: str, description: str) -> Iterator[Any]:

@@ -1,7 +1,7 @@
 """What runs on Spark's Python workers: the calls of one partition.
 
-The ``spark`` executor maps :func:`run_partition` over the partitions of a
-call batch. Each element is ``(call_id, pickled call)`` as the remote layer
+The ``spark`` executor maps :func:`run_slice` over the slices of a call
+batch (one per partition). Each call is ``(call_id, pickled call)`` as the remote layer
 writes them; each result is the call's outcome (value or error with its
 traceback, and its captured output), made by the layer's ``run_call``.
 
@@ -79,8 +79,11 @@ def run_calls(code_dir: str, calls: Iterable[tuple[str, bytes]]) -> Iterator[dic
         yield run_call(pickled, code_dir=code_dir, call_id=call_id)
 
 
-def run_partition(package: str, calls: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, Any]]:
-    """Spark's ``mapPartitions`` function: ``package`` is the zip's name given to addPyFile."""
+def run_slice(package: str, calls: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """Spark's ``map`` function over a batch's slices (one per partition).
+
+    ``package`` is the name the code package zip was given to ``addPyFile``.
+    """
     from pyspark import SparkFiles
 
-    return run_calls(SparkFiles.get(package), calls)
+    return list(run_calls(SparkFiles.get(package), calls))
