@@ -35,6 +35,7 @@ import redun.executors.threads  # noqa: F401
 import redun.file  # noqa: F401
 import redun.functools  # noqa: F401
 import redun.scheduler  # noqa: F401
+import redun.spark.host  # noqa: F401  (no pyspark: runners find the warm Spark host)
 import redund.runner
 from redund.wire import describe_wait_status
 

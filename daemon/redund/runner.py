@@ -508,6 +508,11 @@ def main(sock: Any, run_id: str) -> int:
         forwarder.close()
         channel.send(("rejected", "invalid", load_error_tuple(spec["workflow_path"], error)))
         return EXIT_OK
+    # A JVM does not survive the factory's fork: Spark sessions of runs live in a warm
+    # Spark host per daemon home, which outlives each run (not the factory).
+    from redun.spark.host import keep_warm_in
+
+    keep_warm_in(os.path.join(home, "spark"), os.getppid())
     scheduler = make_scheduler(home, spec.get("options", {}))
     scheduler.events.subscribe(forwarder)
     run.scheduler, run.forwarder = scheduler, forwarder

@@ -1,11 +1,11 @@
 """Errors of the Spark integration, under redun's tree (see :mod:`redun.errors`)::
 
-    RedunError
-    ├── UsageError
-    │   └── SparkSetupError     Spark cannot start as configured: no pyspark, no Java,
-    │                           a master that cannot be reached, a session that fails to start
-    └── SchedulerError
-        └── NoSparkSession      get_spark_session() outside a spark_driver task
+RedunError
+├── UsageError
+│   └── SparkSetupError     Spark cannot start as configured: no pyspark, no Java,
+│                           a master that cannot be reached, a session that fails to start
+└── SchedulerError
+    └── NoSparkSession      get_spark_session() outside a spark_driver task
 """
 
 from __future__ import annotations

@@ -111,7 +111,9 @@ def master_endpoints(master: str) -> list[tuple[str, int]]:
     return []
 
 
-def require_master(settings: SparkSettings, where: str, env: Mapping[str, str] | None = None) -> None:
+def require_master(
+    settings: SparkSettings, where: str, env: Mapping[str, str] | None = None
+) -> None:
     """:class:`SparkSetupError` if the master cannot be reached (or, for YARN, found)."""
     environ: Mapping[str, str] = os.environ if env is None else env
     master = settings.master

@@ -22,14 +22,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redun.executors.remote.package import CodePackage, as_zip
 from redun.spark.errors import NoSparkSession, SparkSetupError
 from redun.spark.preflight import preflight
 from redun.spark.progress import NOTHING, GroupProgress, read_group
 from redun.spark.settings import SparkSettings
 from redun.spark.worker import run_slice, zip_name
+
+if TYPE_CHECKING:
+    from redun.executors.remote.package import CodePackage
 
 logger = logging.getLogger("redun.spark")
 
@@ -180,6 +182,8 @@ class LocalDriver:
                 self._package_dir = tempfile.mkdtemp(prefix="redun-spark-code-")
             path = os.path.join(self._package_dir, name)
             if not os.path.exists(path):
+                from redun.executors.remote.package import as_zip
+
                 with open(path + ".tmp", "wb") as out:
                     out.write(as_zip(package))
                 os.replace(path + ".tmp", path)

@@ -53,6 +53,8 @@ class PackageShipper:
         self.config = config
         self._lock = threading.Lock()
         self._shipped: tuple[str, str] | None = None
+        self.digest = ""
+        """The content hash of the package shipped last."""
 
     def ship(self, driver: Any, run_id: str) -> str:
         """The name the package of run ``run_id`` goes by on the executors."""
@@ -64,6 +66,7 @@ class PackageShipper:
             package = build_package(self.code_root, *package_options(self.config))
             name = driver.add_package(package)
             self._shipped = (run_id, name)
+            self.digest = package.digest
             return name
 
     def forget(self) -> None:

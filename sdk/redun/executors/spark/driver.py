@@ -15,11 +15,13 @@ executor): a cancel stops its Spark jobs, and the task's next action fails.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from redun.executors.base import Executor
+from redun.executors.remote.protocol import task_location
 from redun.executors.spark.common import (
     Monitor,
     PackageShipper,
@@ -62,8 +64,8 @@ class SparkDriverExecutor(Executor):
         self._monitor: Monitor | None = None
         self._groups: dict[str, Job] = {}
         self._cancelled: set[str] = set()
-        code_root = os.path.abspath(self.config.get("code_root") or os.getcwd())
-        self._packages = PackageShipper(code_root, self.config)
+        self.code_root = os.path.abspath(self.config.get("code_root") or os.getcwd())
+        self._packages = PackageShipper(self.code_root, self.config)
 
     def _ensure_driver(self) -> Any:
         with self._lock:
@@ -80,6 +82,18 @@ class SparkDriverExecutor(Executor):
                 self.name, self.own_settings.progress_interval, driver.progress, self._progress
             )
         return driver
+
+    @property
+    def package_digest(self) -> str:
+        """The content hash of this run's code package (where a Spark host finds it)."""
+        return self._packages.digest
+
+    def location(self, job: Job) -> tuple[str, str]:
+        """The module of ``job``'s task and its file in the code package."""
+        module = sys.modules.get(job.task.func.__module__)
+        return task_location(
+            job.task.load_module, getattr(module, "__file__", None), self.code_root
+        )
 
     def submit(self, job: Job) -> None:
         self.submit_batch([job])
