@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -110,9 +111,11 @@ class LocalDriver:
 
     def _start(self, settings: SparkSettings) -> None:
         where = " and ".join(settings.sources) or "Spark"
-        if settings.python:
-            # Python workers of a local master are started from this environment.
-            os.environ.setdefault("PYSPARK_PYTHON", settings.python)
+        # Python workers of a local master start from this environment: without a
+        # python setting they run this interpreter (where redun is), not PATH's python3.
+        python = settings.python or (sys.executable if settings.is_local else "")
+        if python:
+            os.environ.setdefault("PYSPARK_PYTHON", python)
         adopted = _active_session()
         if adopted is not None:
             self.session, self.owned, self.settings = adopted, False, settings
@@ -280,8 +283,6 @@ def _alive(session: Any) -> bool:
 
 def _active_session() -> Any:
     """A SparkSession someone else started in this process, if any."""
-    import sys
-
     if "pyspark" not in sys.modules:
         return None
     from pyspark import SparkContext
