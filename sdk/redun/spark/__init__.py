@@ -6,6 +6,7 @@ imported only when a session is needed.
 """
 
 from redun.spark.errors import NoSparkSession, SparkSetupError
+from redun.spark.paths import spark_path
 from redun.spark.session import get_spark_session
 
-__all__ = ["NoSparkSession", "SparkSetupError", "get_spark_session"]
+__all__ = ["NoSparkSession", "SparkSetupError", "get_spark_session", "spark_path"]

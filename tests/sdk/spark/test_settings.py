@@ -266,3 +266,13 @@ def test_settings_fingerprint_ignores_per_executor_keys() -> None:
     a = SparkSettings(master="local[2]", partitions=2)
     b = SparkSettings(master="local[2]", partitions=9, progress_interval=5)
     assert a.fingerprint() == b.fingerprint()
+
+
+def test_spark_paths() -> None:
+    from redun import Dir, File
+    from redun.spark import spark_path
+
+    assert spark_path("s3://bucket/a/b.parquet") == "s3a://bucket/a/b.parquet"
+    assert spark_path(Dir("s3://bucket/out")) == "s3a://bucket/out"
+    assert spark_path(File("gs://bucket/x.csv")) == "gs://bucket/x.csv"
+    assert spark_path("/data/x") == "/data/x"
