@@ -22,7 +22,7 @@ import os
 import pickle
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redun.errors import ExecutorError
@@ -53,7 +53,6 @@ class Batch:
     started: bool = False
     cancelled: bool = False
     ended: bool = False
-    order: list[str] = field(default_factory=list)
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -221,7 +220,7 @@ class SparkExecutor(Executor):
             return
         partitions = self.own_settings.partitions or driver.default_parallelism
         partitions = max(1, min(partitions, len(calls)))
-        batch = Batch(group, {job.id: job for job in wanted}, order=[job.id for job in wanted])
+        batch = Batch(group, {job.id: job for job in wanted})
         with self._lock:
             if self._driver is None:  # stopped meanwhile
                 return
