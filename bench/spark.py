@@ -12,7 +12,9 @@ In one process and one SparkSession (``local[2]`` by default):
 
 Both maps use the same P (the session's default parallelism unless
 ``--partitions``). Each is run ``--repeat`` times, alternating; the best and
-the median are printed, and the ratio of the medians (goal: within 1.5x).
+the median are printed, and the ratio of the medians (goal: within 1.5x), and
+the CPU this process (the Spark driver and redun's scheduler) spent: on a busy
+machine wall times say more about the load than about the code.
 
 Usage::
 
@@ -105,10 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     context.parallelize(range(partitions), partitions).map(inc).collect()
     first_job = time.perf_counter() - started
 
+    cpu: dict[str, list[float]] = {"raw": [], "redun": [], "threads": []}
+
     def raw() -> float:
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.process_time()
         result = context.parallelize(range(args.n), partitions).map(inc).collect()
         elapsed = time.perf_counter() - begin
+        cpu["raw"].append(time.process_time() - begin_cpu)
         assert result[-1] == args.n
         return elapsed
 
@@ -125,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.db:
             config["backend"] = {"db_uri": f"sqlite:///{work}/redun-{next(runs)}.db"}
         scheduler = Scheduler(config=Config(config))
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.process_time()
         result = scheduler.run(flow.fan(args.n))
         elapsed = time.perf_counter() - begin
+        cpu["redun"].append(time.process_time() - begin_cpu)
         assert result[-1] == args.n
         assert scheduler.executors["spark"].submissions == 1
         scheduler.stop()
@@ -138,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.db:
             config["backend"] = {"db_uri": f"sqlite:///{work}/redun-{next(runs)}.db"}
         scheduler = Scheduler(config=Config(config))
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.process_time()
         result = scheduler.run(flow.local_fan(args.n))
         elapsed = time.perf_counter() - begin
+        cpu["threads"].append(time.process_time() - begin_cpu)
         assert result[-1] == args.n
         scheduler.stop()
         return elapsed
@@ -176,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  reference: the same fan-out on redun's thread pool (no Spark): "
         f"median {statistics.median(thread_times):.2f} s"
+    )
+    print(
+        "  CPU of this (the driver's) process, medians: raw pyspark "
+        f"{statistics.median(cpu['raw']):.2f} s, redun spark executor "
+        f"{statistics.median(cpu['redun']):.2f} s, redun thread pool "
+        f"{statistics.median(cpu['threads']):.2f} s"
     )
     ratio = statistics.median(redun_times) / statistics.median(raw_times)
     per_call = (statistics.median(redun_times) - statistics.median(raw_times)) / args.n * 1e6
