@@ -97,8 +97,8 @@ def _thread_cpu(name: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from redun import Scheduler
-    from redun.cli.loader import find_task, import_workflow
     from redun.config import Config
+    from redun.workflow.loader import find_task, import_workflow
 
     with tempfile.TemporaryDirectory(prefix="redun-bench-remote-") as tmp:
         root = Path(tmp)

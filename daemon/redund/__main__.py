@@ -102,11 +102,52 @@ def _describe_running(home: Home) -> str:
     return f"pid {state.get('pid') or home.read_pid() or '?'}, {addresses}"
 
 
+def _describe_when_ready(home: Home, deadline: float) -> str:
+    """Describe the daemon holding the lock once it has written its state and answers
+    (another ``redund start`` may have won a race and still be starting)."""
+    while time.monotonic() < deadline and home.is_locked():
+        state = home.read_state()
+        if state and state.get("pid") and _answers(home):
+            break
+        time.sleep(0.02)
+    return _describe_running(home)
+
+
+def check_home(home: Home) -> None:
+    """Refuse to start on a home whose redun.ini or database cannot be used.
+
+    Raises:
+        StartError: naming the file or the database and what is wrong.
+    """
+    from redun.config import load_config
+    from redun.errors import BackendError, ConfigError
+
+    try:
+        config = load_config(home.path)
+    except ConfigError as error:
+        raise StartError(str(error), usage=True) from None
+    uri = (config.get("backend") or {}).get("db_uri")
+    if not uri or uri in ("sqlite://", "sqlite:///:memory:", "memory"):
+        return
+    from redun.backends.db import DbBackend
+
+    backend = DbBackend(uri, config=config.get("backend"))
+    try:
+        backend.load()
+    except BackendError as error:
+        raise StartError(str(error)) from None
+    finally:
+        backend.close()
+
+
 def start_background(home: Home, args: argparse.Namespace) -> int:
     home.ensure()
+    deadline = time.monotonic() + START_TIMEOUT
     if home.is_locked():
-        print(f"redund: already running for {home.path} ({_describe_running(home)})")
+        described = _describe_when_ready(home, deadline)
+        print(f"redund: already running for {home.path} ({described})")
         return EXIT_OK
+    check_home(home)
     command = [sys.executable, "-m", "redund", "start", "--detached", "--home", home.path]
     if args.tcp:
         command += ["--tcp", args.tcp]
@@ -123,12 +164,13 @@ def start_background(home: Home, args: argparse.Namespace) -> int:
             start_new_session=True,
             cwd=home.path,
         )
-    deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         code = process.poll()
         if code is not None:
             if code == EXIT_OK and home.is_locked():  # another start won the race
-                break
+                described = _describe_when_ready(home, deadline)
+                print(f"redund: already running for {home.path} ({described})")
+                return EXIT_OK
             print(f"redund: error: the daemon did not start (exit code {code})", file=sys.stderr)
             _print_log_tail(home)
             return EXIT_FAILED if code != EXIT_USAGE else EXIT_USAGE
@@ -197,6 +239,7 @@ def run_daemon(home: Home, tcp: TcpListen | None, *, to_stderr: bool) -> int:
 
     pool = RunnerPool()
     try:
+        check_home(home)
         pool.spawn()  # before grpc is imported: the factory forks, we never do
         os.umask(0o077)
         import asyncio

@@ -224,6 +224,7 @@ def job_state_to_pb(data: JobStateData) -> events_pb2.JobStateChanged:
         duration_ns=ns(data.duration),
         args_summary=data.args_summary,
         error=error_to_pb(data.error),
+        call_order=data.call_order,
     )
 
 
@@ -247,6 +248,7 @@ def event_to_pb(event: Event) -> events_pb2.Event:
     cls = type(data)
     if cls is JobStateData:
         message.job_state.CopyFrom(job_state_to_pb(data))  # type: ignore[arg-type]
+        message.job_state.folded = event.folded
     elif cls is LogData:
         message.log.CopyFrom(log_to_pb(data))  # type: ignore[arg-type]
     elif cls is ExecutionStartedData:

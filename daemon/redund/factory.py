@@ -28,14 +28,13 @@ import sqlalchemy.dialects.sqlite  # noqa: F401
 # Pre-warm: everything a runner needs before the user's code (not grpc).
 import redun  # noqa: F401
 import redun.backends.db  # noqa: F401
-import redun.cli.args  # noqa: F401
-import redun.cli.loader  # noqa: F401
-import redun.cli.main  # noqa: F401
 import redun.executors.threads  # noqa: F401
 import redun.file  # noqa: F401
 import redun.functools  # noqa: F401
 import redun.scheduler  # noqa: F401
 import redun.spark.host  # noqa: F401  (no pyspark: runners find the warm Spark host)
+import redun.workflow.args  # noqa: F401
+import redun.workflow.loader  # noqa: F401
 import redund.runner
 from redund.wire import describe_wait_status
 

@@ -45,7 +45,7 @@ class Home:
 
     def ensure(self) -> None:
         try:
-            os.makedirs(self.path, exist_ok=True)
+            os.makedirs(self.path, mode=0o700, exist_ok=True)  # values and provenance: private
             os.makedirs(os.path.dirname(self.socket_path), mode=0o700, exist_ok=True)
         except OSError as error:
             raise StartError(f"cannot create the redun home {self.path}: {error}") from error

@@ -135,6 +135,7 @@ class JobRecord:
         "child_count",
         "result",
         "event",
+        "call_order",
     )
 
     def __init__(self, job_id: str, execution_id: str, parent_id: str, task: str) -> None:
@@ -156,6 +157,7 @@ class JobRecord:
         self.child_count = 0
         self.result: ValuePreview | None = None
         self.event: Event | None = None  # the latest event about this job
+        self.call_order = 0  # its place in the execution's creation order, from 1
 
     @property
     def duration(self) -> float:
@@ -218,6 +220,7 @@ class JobStateData:
     duration: float
     args_summary: str
     error: ErrorInfo | None
+    call_order: int = 0
 
     @classmethod
     def of(cls, job: JobRecord) -> JobStateData:
@@ -233,6 +236,7 @@ class JobStateData:
             job.duration,
             job.args_summary,
             job.error,
+            job.call_order,
         )
 
 
@@ -267,9 +271,11 @@ class Event:
     """One thing that happened, numbered within its execution.
 
     ``wire`` caches the protobuf form so that fifty clients share one conversion.
+    ``folded`` counts the earlier states of the job this event stands for in a
+    lagging client's stream (see :mod:`redund.hub`); 0 for everyone else.
     """
 
-    __slots__ = ("execution_id", "seq", "time", "data", "wire")
+    __slots__ = ("execution_id", "seq", "time", "data", "wire", "folded")
 
     def __init__(self, execution_id: str, seq: int, time_: float, data: EventData) -> None:
         self.execution_id = execution_id
@@ -277,6 +283,13 @@ class Event:
         self.time = time_
         self.data = data
         self.wire: Any = None
+        self.folded = 0
+
+    def with_folded(self, folded: int) -> Event:
+        """This event for one client, standing for ``folded`` earlier states it will not see."""
+        copy = Event(self.execution_id, self.seq, self.time, self.data)
+        copy.folded = folded
+        return copy
 
     @property
     def type(self) -> str:

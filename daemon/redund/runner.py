@@ -10,15 +10,18 @@ status, the error or the result, and what the run depended on (the user's
 modules it imported and the local files its tasks read or wrote), then exits
 with ``os._exit`` so no thread the user left behind can keep it alive.
 
-``cancel`` interrupts the scheduler (as Ctrl-C does ``redun run``): jobs are
-recorded as cancelled and the runner exits, killing the threads still running
-user code. If the daemon goes away the runner kills its process group.
+``cancel`` asks the scheduler to stop (:meth:`redun.scheduler.Scheduler.cancel`,
+a message its loop takes between outcomes, never a signal that could land in
+a database commit): jobs are recorded as cancelled and the runner exits,
+killing the threads still running user code. If the daemon goes away the
+runner kills its process group.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import pickle
 import signal
@@ -30,14 +33,14 @@ from typing import Any
 
 import redun
 from redun.backends.base import type_name_of
-from redun.cli.args import parse_task_args
-from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.config import load_config
-from redun.errors import RedunError, TaskNotFoundError, UsageError
+from redun.errors import ExecutionCancelled, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
 from redun.scheduler.core import get_current_job
-from redund.wire import BlockingChannel, ChannelClosed
+from redun.workflow.args import parse_task_args
+from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
+from redund.wire import STARTED_TAG, BlockingChannel, ChannelClosed, JobUpdate, LogChunk
 
 try:  # per-job output capture in the SDK (when present, it emits LogLine events itself)
     from redun.logs import get_current_output
@@ -47,11 +50,18 @@ except ImportError:  # pragma: no cover - older SDK
 PREVIEW_CHARS = 500
 MAX_RESULT_PICKLE = 64 << 20
 FLUSH_DELAY = 0.002
+MAX_RUN_LOG_CHARS = 4 << 20  # output shipped per run (what the daemon keeps); the rest is dropped
+MAX_LOG_ITEM_CHARS = 64 << 10  # consecutive output of one job merges into items this large
+MAX_FRAME_ITEMS = 2000
+MAX_FRAME_CHARS = 1 << 20
+TRUNCATED_LINE = (
+    f"[redun: this run's output passed {MAX_RUN_LOG_CHARS >> 20} MiB; the rest is not kept]\n"
+)
 EXIT_OK, EXIT_DAEMON_GONE = 0, 75
+CANCELLED_MESSAGE = "cancelled by a client"
 
-
-class JobCancelled(RedunError):
-    """The job was cancelled by a client."""
+# The runner's own stderr becomes the run's log lines: warnings reach the user there.
+log = logging.getLogger("redund.runner")
 
 
 class LoadRejected(Exception):
@@ -100,7 +110,17 @@ def error_tuple(error: BaseException, *, with_traceback: bool = True) -> tuple[s
             text = format_error(error)
         except Exception:
             text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    return (type(error).__name__, str(error), text)
+    return (type(error).__name__, describe_error(error), text)
+
+
+def describe_error(error: BaseException) -> str:
+    """The error's message; for a task's SystemExit or KeyboardInterrupt, what the task did."""
+    job = getattr(error, "__redun_job__", None)
+    if job is not None and isinstance(error, SystemExit):
+        return f"task {job.task.fullname} called sys.exit({error.code!r})"
+    if job is not None and isinstance(error, KeyboardInterrupt):
+        return f"task {job.task.fullname} raised KeyboardInterrupt"
+    return str(error)
 
 
 def load_error_tuple(path: str, error: BaseException) -> tuple[str, str, str]:
@@ -118,17 +138,26 @@ def load_error_tuple(path: str, error: BaseException) -> tuple[str, str, str]:
 
 
 class EventForwarder:
-    """A scheduler subscriber that ships events to the daemon in batches.
+    """A scheduler subscriber that ships events to the daemon in bounded frames.
 
-    The scheduler thread only appends a tuple to a deque; a sender thread
-    drains it every couple of milliseconds into one frame.
+    The scheduler thread only appends to a deque; a sender thread drains it
+    every couple of milliseconds, at most :data:`MAX_FRAME_ITEMS` items or
+    about :data:`MAX_FRAME_CHARS` characters of output per frame, so the
+    daemon never has to swallow one huge frame. Output is capped here, at
+    the source: consecutive output of one job merges into one item, and past
+    :data:`MAX_RUN_LOG_CHARS` per run (what the daemon keeps) it is dropped,
+    with one line saying so. Job states are never dropped: what waits is
+    bounded by the number of jobs, and output by the cap.
     """
 
     def __init__(self, channel: BlockingChannel) -> None:
         self.channel = channel
-        self.queue: collections.deque[tuple] = collections.deque()
+        self.queue: collections.deque[Any] = collections.deque()
         self.jobs: dict[str, Any] = {}
         self.finished: ExecutionFinished | None = None
+        self.log_budget = MAX_RUN_LOG_CHARS
+        self.dropped_chars = 0
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
         self._thread = threading.Thread(target=self._send_loop, name="redund-forward", daemon=True)
@@ -147,46 +176,86 @@ class EventForwarder:
             error = None
             if event.state == "failed" and job is not None and job.error is not None:  # type: ignore[attr-defined]
                 error = error_tuple(job.error)
-            self.queue.append(
-                (
-                    "J",
-                    event.time,
-                    event.job_id,  # type: ignore[attr-defined]
-                    event.parent_job_id or "",  # type: ignore[attr-defined]
-                    event.task,  # type: ignore[attr-defined]
-                    event.state,  # type: ignore[attr-defined]
-                    event.executor,  # type: ignore[attr-defined]
-                    event.cached,  # type: ignore[attr-defined]
-                    event.reason or "",  # type: ignore[attr-defined]
-                    (job.call_hash or "") if job is not None else "",
-                    summary,
-                    error,
-                    job.task.hash if first and job is not None else None,
-                )
+            update = JobUpdate(
+                event.time,
+                event.job_id,  # type: ignore[attr-defined]
+                event.parent_job_id or "",  # type: ignore[attr-defined]
+                event.task,  # type: ignore[attr-defined]
+                event.state,  # type: ignore[attr-defined]
+                event.executor,  # type: ignore[attr-defined]
+                event.cached,  # type: ignore[attr-defined]
+                event.reason or "",  # type: ignore[attr-defined]
+                (job.call_hash or "") if job is not None else "",
+                summary,
+                error,
+                job.task.hash if first and job is not None else None,
             )
+            self._append(update.to_wire())
         elif cls is LogLine:
             self.log(event.job_id, event.stream, event.text, event.time)  # type: ignore[attr-defined]
-            return
         elif cls is ExecutionStarted:
-            self.queue.append(("S", event.time))
+            self._append((STARTED_TAG, event.time))
         elif cls is ExecutionFinished:
             self.finished = event  # type: ignore[assignment]
-            return
-        if len(self.queue) == 1:
+
+    def _append(self, item: Any) -> None:
+        with self._lock:
+            self.queue.append(item)
+            wake = len(self.queue) == 1
+        if wake:
             self._wake.set()
 
     def log(self, job_id: str, stream: str, text: str, when: float | None = None) -> None:
-        self.queue.append(("L", when or time.time(), job_id, stream, text))
-        if len(self.queue) == 1:
+        """Queue output; merged with the job's previous output, dropped past the run's cap."""
+        if not text:
+            return
+        with self._lock:
+            if self.log_budget <= 0:
+                self.dropped_chars += len(text)
+                return
+            if len(text) >= self.log_budget:
+                self.dropped_chars += len(text) - self.log_budget
+                text = text[: self.log_budget]
+                if not text.endswith("\n"):
+                    text += "\n"
+                text += TRUNCATED_LINE
+            self.log_budget -= len(text)
+            queue = self.queue
+            last = queue[-1] if queue else None
+            if (
+                type(last) is _PendingLog
+                and last.job_id == job_id
+                and last.stream == stream
+                and last.size + len(text) <= MAX_LOG_ITEM_CHARS
+            ):
+                last.parts.append(text)
+                last.size += len(text)
+                return
+            queue.append(_PendingLog(when or time.time(), job_id, stream, text))
+            wake = len(queue) == 1
+        if wake:
             self._wake.set()
 
+    def _take_frame(self) -> list[tuple]:
+        """The next frame's items (bounded), taken off the queue."""
+        items: list[tuple] = []
+        chars = 0
+        with self._lock:
+            queue = self.queue
+            while queue and len(items) < MAX_FRAME_ITEMS and chars < MAX_FRAME_CHARS:
+                item = queue.popleft()
+                if type(item) is _PendingLog:
+                    chars += item.size
+                    item = item.to_wire()
+                items.append(item)
+        return items
+
     def _drain(self) -> None:
-        queue = self.queue
-        count = len(queue)
-        if not count:
-            return
-        items = [queue.popleft() for _ in range(count)]
-        self.channel.send(("events", items))
+        while True:
+            items = self._take_frame()
+            if not items:
+                return
+            self.channel.send(("events", items))
 
     def _send_loop(self) -> None:
         try:
@@ -205,6 +274,22 @@ class EventForwarder:
         self._wake.set()
         self._thread.join()
         self._drain()
+
+
+class _PendingLog:
+    """Output waiting to be sent: parts joined only when the frame is made."""
+
+    __slots__ = ("when", "job_id", "stream", "parts", "size")
+
+    def __init__(self, when: float, job_id: str, stream: str, text: str) -> None:
+        self.when = when
+        self.job_id = job_id
+        self.stream = stream
+        self.parts = [text]
+        self.size = len(text)
+
+    def to_wire(self) -> tuple:
+        return LogChunk(self.when, self.job_id, self.stream, "".join(self.parts)).to_wire()
 
 
 class RunnerStream:
@@ -295,23 +380,37 @@ class Run:
                 _daemon_gone()
                 return
             if message[0] == "cancel":
-                with self.lock:
-                    self.cancelled = True
-                    if self.running:
-                        os.kill(os.getpid(), signal.SIGINT)
+                self.cancel()
             elif message[0] == "cancel_job":
                 self.cancel_job(message[1])
+
+    def cancel(self) -> None:
+        """Stop the run: a message to the scheduler's loop, never a signal.
+
+        A signal would raise wherever the main thread happens to be, in the
+        middle of a database commit included; the scheduler takes the request
+        between outcomes instead.
+        """
+        with self.lock:
+            self.cancelled = True
+            if self.running and self.scheduler is not None:
+                self.scheduler.cancel(CANCELLED_MESSAGE)
+
+    def on_event(self, event: Event) -> None:
+        """A scheduler subscriber: a cancel that came before the loop ran is delivered now."""
+        if type(event) is ExecutionStarted:
+            with self.lock:
+                self.running = True
+                if self.cancelled:
+                    self.scheduler.cancel(CANCELLED_MESSAGE)
 
     def cancel_job(self, job_id: str) -> None:
         forwarder, scheduler = self.forwarder, self.scheduler
         job = forwarder.jobs.get(job_id) if forwarder is not None else None
         if job is not None and scheduler is not None and job.state.value in ("queued", "running"):
-            executor = scheduler.executors.get(job.executor_name)
-            if executor is not None:
-                executor.cancel(job)  # a remote job stops on its platform too
-            error = JobCancelled(f"job {job_id} was cancelled by a client")
-            error.__redun_no_retry__ = True  # type: ignore[attr-defined]
-            scheduler.reject_job(job, error)
+            # A cancellation, not a failure: the scheduler never retries it, and asks
+            # the job's executor to stop it (a remote job stops on its platform too).
+            scheduler.cancel_job(job, f"job {job_id} was cancelled by a client")
 
 
 def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -331,12 +430,12 @@ def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     for name, value in spec.get("args", {}).items():
         argv += [f"--{name}", value]
     argv += list(spec.get("argv", []))
+    extra = json.loads(spec["kwargs_json"]) if spec.get("kwargs_json") else {}
     try:
-        kwargs = parse_task_args(task, argv)
+        kwargs = parse_task_args(task, argv, given=extra)
     except UsageError as error:
         message = str(error).replace("redun run FILE", "redun submit FILE")
         raise LoadRejected("invalid", ("UsageError", message, "")) from error
-    extra = json.loads(spec["kwargs_json"]) if spec.get("kwargs_json") else {}
     both = sorted(set(extra) & set(kwargs))
     if both:
         raise LoadRejected(
@@ -350,10 +449,14 @@ def load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 def make_scheduler(home: str, options: dict[str, str]) -> Any:
     from redun.scheduler import Scheduler
 
-    config = load_config(home)
+    config = load_config(home, check_types=True)
     section = dict(config.get("executors.default") or {"type": "threads"})
     if options.get("executor"):
         section["type"] = options["executor"]
+        if "." in section["type"]:  # a class of the user's own: it must import (UsageError)
+            from redun.executors.base import get_executor_class
+
+            get_executor_class(section["type"])
     if options.get("max_workers"):
         section["max_workers"] = options["max_workers"]
     config["executors.default"] = section
@@ -384,23 +487,19 @@ def preview_of(value: Any, value_hash: str | None) -> tuple[tuple, bytes]:
 
 
 def _value_files(value: Any, budget: int = 10_000) -> list[str]:
-    from redun.value import Value
+    from redun.nested import ValueWalk
 
     found: list[str] = []
-    stack = [value]
-    while stack and budget > 0:
-        budget -= 1
-        item = stack.pop()
-        if isinstance(item, Value):
-            try:
-                found.extend(item.iter_files())
-                found.extend(_object_urls(item))
-            except Exception:
-                continue
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
+    for item in ValueWalk(value, budget):
+        try:
+            found.extend(item.iter_files())
+            found.extend(_object_urls(item))
+        except Exception:
+            log.warning(
+                "cannot list the local files of a %s value; a watch will not follow them",
+                type(item).__name__,
+                exc_info=True,
+            )
     return found
 
 
@@ -471,7 +570,15 @@ def dependencies(
     # A cached job stands for its whole recorded call tree: its files count too.
     cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
     if cached and backend is not None:
-        files.update(_abspath(path) for path in backend.files_in_calls(cached))
+        try:
+            files.update(_abspath(path) for path in backend.files_in_calls(cached))
+        except Exception:
+            log.warning(
+                "cannot read the files of %d cached call(s) from the store; a watch will not "
+                "follow them until a run records them again",
+                len(cached),
+                exc_info=True,
+            )
     return {
         "modules": sorted(modules),
         "files": sorted(files),
@@ -491,10 +598,19 @@ def main(sock: Any, run_id: str) -> int:
     forwarder = EventForwarder(channel)
     _capture_fds(forwarder)
     run = Run(channel, execution_id)
+    # A JVM does not survive the factory's fork: Spark sessions of runs live in a warm
+    # Spark host per daemon home, which outlives each run (not the factory).
+    from redun.spark.host import keep_warm_in
+
+    keep_warm_in(os.path.join(home, "spark"), os.getppid())
     try:
         if spec.get("working_dir"):
             os.chdir(spec["working_dir"])
         task, kwargs = load(spec)
+        try:
+            scheduler = make_scheduler(home, spec.get("options", {}))
+        except UsageError as error:  # a bad redun.ini: it names the file, option and value
+            raise LoadRejected("invalid", (type(error).__name__, str(error), "")) from error
     except LoadRejected as rejected:
         if reject_load_errors:
             forwarder.close()
@@ -508,12 +624,6 @@ def main(sock: Any, run_id: str) -> int:
         forwarder.close()
         channel.send(("rejected", "invalid", load_error_tuple(spec["workflow_path"], error)))
         return EXIT_OK
-    # A JVM does not survive the factory's fork: Spark sessions of runs live in a warm
-    # Spark host per daemon home, which outlives each run (not the factory).
-    from redun.spark.host import keep_warm_in
-
-    keep_warm_in(os.path.join(home, "spark"), os.getppid())
-    scheduler = make_scheduler(home, spec.get("options", {}))
     scheduler.events.subscribe(forwarder)
     run.scheduler, run.forwarder = scheduler, forwarder
     threading.Thread(target=run.control_loop, name="redund-control", daemon=True).start()
@@ -522,11 +632,11 @@ def main(sock: Any, run_id: str) -> int:
     context = (
         json.loads(spec["options"]["context"]) if spec.get("options", {}).get("context") else None
     )
+    scheduler.events.subscribe(run.on_event)
     try:
         with run.lock:
-            run.running = not run.cancelled
-        if not run.running:
-            raise KeyboardInterrupt
+            if run.cancelled:
+                raise ExecutionCancelled(CANCELLED_MESSAGE)
         try:
             value = scheduler.run(
                 task(**kwargs),
@@ -541,21 +651,21 @@ def main(sock: Any, run_id: str) -> int:
                 run.running = False
         root = scheduler.execution.job if scheduler.execution is not None else None
         result, pickled = preview_of(value, root.result_hash if root is not None else None)
-    except KeyboardInterrupt:
-        status, failure = "cancelled", ("Cancelled", "cancelled by a client", "")
+    except ExecutionCancelled:
+        status, failure = "cancelled", ("Cancelled", CANCELLED_MESSAGE, "")
     except BaseException as caught:
         from redun.scheduler import DryRunResult
 
         if isinstance(caught, DryRunResult):
             result = ("dryrun", "", str(caught), False, 0, "")
         else:
+            # A task's KeyboardInterrupt or SystemExit is that task failing: only
+            # a client's cancel (above) makes a run "cancelled".
             status, failure = "failed", error_tuple(caught)
     try:
         deps = _deps(before, spec, scheduler.jobs(), scheduler.backend)
         forwarder.close()
         channel.send(("finished", status, failure, result, pickled, deps))
-    except KeyboardInterrupt:  # a cancel that arrived as the run ended
-        pass
     finally:
         try:
             scheduler.stop()
@@ -570,6 +680,11 @@ def _deps(
     try:
         return dependencies(before, spec["workflow_path"], jobs, backend)
     except Exception:
+        log.warning(
+            "cannot collect what the run depended on; a watch follows only %s until the next run",
+            spec["workflow_path"],
+            exc_info=True,
+        )
         return {"modules": [spec["workflow_path"]], "files": []}
 
 

@@ -44,6 +44,7 @@ from redund.model import (
 from redund.runners import RunnerHandle, RunnerPool
 from redund.store import Store
 from redund.tasks import TaskSet
+from redund.wire import JOB_TAG, LOG_TAG, STARTED_TAG, JobUpdate, LogChunk
 
 log = logging.getLogger("redund")
 
@@ -55,6 +56,7 @@ KEEP_FINISHED_JOBS = 100_000  # about 90 MB of job records
 KEEP_FINISHED_LOG_CHARS = 64 << 20
 MAX_LOG_CHARS = 4 << 20  # captured output kept per execution
 INFLIGHT_SUFFIX = ".json"
+TEMP_SUFFIX = ".tmp"  # a journal entry being written
 
 FinishedListener = Callable[[ExecutionRecord], Any]
 
@@ -217,10 +219,28 @@ class RunManager:
                         ErrorInfo.from_tuple(error),
                         ValuePreview.from_tuple(result),
                     )
+                # A frame already buffered is read without suspending: let health
+                # checks and other clients in between frames.
+                await asyncio.sleep(0)
             if not finished:
                 how = await self._exit_status(handle)
                 status, error = self._death_reason(record, how)
                 await self._finish(record, status, error, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug here must not leave the run running forever
+            log.exception("following execution %s failed", record.id)
+            handle.kill()
+            await self._finish(
+                record,
+                ExecutionStatus.FAILED,
+                ErrorInfo(
+                    "DaemonError",
+                    f"internal error in the daemon while following the run: "
+                    f"{type(error).__name__}: {error}",
+                ),
+                None,
+            )
         finally:
             handle.close()
             self.handles.pop(record.id, None)
@@ -249,40 +269,33 @@ class RunManager:
         events: list[Event] = []
         for item in items:
             tag = item[0]
-            if tag == "J":
-                events.append(self._apply_job(record, item))
-            elif tag == "L":
-                _, when, job_id, stream, text = item
-                event = Event(record.id, record.next_seq(), when, LogData(job_id, stream, text))
-                if record.log_chars < MAX_LOG_CHARS:
-                    record.logs.append(event)
-                    record.log_chars += len(text)
+            if tag == JOB_TAG:
+                events.append(self._apply_job(record, JobUpdate.from_wire(item)))
+            elif tag == LOG_TAG:
+                chunk = LogChunk.from_wire(item)
+                text = chunk.text
+                room = MAX_LOG_CHARS - record.log_chars
+                if room <= 0:
+                    continue  # the runner caps output first; this is the daemon's own bound
+                if len(text) > room:
+                    text = text[:room]
+                data = LogData(chunk.job_id, chunk.stream, text)
+                event = Event(record.id, record.next_seq(), chunk.time, data)
+                record.logs.append(event)
+                record.log_chars += len(text)
                 events.append(event)
-            elif tag == "S":
+            elif tag == STARTED_TAG:
                 record.start_time = min(record.start_time, item[1])
         return events
 
-    def _apply_job(self, record: ExecutionRecord, item: tuple) -> Event:
-        (
-            _,
-            when,
-            job_id,
-            parent_id,
-            task,
-            state,
-            executor,
-            cached,
-            reason,
-            call_hash,
-            summary,
-            error,
-            task_hash,
-        ) = item
+    def _apply_job(self, record: ExecutionRecord, update: JobUpdate) -> Event:
+        when, job_id, parent_id, state = update.time, update.job_id, update.parent_id, update.state
         job = record.jobs.get(job_id)
         if job is None:
-            job = JobRecord(job_id, record.id, parent_id, task)
+            job = JobRecord(job_id, record.id, parent_id, update.task)
             job.create_time = when
             record.jobs[job_id] = job
+            job.call_order = len(record.jobs)
             self.job_index[job_id] = record.id
             parent = record.jobs.get(parent_id) if parent_id else None
             if parent is not None:
@@ -293,17 +306,17 @@ class RunManager:
         else:
             record.counts.move(job.state, state)
         job.state = state
-        job.executor = executor
-        job.cached = cached
-        job.reason = reason
-        if call_hash:
-            job.call_hash = call_hash
-        if summary is not None:
-            job.args_summary = summary
-        if task_hash:
-            job.task_hash = task_hash
-        if error:
-            job.error = ErrorInfo.from_tuple(error)
+        job.executor = update.executor
+        job.cached = update.cached
+        job.reason = update.reason
+        if update.call_hash:
+            job.call_hash = update.call_hash
+        if update.args_summary is not None:
+            job.args_summary = update.args_summary
+        if update.task_hash:
+            job.task_hash = update.task_hash
+        if update.error:
+            job.error = ErrorInfo.from_tuple(update.error)
         if state == "running":
             job.start_time = when
         elif state in TERMINAL_JOB_STATES:
@@ -358,8 +371,16 @@ class RunManager:
         try:
             await asyncio.to_thread(self.store.finish_execution, record, status, error)
         except Exception:
-            log.exception("recording the end of execution %s failed", record.id)
-        self._unjournal(record.id)
+            # The journal keeps the outcome until it is in the database: the next
+            # start records it, instead of the run staying "running" forever.
+            log.exception(
+                "recording the end of execution %s failed; its journal entry keeps the "
+                "outcome for the next start of the daemon to record",
+                record.id,
+            )
+            self._journal_outcome(record, status, error)
+        else:
+            self._unjournal(record.id)
         done = self._finished.pop(record.id, None)
         if done is not None:
             done.set()
@@ -457,19 +478,53 @@ class RunManager:
         return os.path.join(self.inflight_dir, execution_id + INFLIGHT_SUFFIX)
 
     def _journal(self, record: ExecutionRecord, handle: RunnerHandle) -> None:
-        entry = {
-            "id": record.id,
-            "pid": handle.pid,
-            "start_time": record.start_time,
-            "spec": record.spec.to_dict(),
-            "watch_id": record.watch_id,
-        }
+        self._write_journal(
+            record.id,
+            {
+                "id": record.id,
+                "pid": handle.pid,
+                "start_time": record.start_time,
+                "spec": record.spec.to_dict(),
+                "watch_id": record.watch_id,
+            },
+        )
+
+    def _journal_outcome(
+        self, record: ExecutionRecord, status: ExecutionStatus, error: ErrorInfo | None
+    ) -> None:
+        """Rewrite a finished run's entry with its outcome (its runner is gone)."""
+        self._write_journal(
+            record.id,
+            {
+                "id": record.id,
+                "pid": 0,
+                "start_time": record.start_time,
+                "end_time": record.end_time,
+                "spec": record.spec.to_dict(),
+                "watch_id": record.watch_id,
+                "status": status.value,
+                "error": list(error.to_tuple()) if error is not None else None,
+            },
+        )
+
+    def _write_journal(self, execution_id: str, entry: dict[str, Any]) -> None:
+        """Write an entry whole or not at all: a temporary file, fsync'ed, renamed over."""
+        path = self._journal_path(execution_id)
+        temp = f"{path}.{os.getpid()}{TEMP_SUFFIX}"
         try:
             os.makedirs(self.inflight_dir, exist_ok=True)
-            with open(self._journal_path(record.id), "w", encoding="utf-8") as out:
+            with open(temp, "w", encoding="utf-8") as out:
                 json.dump(entry, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+            _fsync_dir(self.inflight_dir)
         except OSError:
-            log.exception("cannot journal execution %s", record.id)
+            log.exception("cannot journal execution %s", execution_id)
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
 
     def _unjournal(self, execution_id: str) -> None:
         try:
@@ -478,34 +533,79 @@ class RunManager:
             pass
 
     def recover(self) -> list[str]:
-        """Mark runs left in flight by a previous daemon as interrupted; returns their ids."""
+        """Record the end of runs a previous daemon left in its journal; returns their ids.
+
+        A run still in flight when that daemon died is marked interrupted (its
+        runner, if it survived, is killed); a run that finished but whose end
+        could not be recorded gets its journaled outcome. An entry is removed
+        only once the database has it, so a failure here is retried at the next
+        start.
+        """
         recovered: list[str] = []
         try:
             names = sorted(os.listdir(self.inflight_dir))
         except OSError:
             return recovered
         for name in names:
+            path = os.path.join(self.inflight_dir, name)
+            if name.endswith(TEMP_SUFFIX):
+                _remove(path)  # a write cut short: the entry it replaced, if any, is whole
+                continue
             if not name.endswith(INFLIGHT_SUFFIX):
                 continue
-            path = os.path.join(self.inflight_dir, name)
             try:
                 with open(path, encoding="utf-8") as handle:
                     entry = json.load(handle)
-                _kill_stale_runner(int(entry.get("pid") or 0))
-                self.store.mark_interrupted(
-                    entry["id"],
-                    RunSpec.from_dict(entry.get("spec") or {"workflow_path": "", "task": ""}),
-                    float(entry.get("start_time") or 0.0),
-                    "the daemon stopped (it was killed or crashed) while this run was in flight",
-                )
-                recovered.append(entry["id"])
-            except Exception:
-                log.exception("cannot recover in-flight run %s", name)
+                spec = RunSpec.from_dict(entry.get("spec") or {"workflow_path": "", "task": ""})
+            except (OSError, ValueError, TypeError, KeyError):
+                log.exception("in-flight journal entry %s is unreadable; set aside", name)
+                os.replace(path, path + ".unreadable")
+                continue
             try:
-                os.unlink(path)
-            except OSError:
-                pass
+                _kill_stale_runner(int(entry.get("pid") or 0))
+                if entry.get("status"):
+                    record = ExecutionRecord(entry["id"], spec)
+                    record.start_time = float(entry.get("start_time") or 0.0)
+                    record.end_time = float(entry.get("end_time") or 0.0)
+                    self.store.finish_execution(
+                        record,
+                        ExecutionStatus(entry["status"]),
+                        ErrorInfo.from_tuple(entry["error"]),
+                    )
+                else:
+                    self.store.mark_interrupted(
+                        entry["id"],
+                        spec,
+                        float(entry.get("start_time") or 0.0),
+                        "the daemon stopped (it was killed or crashed) while this run was in flight",
+                    )
+            except Exception:
+                log.exception("cannot record the end of run %s yet; kept for the next start", name)
+                continue
+            recovered.append(entry["id"])
+            _remove(path)
         return recovered
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_dir(path: str) -> None:
+    """Make a rename in ``path`` durable (where the platform allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _kill_stale_runner(pid: int) -> None:

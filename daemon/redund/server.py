@@ -25,7 +25,7 @@ from redund.objectwatch import poll_settings
 from redund.observer import WatchObserver
 from redund.runners import RunnerPool
 from redund.runs import RunManager
-from redund.service import RedunService
+from redund.service import RedunService, add_service
 from redund.store import Store
 from redund.watches import WatchRegistry
 
@@ -96,10 +96,8 @@ class Daemon:
 
     async def _listen(self) -> None:
         service = RedunService(self)
-        from redun.v1 import daemon_pb2_grpc
-
         server = grpc.aio.server(options=GRPC_OPTIONS)
-        daemon_pb2_grpc.add_RedunServicer_to_server(service, server)
+        add_service(service, server)
         path = self._home.socket_path
         if server.add_insecure_port("unix:" + path) == 0:
             raise StartError(f"cannot listen on the Unix socket {path}")
@@ -113,7 +111,7 @@ class Daemon:
                 options=GRPC_OPTIONS,
                 interceptors=[make_interceptor(token, self._home.token_path)],
             )
-            daemon_pb2_grpc.add_RedunServicer_to_server(service, tcp_server)
+            add_service(service, tcp_server)
             target = self.tcp.address
             if self.tcp.tls_cert:
                 with open(self.tcp.tls_key, "rb") as key, open(self.tcp.tls_cert, "rb") as cert:

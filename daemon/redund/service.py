@@ -45,6 +45,24 @@ STATUS_OF: dict[type[DaemonError], grpc.StatusCode] = {
 
 DEFAULT_BATCH = 1000
 MAX_BATCH = 10_000
+# Error details travel in a trailer that gRPC caps (16 KiB of metadata, after
+# percent-encoding): a message echoing a huge id or path would turn a precise
+# NOT_FOUND into a transport error. Long messages are cut to this.
+MAX_DETAILS = 1000
+
+
+class Undecodable:
+    """Stands for a request whose bytes are not the method's message (see add_service)."""
+
+    def __init__(self, message_name: str) -> None:
+        self.message_name = message_name
+
+
+def clip(text: str, limit: int = MAX_DETAILS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}... [{len(text) - limit + 40} more characters]"
 
 
 def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -52,18 +70,24 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
     for cls in type(error).__mro__:
         code = STATUS_OF.get(cls)  # type: ignore[call-overload]
         if code is not None:
-            return code, str(error)
+            return code, clip(str(error))
     log.error("request failed", exc_info=error)
     return (
         grpc.StatusCode.INTERNAL,
-        f"internal error in the daemon: {type(error).__name__}: {error}",
+        clip(f"internal error in the daemon: {type(error).__name__}: {error}"),
     )
+
+
+def _undecodable(request: Undecodable) -> InvalidRequest:
+    return InvalidRequest(f"the request is not a valid {request.message_name} message")
 
 
 def unary(method: Callable) -> Callable:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            if type(request) is Undecodable:
+                raise _undecodable(request)
             return await method(self, request, context)
         except Exception as error:  # noqa: BLE001 - every error becomes a status
             if isinstance(error, grpc.aio.AbortError):
@@ -78,6 +102,8 @@ def streaming(method: Callable) -> Callable:
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator:
         try:
+            if type(request) is Undecodable:
+                raise _undecodable(request)
             async for item in method(self, request, context):
                 yield item
             return
@@ -88,6 +114,49 @@ def streaming(method: Callable) -> Callable:
         await context.abort(code, message)
 
     return wrapper
+
+
+def add_service(service: RedunService, server: grpc.aio.Server) -> None:
+    """Serve ``service`` on ``server``, answering undecodable requests INVALID_ARGUMENT.
+
+    gRPC would answer a request whose bytes do not parse with UNKNOWN and a
+    message naming a Python class; here each method's deserializer hands the
+    servicer an :class:`Undecodable` instead, which it refuses precisely.
+    """
+    collected: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+
+    class _Collector:
+        def add_generic_rpc_handlers(self, handlers: Any) -> None:
+            pass
+
+        def add_registered_method_handlers(self, name: str, handlers: dict) -> None:
+            collected[name] = handlers
+
+    daemon_pb2_grpc.add_RedunServicer_to_server(service, _Collector())
+    for name, handlers in collected.items():
+        tolerant = {
+            method: handler._replace(  # type: ignore[attr-defined]
+                request_deserializer=_tolerant(handler.request_deserializer)
+            )
+            for method, handler in handlers.items()
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, tolerant),))
+        server.add_registered_method_handlers(name, tolerant)
+
+
+def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    from google.protobuf.message import DecodeError
+
+    message_name = getattr(getattr(parse, "__self__", None), "DESCRIPTOR", None)
+    full_name = message_name.full_name if message_name is not None else "request"
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except (DecodeError, ValueError, TypeError):
+            return Undecodable(full_name)
+
+    return deserialize
 
 
 class RedunService(daemon_pb2_grpc.RedunServicer):
@@ -220,6 +289,8 @@ class RedunService(daemon_pb2_grpc.RedunServicer):
         exclude_logs = request.exclude_logs
         execution_id, watch_id = request.execution_id, request.watch_id
         runs = self.runs
+        if watch_id:
+            self.daemon.watches.get(watch_id)  # NotFoundError for an unknown watch
         record = runs.live(execution_id) if execution_id else None
         if execution_id and record is None:
             stored = await views.get_execution(runs, execution_id)
@@ -283,7 +354,9 @@ class RedunService(daemon_pb2_grpc.RedunServicer):
     async def StreamLogs(self, request: Any, context: Any) -> AsyncIterator[events_pb2.LogLine]:
         job = await views.get_job(self.runs, request.job_id)
         record = self.runs.live(job.execution_id)
-        if record is None:
+        if record is None:  # a run this daemon no longer holds: its output is in the store
+            for stream, text in await asyncio.to_thread(self.runs.store.job_log, job.id):
+                yield convert.log_to_pb(LogData(job.id, stream, text))
             return
         job_id = job.id
 

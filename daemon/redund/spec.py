@@ -108,8 +108,17 @@ def validate_options(options: dict[str, str]) -> None:
             raise InvalidRequest(
                 f"option poll_interval must be a number of seconds > 0, got {interval!r}"
             ) from None
-    if "executor" in options and not options["executor"]:
-        raise InvalidRequest("option executor is empty")
+    if "executor" in options:
+        from redun.executors.base import executor_types
+
+        types = executor_types()
+        executor = options["executor"]
+        # A dotted path names a class of the user's own: the runner imports and checks it.
+        if executor not in types and "." not in executor:
+            raise InvalidRequest(
+                f"option executor={executor!r} is not an executor type; "
+                f"known types: {', '.join(types)} (or a class, mypkg.module.MyExecutor)"
+            )
     context = options.get("context")
     if context is not None:
         try:

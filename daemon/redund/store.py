@@ -139,11 +139,18 @@ class Store:
 
         The runner records its own end; this covers runs whose runner died, was
         killed, or never started the scheduler (the row is created if missing).
+        In the same transaction, jobs the runner left pending or running are
+        closed (see :func:`_close_open_jobs`): a run that is over has no
+        running jobs.
+
+        Raises:
+            BackendError: the database could not be updated (nothing was).
         """
         if self.backend is None:
             return
         engine = self.backend.engine
         insert = _insert_ignore(engine)
+        end_time = record.end_time or time.time()
         try:
             with engine.begin() as conn:
                 conn.execute(
@@ -160,10 +167,12 @@ class Store:
                     .where(_X.c.id == record.id, _X.c.status == "running")
                     .values(
                         status=status.value,
-                        end_time=record.end_time or time.time(),
+                        end_time=end_time,
                         error=error.text() if error is not None else None,
                     )
                 )
+                for statement in _close_open_jobs(record.id, status, error, end_time):
+                    conn.execute(statement)
         except sa.exc.SQLAlchemyError as exc:
             raise BackendError(f"recording execution {record.id} failed: {exc}") from exc
 
@@ -224,6 +233,16 @@ class Store:
             by_id[parent_id].child_count = count
 
     # -- values --------------------------------------------------------------------
+    def job_log(self, job_id: str) -> list[tuple[str, str]]:
+        """A recorded job's output, ``(stream, text)`` chunks in order."""
+        reader = self.reader
+        if reader is None:
+            return []
+        try:
+            return reader.job_log(job_id)
+        except sa.exc.SQLAlchemyError as exc:
+            raise BackendError(f"reading the database failed: {exc}") from exc
+
     def result_preview_of_call(self, call_hash: str) -> ValuePreview | None:
         rows = self._rows(
             sa.select(schema.call_node.c.result_hash).where(
@@ -260,6 +279,36 @@ class Store:
             return None, b""
         value_hash = rows[0][0]
         return self.value_preview(value_hash), self.value_pickle(value_hash)
+
+
+_OPEN_JOB_STATES = ("pending", "running", "queued")
+
+
+def _close_open_jobs(
+    execution_id: str, status: ExecutionStatus, error: ErrorInfo | None, end_time: float
+) -> list[Any]:
+    """Updates that close an ended execution's jobs still pending or running.
+
+    As the daemon closes them in memory: a running job of a failed run failed
+    with the run's error; every other open job is cancelled (for an
+    interrupted run the error says so).
+    """
+    text = error.text() if error is not None else None
+    if status is ExecutionStatus.INTERRUPTED:
+        text = f"Interrupted: {error.message if error is not None else 'the run was interrupted'}"
+    statements = []
+    if status is ExecutionStatus.FAILED:
+        statements.append(
+            _J.update()
+            .where(_J.c.execution_id == execution_id, _J.c.state == "running")
+            .values(state="failed", end_time=end_time, error=text)
+        )
+    statements.append(
+        _J.update()
+        .where(_J.c.execution_id == execution_id, _J.c.state.in_(_OPEN_JOB_STATES))
+        .values(state="cancelled", end_time=end_time, error=text)
+    )
+    return statements
 
 
 def _insert_ignore(engine: Any) -> Any:

@@ -170,7 +170,8 @@ def synthesize(record: ExecutionRecord, jobs: list[JobRecord]) -> list[Event]:
     """The history of an execution known only from the database."""
     seq = 1
     events = [Event(record.id, seq, record.start_time, ExecutionStartedData(record.spec))]
-    for job in sorted(jobs, key=lambda j: j.create_time):
+    for order, job in enumerate(sorted(jobs, key=lambda j: (j.create_time, j.id)), start=1):
+        job.call_order = job.call_order or order
         seq += 1
         events.append(Event(record.id, seq, job.end_time or job.create_time, JobStateData.of(job)))
     if record.status.is_final:

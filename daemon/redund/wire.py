@@ -8,7 +8,7 @@ Runner -> daemon::
 
     ("ready",)                                  workflow loaded, run starts
     ("rejected", kind, error)                   kind: "not_found" | "invalid"
-    ("events", [event tuple, ...])              see redund.runner.EventForwarder
+    ("events", [item, ...])                     JobUpdate, LogChunk or ("S", time) items
     ("finished", status, error, result, pickled, deps)
 
 Daemon -> runner::
@@ -30,10 +30,57 @@ import marshal
 import socket
 import struct
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 1 << 30
+
+JOB_TAG, LOG_TAG, STARTED_TAG = "J", "L", "S"
+
+
+class JobUpdate(NamedTuple):
+    """A job's new state, as a runner reports it: the one record both ends build and read.
+
+    On the wire it is a plain tuple, ``("J", *fields)`` (marshal takes no
+    NamedTuple): :meth:`to_wire` and :meth:`from_wire` are the only places
+    that know the order.
+    """
+
+    time: float
+    job_id: str
+    parent_id: str
+    task: str
+    state: str
+    executor: str
+    cached: bool
+    reason: str
+    call_hash: str
+    args_summary: str | None  # set in a job's first report only
+    error: tuple[str, str, str] | None  # (type, message, traceback) when it failed
+    task_hash: str | None  # set in a job's first report only
+
+    def to_wire(self) -> tuple:
+        return (JOB_TAG, *self)
+
+    @classmethod
+    def from_wire(cls, item: tuple) -> JobUpdate:
+        return cls._make(item[1:])
+
+
+class LogChunk(NamedTuple):
+    """Output of a job (``job_id`` empty: of the runner itself), one or more lines."""
+
+    time: float
+    job_id: str
+    stream: str
+    text: str
+
+    def to_wire(self) -> tuple:
+        return (LOG_TAG, *self)
+
+    @classmethod
+    def from_wire(cls, item: tuple) -> LogChunk:
+        return cls._make(item[1:])
 
 
 def encode(message: Any) -> bytes:

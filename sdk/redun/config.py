@@ -54,23 +54,35 @@ class Config:
     def configdir(self) -> str:
         return self._configdir or os.path.abspath(DEFAULT_CONFIG_DIR)
 
-    def read_string(self, text: str) -> None:
+    def read_string(self, text: str, source: str = "<string>") -> None:
+        """Read ini ``text``.
+
+        Raises:
+            ConfigError: it does not parse (names ``source`` and the line).
+        """
         parser = configparser.ConfigParser(
             interpolation=configparser.ExtendedInterpolation(),
             defaults={"config_dir": self.configdir},
         )
         parser.optionxform = str  # type: ignore[assignment,method-assign]
-        parser.read_string(text)
-        for section in parser.sections():
-            options = self._sections.setdefault(section, {})
-            for key in parser.options(section):
-                if key == "config_dir":
-                    continue
-                options[key] = parser.get(section, key)
+        try:
+            parser.read_string(text, source=source)
+            read = {
+                section: {
+                    key: parser.get(section, key)
+                    for key in parser.options(section)
+                    if key != "config_dir"
+                }
+                for section in parser.sections()
+            }
+        except configparser.Error as error:
+            raise _config_error(source, error) from None
+        for section, options in read.items():
+            self._sections.setdefault(section, {}).update(options)
 
     def read_path(self, filename: str) -> None:
         with open(filename, encoding="utf-8") as handle:
-            self.read_string(handle.read())
+            self.read_string(handle.read(), source=filename)
 
     def read_dict(self, config_dict: dict) -> None:
         for section, options in config_dict.items():
@@ -104,20 +116,29 @@ class Config:
         return {name: dict(options) for name, options in self._sections.items()}
 
 
-def load_config(config_dir: str | None = None, *, create: bool = True) -> Config:
+def load_config(
+    config_dir: str | None = None, *, create: bool = True, check_types: bool = False
+) -> Config:
     """Read ``<config_dir>/redun.ini``, writing the default file first if ``create``.
 
     Also applies the process-wide settings it holds (``[file] hash``).
+    ``check_types`` also checks executor types (once the workflow, which may
+    register its own, is imported).
+
+    Raises:
+        ConfigError: the file does not parse or holds a bad value.
     """
     config_dir = os.path.abspath(config_dir or os.environ.get("REDUN_CONFIG") or DEFAULT_CONFIG_DIR)
     path = os.path.join(config_dir, CONFIG_FILENAME)
     if create and not os.path.exists(path):
-        os.makedirs(config_dir, exist_ok=True)
+        # The home holds values and provenance: its owner's alone.
+        os.makedirs(config_dir, mode=0o700, exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(DEFAULT_INI)
     config = Config(configdir=config_dir)
     if os.path.exists(path):
         config.read_path(path)
+        check_config(config, path, check_types=check_types)
     else:
         config.read_string(DEFAULT_INI)
     # Process-wide settings a workflow's config chooses: [file] hash = stat|content.
@@ -125,6 +146,82 @@ def load_config(config_dir: str | None = None, *, create: bool = True) -> Config
 
     configure_hash_mode(config)
     return config
+
+
+def _config_error(source: str, error: configparser.Error) -> Exception:
+    """A one-line ConfigError for a configparser error."""
+    from redun.errors import ConfigError
+
+    lineno = getattr(error, "lineno", None)
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        what = f"line {lineno}: expected a [section] header, got {error.line.strip()!r}"
+    elif isinstance(error, configparser.ParsingError):
+        where = ", ".join(f"line {number}: {line.strip()!r}" for number, line in error.errors[:3])
+        what = f"cannot parse {where} (expected [section] or key = value)"
+    elif isinstance(error, configparser.DuplicateSectionError):
+        what = f"line {lineno}: section [{error.section}] appears twice"
+    elif isinstance(error, configparser.DuplicateOptionError):
+        what = f"line {lineno}: option {error.option!r} appears twice in [{error.section}]"
+    elif isinstance(error, configparser.InterpolationError):
+        what = f"[{error.section}] {error.option}: {error.message.splitlines()[0]}"
+    else:
+        what = str(error).splitlines()[0]
+    return ConfigError(f"{source}: {what}")
+
+
+def check_config(config: Config, source: str, *, check_types: bool = True) -> None:
+    """Check the values redun reads from ``config``, so a bad one fails now, not mid-run.
+
+    ``check_types=False`` leaves executor types alone (a workflow may register
+    its own when it is imported: check them after that).
+
+    Raises:
+        ConfigError: a bad value, naming ``source``, the section, option and value.
+    """
+    from redun.errors import ConfigError
+
+    def bad(section: str, key: str, value: Any, expected: str) -> ConfigError:
+        return ConfigError(f"{source}: [{section}] {key} = {value!r}: expected {expected}")
+
+    def whole(section: str, key: str, value: Any, least: int) -> None:
+        try:
+            if int(str(value).strip()) >= least:
+                return
+        except ValueError:
+            pass
+        raise bad(section, key, value, f"an integer >= {least}")
+
+    for section, options in config.items():
+        if section.startswith("executors."):
+            kind = options.get("type")
+            if kind is not None and check_types:
+                from redun.errors import UsageError
+                from redun.executors.base import executor_types, get_executor_class
+
+                types = executor_types()
+                if "." in kind:  # a class of the user's own: it must import
+                    try:
+                        get_executor_class(kind)
+                    except UsageError as error:
+                        raise ConfigError(f"{source}: [{section}] type: {error}") from None
+                elif kind not in types:
+                    raise bad(section, "type", kind, f"one of {', '.join(types)}")
+            for key in ("max_workers",):
+                if key in options:
+                    whole(section, key, options[key], 1)
+        elif section == "limits":
+            for key, value in options.items():
+                whole(section, key, value, 0)
+    context = (config.get("scheduler") or {}).get("context")
+    if context:
+        import json
+
+        try:
+            parsed = json.loads(context)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise bad("scheduler", "context", context, "a JSON object")
 
 
 def find_config_dir(explicit: str | None) -> str:

@@ -6,10 +6,13 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
     ├── UsageError              bad input from a user: unknown task, bad argument, bad option
     │   ├── TaskNotFoundError   a task name that is not registered
     │   ├── TaskArgumentError   a call's arguments do not fit the task's signature
-    │   └── TaskOptionError     a task option of the wrong type (``nout="3"``)
+    │   ├── TaskOptionError     a task option of the wrong type (``nout="3"``)
+    │   └── ConfigError         a malformed redun.ini, or a bad value in it
     ├── ExpressionError         misuse of a lazy expression (e.g. ``if expr:``)
     ├── SchedulerError          the scheduler could not evaluate a workflow
-    │   └── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
+    │   ├── NoCurrentScheduler  ``get_current_scheduler()`` outside a run
+    │   ├── JobCancelled        a job was cancelled (an outcome: never retried)
+    │   └── ExecutionCancelled  ``Scheduler.cancel()`` stopped the run
     ├── ExecutorError           an executor failed to run a job (not the task's own error)
     ├── HashingError            a value or a piece of code could not be hashed
     ├── BackendError            the cache/provenance database failed
@@ -42,6 +45,10 @@ class TaskOptionError(UsageError, TypeError):
     """A task option of the wrong type or out of range (``nout="3"``, ``nout=-1``)."""
 
 
+class ConfigError(UsageError):
+    """A configuration file that does not parse, or holds a bad value (names file and option)."""
+
+
 class ExpressionError(RedunError, TypeError):
     """Misuse of a lazy expression."""
 
@@ -55,6 +62,18 @@ class NoCurrentScheduler(SchedulerError):
 
     def __init__(self, message: str = "no scheduler is running in this context") -> None:
         super().__init__(message)
+
+
+class JobCancelled(SchedulerError):
+    """A job was cancelled (by a client, or because its run stopped).
+
+    What waited on the job fails with this error. A cancellation is an outcome,
+    not a failure to retry: a job with ``retries`` is not run again.
+    """
+
+
+class ExecutionCancelled(SchedulerError):
+    """Raised by ``Scheduler.run`` when ``Scheduler.cancel`` stopped the execution."""
 
 
 class ExecutorError(RedunError):

@@ -8,6 +8,7 @@ order; a subscriber that needs to do slow work hands it to its own thread.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,14 +92,22 @@ class WatchTriggered(Event):
 
 Subscriber = Callable[[Event], Any]
 
+logger = logging.getLogger("redun")
+
 
 class EventBus:
-    """Delivers events to subscribers in order, on the emitting thread."""
+    """Delivers events to subscribers in order, on the emitting thread.
 
-    __slots__ = ("_subscribers",)
+    Each subscriber is isolated: one that raises is logged (its first failure
+    with the traceback, later ones at debug level) and the event still reaches
+    the others. An observer's bug must not stop the run it observes.
+    """
+
+    __slots__ = ("_subscribers", "_failures")
 
     def __init__(self) -> None:
         self._subscribers: tuple[Subscriber, ...] = ()
+        self._failures: dict[int, int] = {}  # id(subscriber) -> events it raised on
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Add a subscriber; returns a function that removes it."""
@@ -116,7 +125,23 @@ class EventBus:
 
     def emit(self, event: Event) -> None:
         for subscriber in self._subscribers:
-            subscriber(event)
+            try:
+                subscriber(event)
+            except Exception:
+                self._failed(subscriber, event)
+
+    def _failed(self, subscriber: Subscriber, event: Event) -> None:
+        count = self._failures.get(id(subscriber), 0) + 1
+        self._failures[id(subscriber)] = count
+        if count == 1:
+            logger.exception(
+                "event subscriber %r failed on a %s event; the run goes on without it "
+                "(later failures are logged at debug level)",
+                subscriber,
+                event.type,
+            )
+        else:
+            logger.debug("event subscriber %r failed again (%d times)", subscriber, count)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -353,23 +353,9 @@ def _expression_hash(expr: Expression) -> str:
 
     if isinstance(expr, TaskExpression):
         task_hash = expr.task.get_hash() if expr.task is not None else expr.task_name
-        return hash_parts("task", task_hash, _lazy_hash(expr.args), _lazy_hash(expr.kwargs))
+        return hash_parts("task", task_hash, hash_value(expr.args), hash_value(expr.kwargs))
     if isinstance(expr, SimpleExpression):
-        return hash_parts("simple", expr.func_name, _lazy_hash(expr.args), _lazy_hash(expr.kwargs))
+        return hash_parts("simple", expr.func_name, hash_value(expr.args), hash_value(expr.kwargs))
     if isinstance(expr, ValueExpression):
         return hash_parts("value", hash_value(expr.value))
     raise ExpressionError(f"cannot hash expression {expr!r}")
-
-
-def _lazy_hash(value: Any) -> str:
-    from redun.hashing import hash_parts, hash_value
-
-    if isinstance(value, Expression):
-        return value.get_hash()
-    if isinstance(value, (list, tuple)):
-        return hash_parts(type(value).__name__, *(_lazy_hash(item) for item in value))
-    if isinstance(value, dict):
-        return hash_parts(
-            "dict", *(hash_parts(hash_value(k), _lazy_hash(v)) for k, v in sorted(value.items()))
-        )
-    return hash_value(value)

@@ -38,6 +38,11 @@ STREAMS: tuple[str, str] = ("stdout", "stderr")
 
 # A partial line longer than this is delivered without waiting for its newline.
 MAX_PARTIAL = 64 * 1024
+# Characters of one job's output delivered to its sink (events, the store, the
+# daemon); the rest is still echoed, but not kept. Bounds what a task printing
+# in a loop can make the scheduler, its subscribers and a daemon hold.
+MAX_JOB_OUTPUT = 1 << 20
+TRUNCATED = "[redun: this job's output passed {limit} characters; the rest is not kept]\n"
 
 _current_output: ContextVar[JobOutput | None] = ContextVar("redun_job_output", default=None)
 # Set while a router passes text on, so a router further down the chain (e.g.
@@ -57,20 +62,39 @@ class JobOutput:
 
     Use as a context manager around the job's function; leaving it delivers
     any partial lines. Thread-safe: a job's output may come from several
-    threads (e.g. a script's stdout and stderr readers).
+    threads (e.g. a script's stdout and stderr readers). At most ``limit``
+    characters reach the sink, then one line saying the rest is not kept;
+    echoing goes on regardless.
 
     Args:
         sink: called with ``(stream, text)`` for each batch of whole lines.
         job_id: the job's id, for messages.
         task_name: the job's task, for messages (see :func:`get_current_task_name`).
+        limit: characters delivered to the sink (default :data:`MAX_JOB_OUTPUT`).
     """
 
-    __slots__ = ("sink", "job_id", "task_name", "_stdout", "_stderr", "_lock", "_token")
+    __slots__ = (
+        "sink",
+        "job_id",
+        "task_name",
+        "limit",
+        "dropped",
+        "_room",
+        "_stdout",
+        "_stderr",
+        "_lock",
+        "_token",
+    )
 
-    def __init__(self, sink: Sink, *, job_id: str = "", task_name: str = "") -> None:
+    def __init__(
+        self, sink: Sink, *, job_id: str = "", task_name: str = "", limit: int = MAX_JOB_OUTPUT
+    ) -> None:
         self.sink = sink
         self.job_id = job_id
         self.task_name = task_name
+        self.limit = limit
+        self.dropped = 0  # characters not delivered (past the limit)
+        self._room = limit
         self._stdout = ""
         self._stderr = ""
         self._lock = threading.Lock()
@@ -110,9 +134,25 @@ class JobOutput:
             else:
                 self._stderr = pending
             if ready:
-                self.sink(stream, ready)
+                self._deliver(stream, ready)
                 if echo:
                     _echo(stream, ready)
+
+    def _deliver(self, stream: str, text: str) -> None:
+        """Hand ``text`` to the sink within the limit (called with the lock held)."""
+        room = self._room
+        if len(text) <= room:
+            self._room = room - len(text)
+            self.sink(stream, text)
+            return
+        self.dropped += len(text) - max(room, 0)
+        if room < 0:
+            return  # past the limit, and already said so
+        kept = text[:room]
+        if kept and not kept.endswith("\n"):
+            kept += "\n"
+        self._room = -1
+        self.sink(stream, kept + TRUNCATED.format(limit=self.limit))
 
     def flush(self, stream: str | None = None) -> None:
         """Deliver (and echo) the partial line of ``stream`` (of both streams if None)."""
@@ -135,7 +175,7 @@ class JobOutput:
                         self._stdout = ""
                     else:
                         self._stderr = ""
-                    self.sink(name, pending)
+                    self._deliver(name, pending)
                     _echo(name, pending + echo_end)
 
     def __repr__(self) -> str:

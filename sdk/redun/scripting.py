@@ -29,7 +29,6 @@ with a :class:`ScriptError` whose message holds the end of the command's stderr.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import os
 import re
 import shlex
@@ -38,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
 from textwrap import dedent
 from typing import IO, Any
 
@@ -46,6 +44,7 @@ from redun.errors import FileError, RedunError, UsageError
 from redun.file import Dir, File, RedunFileNotFoundError, Staging, StagingDir, StagingFile
 from redun.file.filesystem import path_error
 from redun.logs import MAX_PARTIAL, get_current_output, get_current_task_name
+from redun.nested import iter_nested_value, map_nested_value
 from redun.task import Task, task
 
 DEFAULT_SHELL = "#!/usr/bin/env bash\nset -exo pipefail"
@@ -277,49 +276,6 @@ def get_task_command(task: Task, args: tuple, kwargs: dict) -> str:
 def run_script_task(task: Task, args: tuple, kwargs: dict) -> bytes:
     """Run a ``@task(script=True)`` call: build its command, run it, return stdout."""
     return exec_script(get_task_command(task, args, kwargs))
-
-
-# -- nested values ---------------------------------------------------------------
-
-
-def iter_nested_value(value: Any) -> Iterator[Any]:
-    """Yield the leaves of lists, tuples, sets, dicts (keys and values) and dataclasses."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        cls = type(item)
-        if cls in (list, tuple, set, frozenset) or isinstance(item, tuple):
-            stack.extend(reversed(list(item)))
-        elif cls is dict:
-            stack.extend(reversed([*item.keys(), *item.values()]))
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            stack.extend(reversed([getattr(item, f.name) for f in dataclasses.fields(item)]))
-        else:
-            yield item
-
-
-def map_nested_value(func: Callable[[Any], Any], value: Any) -> Any:
-    """Return ``value`` with ``func`` applied to each leaf, containers rebuilt alike."""
-    cls = type(value)
-    if cls is list:
-        return [map_nested_value(func, item) for item in value]
-    if cls is tuple:
-        return tuple(map_nested_value(func, item) for item in value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return cls(*(map_nested_value(func, item) for item in value))
-    if cls in (set, frozenset):
-        return cls(map_nested_value(func, item) for item in value)
-    if cls is dict:
-        return {map_nested_value(func, k): map_nested_value(func, v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return cls(
-            **{
-                f.name: map_nested_value(func, getattr(value, f.name))
-                for f in dataclasses.fields(value)
-                if f.init
-            }
-        )
-    return func(value)
 
 
 # -- the tasks -------------------------------------------------------------------

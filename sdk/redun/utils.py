@@ -7,15 +7,18 @@ helpers. The engine's own internals do not live here.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import pickle
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, TypeVar
+
+# One set of rules for what a value holds (see redun.nested), under redun's names.
+from redun.nested import iter_nested_value as iter_nested_value
+from redun.nested import map_nested_value as map_nested_value
 
 PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 T = TypeVar("T")
@@ -65,62 +68,6 @@ def pickle_dump(obj: Any, file: IO[bytes]) -> None:
 def pickle_loads(data: bytes) -> Any:
     """The inverse of :func:`pickle_dumps`."""
     return pickle.loads(data)
-
-
-def _children(value: Any) -> Iterable[Any] | None:
-    cls = type(value)
-    if cls in (list, tuple, set, frozenset) or (
-        isinstance(value, tuple) and hasattr(value, "_fields")
-    ):
-        return value  # type: ignore[no-any-return]
-    if cls is dict:
-        return [*value.keys(), *value.values()]
-    if dataclasses.is_dataclass(cls):
-        return [getattr(value, field.name) for field in dataclasses.fields(value)]
-    return None
-
-
-def iter_nested_value(value: Any) -> Iterator[Any]:
-    """The leaves of a value nested in lists, tuples, sets, dicts and dataclasses."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        children = _children(item)
-        if children is None:
-            yield item
-        else:
-            stack.extend(children)
-
-
-def map_nested_value(func: Callable[[Any], Any], value: Any) -> Any:
-    """``value`` rebuilt with ``func`` applied to each leaf (containers keep their type)."""
-    cls = type(value)
-    if cls is list:
-        return [map_nested_value(func, item) for item in value]
-    if cls is tuple:
-        return tuple(map_nested_value(func, item) for item in value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return cls(*(map_nested_value(func, item) for item in value))
-    if cls is set:
-        return {map_nested_value(func, item) for item in value}
-    if cls is dict:
-        return {map_nested_value(func, k): map_nested_value(func, v) for k, v in value.items()}
-    if dataclasses.is_dataclass(cls):
-        fields = dataclasses.fields(value)
-        mapped = cls(
-            **{
-                field.name: map_nested_value(func, getattr(value, field.name))
-                for field in fields
-                if field.init
-            }
-        )
-        for field in fields:
-            if not field.init:
-                object.__setattr__(
-                    mapped, field.name, map_nested_value(func, getattr(value, field.name))
-                )
-        return mapped
-    return func(value)
 
 
 def trim_string(text: str, max_length: int = 200, ellipsis: str = "...") -> str:

@@ -247,7 +247,12 @@ class Value:
         return self
 
     def iter_subvalues(self) -> Iterator[Value]:
-        """Values held inside this one (default: none)."""
+        """Yield the Values inside this one (none by default).
+
+        A value that holds others (e.g. a collection of Files) declares them
+        here: the cache checks their validity and the recorder records them
+        (see :mod:`redun.nested`).
+        """
         return iter(())
 
     @classmethod

@@ -34,6 +34,30 @@ def test_no_grpc(code: str) -> None:
     assert _loaded(code) == []
 
 
+def _loaded_prefix(code: str, prefix: str) -> list[str]:
+    script = (
+        f"{code}\nimport sys\n"
+        f"print(sorted(m for m in sys.modules if m == {prefix!r} or m.startswith({prefix + '.'!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return eval(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import redund.factory, redund.runner",
+        "import redund.__main__, redund.service, redund.runs, redund.server",
+    ],
+)
+def test_daemon_does_not_import_the_command_line(code: str) -> None:
+    """Workflow loading and argument parsing live in the SDK core (redun.workflow)."""
+    assert _loaded_prefix(code, "redun.cli") == []
+
+
 def test_client_loads_grpc_on_use() -> None:
     assert "grpc" in _loaded("from redun.client import Client")
 
@@ -48,8 +72,7 @@ def test_watching_objects_loads_no_cloud_sdk_until_it_polls() -> None:
 
 def _modules(code: str, prefixes: tuple[str, ...]) -> list[str]:
     script = (
-        f"{code}\nimport sys\n"
-        f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
+        f"{code}\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60

@@ -9,7 +9,7 @@ previous import is the case Python's .pyc check cannot tell apart.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -179,13 +179,24 @@ def test_a_burst_of_saves_is_one_run(watched: Watched) -> None:
     assert run.ran == {"offset", "combine", "main"}
     assert run.finished["result"] == "42"
     end = watched.events.mark()
-    assert watched.events.quiet_for(0.5, end), watched.events.events[end:]
-    assert watched.events.count("watch_triggered", mark) == 1
-    assert watched.events.count("execution_started", mark) == 1
+
+    def edit_helpers(old: str, new: str) -> Callable[[], Path]:
+        def change() -> Path:
+            edit(watched.path("helpers.py"), old, new)
+            return watched.path("helpers.py")
+
+        return change
+
+    # nothing else came of the burst: the next run is the next edit's alone
+    after = watched.events.first_run_is(end, edit_helpers("FACTOR = 3", "FACTOR = 4"))
+    assert after.finished["result"] == "44"
+    assert watched.events.count("watch_triggered", mark) == 2
+    assert watched.events.count("execution_started", mark) == 2
 
     # saving the same bytes again (a touch) is no change at all
+    end = watched.events.mark()
     save(flow, flow.read_text())
-    assert watched.events.quiet_for(0.4, end), watched.events.events[end:]
+    watched.events.first_run_is(end, edit_helpers("FACTOR = 4", "FACTOR = 5"))
 
 
 def test_an_edit_during_a_run_supersedes_it(daemon: Daemon) -> None:
@@ -229,14 +240,23 @@ def test_files_the_run_writes_do_not_trigger_it(daemon: Daemon) -> None:
         assert watched.first.finished["result"] == "4"
         assert str(out) in watched.info().watched_paths
         mark = watched.events.mark()
-        assert watched.events.quiet_for(0.4, mark)
 
-        save(watched.path("data.txt"), "x y\n", atomic=False)
-        run = watched.events.next_run(mark)
+        def save_data() -> Path:
+            save(watched.path("data.txt"), "x y\n", atomic=False)
+            return watched.path("data.txt")
+
+        # the first run wrote out/loud.txt: the first trigger is still the data edit
+        run = watched.events.first_run_is(mark, save_data)
         assert run.ran == {"shout", "count_loud", "publish"}
         assert out.read_text() == "X Y\n"
         end = watched.events.mark()
-        assert watched.events.quiet_for(0.5, end), watched.events.events[end:]
+
+        def edit_helpers() -> Path:
+            edit(watched.path("helpers.py"), "FACTOR = 3", "FACTOR = 4")  # publish: all cached
+            return watched.path("helpers.py")
+
+        assert watched.events.first_run_is(end, edit_helpers).ran == set()
+        end = watched.events.mark()
 
         # deleting the output makes the watch make it again
         out.unlink()
@@ -280,6 +300,11 @@ def _runs(client, watch_id: str) -> list:  # type: ignore[no-untyped-def]
     return [e for e in client.executions(watch_id=watch_id) if e.status != 1]  # not RUNNING
 
 
+def _saved(path: Path, text: str) -> Path:
+    save(path, text)
+    return path
+
+
 def test_watches_survive_a_daemon_restart(fresh_daemon: Daemon) -> None:
     daemon = fresh_daemon
     project = make_project(daemon.project / "restart", namespace="w_restart")
@@ -293,8 +318,14 @@ def test_watches_survive_a_daemon_restart(fresh_daemon: Daemon) -> None:
     daemon.start()
     with daemon.client() as client:
         assert [w.id for w in client.watches()] == [info.id]
-        time.sleep(0.5)
-        assert _runs(client, info.id) == []
+        events = WatchEvents(daemon.client(), info.id)
+        try:
+            # the first run since the start is the one this edit makes
+            run = events.first_run_is(0, lambda: _saved(project / "data.txt", "a b c d e\n"))
+        finally:
+            events.close()
+        assert run.ran == {"words", "combine", "main"} and run.finished["result"] == "23"
+        assert [execution.id for execution in _runs(client, info.id)] == [run.execution_id]
 
     # an edit while no daemon watches is caught up at start
     daemon.stop()
@@ -306,7 +337,7 @@ def test_watches_survive_a_daemon_restart(fresh_daemon: Daemon) -> None:
             assert time.monotonic() < deadline, "no catch-up run"
             time.sleep(0.05)
         [caught_up] = _runs(client, info.id)
-        assert client.result(caught_up.id, timeout=30) == 26
+        assert client.result(caught_up.id, timeout=30) == 27
         jobs = client.execution(caught_up.id, include_jobs=True).jobs
         ran = {job.task.rsplit(".", 1)[-1] for job in jobs if not job.cached}
         assert ran == {"scaled", "combine", "main"}

@@ -228,11 +228,22 @@ class WatchEvents:
         with self.cond:
             return sum(1 for event in self.events[start:] if event["type"] == kind)
 
-    def quiet_for(self, seconds: float, start: int) -> bool:
-        """Whether nothing of the watch happened after ``start`` for ``seconds``."""
-        time.sleep(seconds)
+    def first_run_is(self, start: int, change: Callable[[], Path]) -> Run:
+        """Show that nothing of the watch happened after ``start``, without a timer.
+
+        ``change()`` saves a file that does trigger a run and returns its path.
+        Changes reach the watch in order, so had anything triggered after
+        ``start``, its trigger would come first (or be folded into this one):
+        the first trigger must be this change alone, with no run before it.
+        """
+        path = change()
+        run = self.next_run(start)
+        assert run.trigger is not None
+        assert run.trigger["changed_paths"] == [str(path)], run.trigger
         with self.cond:
-            return len(self.events) == start
+            before = self.events[start : self.events.index(run.trigger, start)]
+        assert not [e for e in before if e["type"] != "log"], before
+        return run
 
     def close(self) -> None:
         self.client.close()

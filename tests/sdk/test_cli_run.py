@@ -181,7 +181,7 @@ def test_bad_usage_exits_2_with_a_clear_message(
 def test_syntax_error_in_workflow_is_reported(flow_dir: Path, cli_env: dict) -> None:
     (flow_dir / "broken.py").write_text("from redun import task\n\n@task\ndef main(:\n    pass\n")
     proc = run(flow_dir, cli_env, "run", "broken.py", "main")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # as 'redun submit' refuses it: nothing ran
     assert "SyntaxError" in proc.stderr and "broken.py" in proc.stderr
 
 

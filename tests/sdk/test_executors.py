@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 from redun import Scheduler
-from redun.cli.loader import find_task, import_workflow
 from redun.config import Config
+from redun.workflow.loader import find_task, import_workflow
 
 FLOW = textwrap.dedent(
     """

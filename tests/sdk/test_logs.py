@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from redun import Scheduler, task
-from redun.cli.loader import find_task, import_workflow
 from redun.config import Config
 from redun.events import JobStateChanged, LogLine
 from redun.logs import (
@@ -25,6 +24,7 @@ from redun.logs import (
     install_routers,
     list_sink,
 )
+from redun.workflow.loader import find_task, import_workflow
 
 redun_namespace = "test_logs"
 

@@ -37,19 +37,18 @@ def test_exported_members() -> None:
         assert getattr(redun, name) is not None, name
 
 
-def test_import_is_light_and_fast() -> None:
+def test_import_is_light() -> None:
+    # How long the import takes is measured by bench/import_time.py, not asserted here.
     code = (
-        "import sys, time; t = time.perf_counter(); import redun; "
-        "elapsed = time.perf_counter() - t; "
+        "import sys; import redun; "
         "heavy = [m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
         "'google.cloud', 'rich', 'redund', 'redun_tui') if m in sys.modules]; "
-        "print(heavy); print(elapsed)"
+        "print(heavy)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[0] == "[]"
-    assert float(out[1]) < 0.5
 
 
 def test_namespace_function_and_module_variable() -> None:

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from redun import File, Scheduler, task
 from redun.backends.db import DbBackend
 from redun.backends.queries import StoreReader
 from redun.config import Config
+from tests.conftest import wait_for
 
 redun_namespace = "test_store"
 
@@ -310,21 +310,29 @@ def test_kill_9_loses_only_unfinished_jobs(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    # Wait until the 20 quick steps have run and had time to be committed (about a second).
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        ran = (tmp_path / "ran.log").read_text().split() if (tmp_path / "ran.log").exists() else []
-        if len({int(i) for i in ran if int(i) < 20}) == 20:
-            break
-        time.sleep(0.05)
-    time.sleep(1.5)
+    database = tmp_path / ".redun" / "redun.db"
+
+    def committed_steps() -> int:
+        if not database.exists():
+            return 0
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute(
+                "SELECT COUNT(*) FROM redun_call_node WHERE task_name = 'killme.step'"
+            ).fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return 0
+        finally:
+            conn.close()
+
+    # Kill it once the 20 quick steps are committed, while the last 4 still run.
+    wait_for(lambda: committed_steps() == 20, "the 20 quick steps to be committed", timeout=60)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    time.sleep(0.5)  # let the writer process see end of input and finish its transaction
 
-    # The database is consistent and holds every finished step.
-    conn = sqlite3.connect(tmp_path / ".redun" / "redun.db")
+    # The database is consistent and holds every finished step, and only those.
+    conn = sqlite3.connect(database, timeout=30)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     done = conn.execute(
         "SELECT COUNT(*) FROM redun_call_node WHERE task_name = 'killme.step'"

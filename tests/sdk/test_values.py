@@ -12,10 +12,10 @@ import pytest
 
 from redun import Handle, ProxyValue, Scheduler, Value, get_type_registry, task
 from redun.backends import backend_from_config
-from redun.cli.args import converter_for
 from redun.errors import HashingError
 from redun.hashing import hash_value
 from redun.utils import iter_nested_value, map_nested_value
+from redun.workflow.args import converter_for
 
 redun_namespace = "test_values"
 

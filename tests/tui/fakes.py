@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from redun_tui.data.model import (
@@ -123,7 +125,15 @@ class FakeSource(DataSource):
         return Subscription([events])
 
     def follow_all(self) -> Subscription[dict[str, Any]]:
-        return Subscription([])
+        """Like a daemon's: no event comes, and the stream lasts until closed."""
+        closed = threading.Event()
+
+        def batches() -> Iterator[list[dict[str, Any]]]:
+            closed.wait()
+            return
+            yield
+
+        return Subscription(batches(), on_close=closed.set)
 
     def job(self, job_id: str) -> JobDetail:
         job = next(j for j in self.jobs if j.id == job_id)

@@ -63,9 +63,12 @@ def test_live_execution_job_output_and_back(daemon: Daemon, project: Path) -> No
             await wait_for(pilot, lambda: isinstance(app.screen, ExecutionScreen))
             screen = app.screen
             await wait_for(pilot, lambda: screen.board.done, what="execution_finished")
-            await pilot.pause(0.2)
+            await wait_for(
+                pilot,
+                lambda: "e2e.chatty(lines=12)  done" in tree_text(screen),
+                what="the finished job drawn",
+            )
             assert screen.board.status == "done"
-            assert "e2e.chatty(lines=12)  done" in tree_text(screen)
             summary = rows_text(screen.query_one("#summary"))
             assert "chatty --lines 12" in summary and "12" in summary
             await pilot.press("enter")
@@ -94,7 +97,11 @@ def test_fanout_counts_filter_and_lineage(daemon: Daemon, project: Path) -> None
             await wait_for(pilot, lambda: isinstance(app.screen, ExecutionScreen))
             screen = app.screen
             await wait_for(pilot, lambda: screen.board.done, timeout=30, what="the fan-out")
-            await pilot.pause(0.2)
+            await wait_for(
+                pilot,
+                lambda: sum(screen.query_one("#counts").counts.get("e2e.inc", {}).values()) == 300,
+                what="the counts drawn",
+            )
             counts = screen.query_one("#counts").counts
             assert sum(counts["e2e.inc"].values()) == 300
             assert set(counts["e2e.inc"]) <= {"done", "cached"}
@@ -103,12 +110,10 @@ def test_fanout_counts_filter_and_lineage(daemon: Daemon, project: Path) -> None
             assert tree.node_count() == 1 + 200
             assert "101 more" in tree_text(screen)  # 300 inc jobs and total
             await pilot.press("slash", *"task:total")
-            await pilot.pause(0.3)
-            assert tree.flat and tree.node_count() == 1
+            await wait_for(pilot, lambda: tree.flat and tree.node_count() == 1, what="the filter")
             assert "e2e.total" in tree_text(screen)
             await pilot.press("escape", "escape")  # clear the filter, leave the bar
-            await pilot.pause(0.3)
-            assert not tree.flat
+            await wait_for(pilot, lambda: not tree.flat, what="the DAG again")
             await pilot.press("l")
             await wait_for(
                 pilot, lambda: isinstance(app.screen, LineageScreen) and app.screen.graph
@@ -156,8 +161,11 @@ def test_submit_form_runs_a_task(daemon: Daemon, project: Path) -> None:
             )
             form.query_one("#task", Select).value = "greet"
             form.query_one("#args", Input).value = "--name pilot"
-            await pilot.pause(0.1)
-            assert "--name STR='world'" in str(form.query_one("#hint").content)
+            await wait_for(
+                pilot,
+                lambda: "--name STR='world'" in str(form.query_one("#hint").content),
+                what="the task's hint",
+            )
             await pilot.click("#submit")
             await wait_for(pilot, lambda: isinstance(app.screen, ExecutionScreen), what="the run")
             screen = app.screen
@@ -252,8 +260,11 @@ def test_no_daemon_offers_a_read_only_browse(daemon: Daemon, project: Path) -> N
             await wait_for(pilot, lambda: app.screen.board.done)
             assert len(app.screen.board.jobs) == 5
             await pilot.press("r")  # re-run needs the daemon: refused with a message
-            await pilot.pause(0.3)
-            assert any("read-only" in str(n.message) for n in app._notifications)
+            await wait_for(
+                pilot,
+                lambda: any("read-only" in str(n.message) for n in app._notifications),
+                what="the refusal",
+            )
             await pilot.press("q")
 
     asyncio.run(scenario())

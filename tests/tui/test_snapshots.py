@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from redun_tui.app import RedunApp
 from redun_tui.screens import (
@@ -27,8 +27,9 @@ from redun_tui.screens import (
     ValuesScreen,
     WelcomeScreen,
 )
+from redun_tui.widgets import JobTree
 
-from .conftest import wait_for
+from .conftest import settle, wait_for
 from .fakes import EXECUTION, NOW, FakeSource
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -65,12 +66,11 @@ def snapshot(
         if app is None:
             app = RedunApp(source or FakeSource(), home="/proj/.redun", clock=lambda: NOW)
         async with app.run_test(size=SIZE) as pilot:
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: len(app.screen_stack) > 1, what="the first screen")
             await setup(app, pilot)
-            await pilot.pause(0.3)
             for field in app.screen.query(Input):
                 field.cursor_blink = False
-            await pilot.pause(0.05)
+            await settle(pilot, app)
             compare(name, app.export_screenshot(title=name))
 
     asyncio.run(scenario())
@@ -103,6 +103,8 @@ def test_execution_filtered() -> None:
         )
         await pilot.press("slash", *"state:failed,running")  # type: ignore[attr-defined]
         await pilot.press("tab")  # type: ignore[attr-defined]
+        tree = app.screen.query_one(JobTree)
+        await wait_for(pilot, lambda: tree.flat and tree.node_count() == 3, what="the filter")
 
     snapshot("execution_filtered", setup)
 
@@ -140,7 +142,14 @@ def test_lineage() -> None:
 def test_browse_screens(name: str, screen: type) -> None:
     async def setup(app: RedunApp, pilot: object) -> None:
         app.push_screen(screen())
-        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, screen)
+                and any(table.row_count for table in app.screen.query(DataTable))
+            ),
+            what=f"the {name}",
+        )
 
     snapshot(name, setup)
 

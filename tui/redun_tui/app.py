@@ -17,10 +17,12 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker
 
 from redun.errors import RedunError
 from redun_tui.data.model import RunRequest, SearchHit
 from redun_tui.data.source import DataSource
+from redun_tui.failures import report_failure
 from redun_tui.screens.execution import ExecutionScreen
 from redun_tui.screens.executions import ExecutionsScreen
 from redun_tui.screens.files import FilesScreen
@@ -199,7 +201,7 @@ class RedunApp(App[None]):
 
         self.push_screen(SubmitScreen(initial, working_dir=working_dir), submitted)
 
-    @work(thread=True, group="actions")
+    @work(thread=True, exit_on_error=False, group="actions")
     def run_request(self, request: RunRequest, *, watch: bool = False) -> None:
         """Submit (or watch) ``request``; a submitted run opens on its own screen."""
         assert self.source is not None
@@ -223,7 +225,7 @@ class RedunApp(App[None]):
             self.call_from_thread(self.notify, f"submitted execution {execution_id[:8]}")
             self.call_from_thread(self.open_execution, execution_id)
 
-    @work(thread=True, group="actions")
+    @work(thread=True, exit_on_error=False, group="actions")
     def cancel_execution(self, execution_id: str) -> None:
         assert self.source is not None
         try:
@@ -233,7 +235,7 @@ class RedunApp(App[None]):
             return
         self.call_from_thread(self.notify, f"cancelled execution {execution_id[:8]} ({count} jobs)")
 
-    @work(thread=True, group="actions")
+    @work(thread=True, exit_on_error=False, group="actions")
     def unwatch(self, watch_id: str) -> None:
         assert self.source is not None
         try:
@@ -247,26 +249,43 @@ class RedunApp(App[None]):
     # -- without a daemon ------------------------------------------------------------------
     def browse_database(self) -> None:
         """Leave the welcome screen for a read-only browse of the database."""
-        if self.browse is None:
-            return
-        try:
-            self.source = self.browse()
-        except RedunError as error:
-            self.notify(f"cannot open the database: {error}", severity="error")
-            return
-        self.pop_screen()
-        self._show_source()
+        if self.browse is not None:
+            self._open_source(self.browse, "cannot open the database")
 
     def retry_connect(self) -> None:
-        if self.connect is None:
-            return
+        """Try the daemon again (in a worker: connecting waits on the network)."""
+        if self.connect is not None:
+            self.notify("connecting to the daemon…", timeout=3)
+            self._open_source(self.connect, "cannot connect")
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="connect")
+    def _open_source(self, make: Callable[[], DataSource], failure: str) -> None:
         try:
-            self.source = self.connect()
+            source = make()
         except RedunError as error:
-            self.notify(str(error), severity="error", timeout=8)
+            self.call_from_thread(self.notify, f"{failure}: {error}", severity="error", timeout=8)
             return
-        self.pop_screen()
-        self._show_source()
+        self.call_from_thread(self._use_source, source)  # type: ignore[arg-type]  # an async callback
+
+    async def _use_source(self, source: DataSource) -> bool:
+        """Show ``source``; False if one was shown meanwhile (two presses of r)."""
+        if self.source is not None:
+            source.close()
+            return False
+        self.source = source
+        # The app's sub_title stays as it is (the executions screen says where it is
+        # connected): every Header watches it, and textual fails on a Header being
+        # unmounted when it changes. For the same reason the welcome screen is gone
+        # before the next one comes.
+        while not isinstance(self.screen, WelcomeScreen) and len(self.screen_stack) > 2:
+            await self.pop_screen()
+        if isinstance(self.screen, WelcomeScreen):
+            await self.pop_screen()
+        await self.push_screen(ExecutionsScreen())
+        return True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failure(self, event)
 
     # -- command palette --------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

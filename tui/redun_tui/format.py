@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from redun_tui.data.model import ExecutionInfo, JobInfo
+from redun_tui.data.model import ExecutionInfo, JobInfo, RunRequest
 
 #: Symbol and Rich style of each job state and execution status.
 STATE_LOOK: dict[str, tuple[str, str]] = {
@@ -103,6 +103,14 @@ def job_label(job: JobInfo, now: float, *, children: int = 0) -> Text:
     if children:
         text.append(f"  ({children} child{'ren' if children != 1 else ''})", style="grey50")
     return text
+
+
+def run_text(request: RunRequest) -> str:
+    """``flow.py main --n 3``: with the workflow file, so the mains of two files differ."""
+    path = request.workflow_path
+    name = path.rsplit("/", 1)[-1] if path.endswith(".py") else path
+    command = request_text(request.task, request.args, request.argv)
+    return f"{name} {command}" if name else command
 
 
 def request_text(task: str, args: dict[str, str], argv: list[str]) -> str:

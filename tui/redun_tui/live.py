@@ -10,6 +10,8 @@ those.
 
 from __future__ import annotations
 
+import bisect
+import math
 import shlex
 import threading
 from collections import Counter
@@ -68,6 +70,8 @@ class Changes:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     finished: dict[str, Any] | None = None
+    reordered: set[str] = field(default_factory=set)
+    """Parents (``""``: the roots) that got a child before children already there."""
 
     def __bool__(self) -> bool:
         return bool(self.added or self.updated or self.finished)
@@ -115,13 +119,17 @@ class JobBoard:
         known = self.jobs.get(job.id)
         if known is None:
             self.jobs[job.id] = job
-            if job.parent_id:
-                self.children.setdefault(job.parent_id, []).append(job.id)
-            else:
-                self.roots.append(job.id)
+            siblings = self.children.setdefault(job.parent_id, []) if job.parent_id else self.roots
+            # In call order: a replay sends jobs in the order they last changed.
+            place = bisect.bisect_right(siblings, self._order(job), key=self._order_of)
+            if place < len(siblings):
+                changes.reordered.add(job.parent_id)
+            siblings.insert(place, job.id)
             self.counts[(job.task, job.state)] += 1
             changes.added.append(job.id)
             return
+        if job.call_order == 0:
+            job.call_order = known.call_order
         if known.state != job.state:
             self.counts[(known.task, known.state)] -= 1
             if not self.counts[(known.task, known.state)]:
@@ -129,6 +137,13 @@ class JobBoard:
             self.counts[(job.task, job.state)] += 1
         self.jobs[job.id] = job
         changes.updated.append(job.id)
+
+    @staticmethod
+    def _order(job: JobInfo) -> float:
+        return job.call_order or math.inf  # unknown: after the known, in arrival order
+
+    def _order_of(self, job_id: str) -> float:
+        return self._order(self.jobs[job_id])
 
     def state_counts(self) -> dict[str, int]:
         totals: Counter[str] = Counter()

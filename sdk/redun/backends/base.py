@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from redun.nested import all_valid, holds_values
 from redun.value import Value
 
 if TYPE_CHECKING:
@@ -108,46 +109,16 @@ class Backend:
 
 
 def needs_validity_check(value: Any) -> bool:
-    """True if ``value`` holds a :class:`Value` whose ``is_valid`` can turn False."""
-    stack = [value]
-    seen = 0
-    while stack:
-        item = stack.pop()
-        cls = type(item)
-        if cls in _ATOMS:
-            continue
-        if isinstance(item, Value):
-            return True
-        if cls in (list, tuple, set, frozenset) or isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        seen += 1
-        if seen > 1_000_000:
-            return True
-    return False
+    """True if ``value`` holds a :class:`Value` whose ``is_valid`` can turn False.
+
+    (Or is too large to tell: see :func:`redun.nested.holds_values`.)
+    """
+    return holds_values(value)
 
 
 def value_is_valid(value: Any) -> bool:
     """False if any :class:`Value` inside ``value`` reports itself no longer valid."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) in _ATOMS:
-            continue
-        if isinstance(item, Value):
-            if not item.is_valid():
-                return False
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-    return True
-
-
-_ATOMS = frozenset({int, str, float, bool, type(None), bytes, complex})
+    return all_valid(value)
 
 
 def type_name_of(value: Any) -> str:

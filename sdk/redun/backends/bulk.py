@@ -40,6 +40,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "arg_hashes", "state", "cached", "reason", "executor", "start_time", "end_time",
         "error", "traceback",
     ),
+    "redun_job_log": ("job_id", "position", "stream", "text"),
     "redun_subvalue": ("parent_hash", "child_hash"),
     "redun_tag": ("entity_type", "entity_id", "key", "value"),
     "redun_task": ("hash", "fullname", "namespace", "name", "version", "source", "code_parts"),
@@ -55,6 +56,7 @@ PK_SIZE: dict[str, int] = {
     "redun_execution": 1,
     "redun_file": 1,
     "redun_job": 1,
+    "redun_job_log": 2,
     "redun_subvalue": 2,
     "redun_tag": 4,
     "redun_task": 1,
@@ -63,6 +65,10 @@ PK_SIZE: dict[str, int] = {
 _PK_SIZE = PK_SIZE
 # Tables whose rows replace older ones with the same key (the rest keep the first).
 UPSERT = frozenset({"redun_job", "redun_evaluation"})
+# A job row in one of these states is final: a late write (a killed runner's last
+# batch, committed after the daemon closed the run's jobs) must not reopen it.
+FINAL_JOB_STATES = ("cached", "done", "failed", "cancelled")
+_JOB_IS_OPEN = f"redun_job.state NOT IN ({', '.join(repr(s) for s in FINAL_JOB_STATES)})"
 WRITE_ORDER = (
     "redun_execution",
     "redun_task",
@@ -74,6 +80,7 @@ WRITE_ORDER = (
     "redun_argument",
     "redun_evaluation",
     "redun_job",
+    "redun_job_log",
     "redun_tag",
 )
 
@@ -221,7 +228,8 @@ def _conflict_clause(table: str) -> str:
         return "ON CONFLICT DO NOTHING"
     key = ", ".join(_quote(c) for c in columns[:size])
     sets = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns[size:])
-    return f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+    guard = f" WHERE {_JOB_IS_OPEN}" if table == "redun_job" else ""
+    return f"ON CONFLICT ({key}) DO UPDATE SET {sets}{guard}"
 
 
 def _quote(name: str) -> str:
@@ -355,4 +363,6 @@ def _generic_insert(conn: Connection, table_name: str, rows: list[tuple]) -> Non
         except IntegrityError:
             if table_name in UPSERT:
                 condition = sa.and_(*(table.c[name] == values[name] for name in columns[:size]))
+                if table_name == "redun_job":
+                    condition = sa.and_(condition, table.c.state.not_in(FINAL_JOB_STATES))
                 conn.execute(table.update().where(condition).values(**values))

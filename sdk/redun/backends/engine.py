@@ -120,7 +120,10 @@ def _sqlite_engine(url: URL, config: dict) -> Engine:
     if path is not None:
         directory = os.path.dirname(path)
         try:
-            os.makedirs(directory, exist_ok=True)
+            if not os.path.isdir(path):
+                from redun.backends.sqlite_direct import create_private
+
+                create_private(path)
         except OSError as exc:
             raise BackendError(
                 f"cannot open database {mask_uri(url)}: cannot create directory "

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import pickle
 import reprlib
@@ -32,22 +33,28 @@ from typing import TYPE_CHECKING, Any
 from redun.backends.base import type_name_of
 from redun.backends.bulk import Batch, normalize_tags, postgres_plan, sqlite_statements
 from redun.backends.writer_process import WriterProcess, WriterProcessError
-from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged
+from redun.errors import BackendError
+from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
+from redun.nested import ATOMS as _ATOMS
+from redun.nested import ValueWalk
 from redun.scheduler.job import JobState
-from redun.value import Value
 
 if TYPE_CHECKING:
     from redun.backends.db import DbBackend
     from redun.scheduler.job import Job
 
-_ATOMS = frozenset({int, str, float, bool, type(None), bytes, complex})
+logger = logging.getLogger("redun")
 _MISSING = object()
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _pickle_dumps = pickle.dumps
 _FAST_PICKLE = frozenset({int, float, bool, type(None), complex})
+_FIND_BUDGET = 100_000  # objects walked per value looking for files
+_STORE_RETRY_DELAYS = (0.1, 0.5)  # seconds between attempts to write the value store
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
 _RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
+_START_TIMEOUT = 30.0  # seconds a run waits for its execution row to be committed
+_LOG_CHUNK = 64 << 10  # a job's consecutive output on one stream is stored in rows this large
 _YIELD_EVERY = 16  # jobs built between GIL hand-overs
 _PREVIEW = reprlib.Repr()
 _PREVIEW.maxstring = 160
@@ -79,6 +86,7 @@ class RowBuilder:
         self.backend = backend
         self.store = backend.value_store
         self._file_types: tuple[type, ...] | None = None
+        self.errors: list[BackendError] = []  # value store failures, raised at close
 
     # -- jobs ----------------------------------------------------------------
     def add_job(self, batch: Batch, job: Job) -> JobState:
@@ -235,9 +243,12 @@ class RowBuilder:
                 )
                 return False
             files: list[Any] = []
+            needs_check = False
         else:
-            files = self._find_values(value)
-        needs_check = bool(files)
+            walk = ValueWalk(value, _FIND_BUDGET)
+            files = list(walk)
+            # A value too large to walk whole may hold files past the budget: check it.
+            needs_check = bool(files) or not walk.complete
         keys = batch.key_set("redun_value")
         if value_hash in keys or value_hash in self.backend.written_values:
             return needs_check
@@ -249,14 +260,17 @@ class RowBuilder:
             if cls in (str, bytes) and len(value) < 4096:
                 data_or_none = _pickle_dumps(value, _PROTOCOL)
                 size = len(data_or_none)
-            elif self.store.exists(value_hash):
-                data_or_none, size, location = None, self.store.size(value_hash), "store"
             else:
-                data_or_none, size = self.store.dump(value_hash, value)
-                if data_or_none is None:
-                    location = "store"
+                data_or_none, size, location = self._store_value(value_hash, value)
+        except BackendError as error:
+            # The value store kept failing: the run's other rows are still committed,
+            # the value is recorded as not reusable, and close() raises the error.
+            logger.error("%s", error)
+            self.errors.append(error)
+            data_or_none, size, location = None, None, "none"
         except Exception:
             # Not picklable (a lock, a generator...): recorded, but not reusable.
+            logger.debug("value %s cannot be pickled; not reusable", value_hash, exc_info=True)
             data_or_none, size, location = None, None, "none"
         batch.rows["redun_value"].append(
             (
@@ -274,27 +288,37 @@ class RowBuilder:
             self._add_files(batch, value_hash, value, files)
         return needs_check
 
-    def _find_values(self, value: Any) -> list[Any]:
-        """The :class:`Value` objects in ``value`` (itself included), containers walked."""
-        found: list[Any] = []
-        stack = [value]
-        seen = 0
-        while stack:
-            item = stack.pop()
-            cls = type(item)
-            if cls in _ATOMS:
-                continue
-            if isinstance(item, Value):
-                found.append(item)
-            elif isinstance(item, (list, tuple, set, frozenset)):
-                stack.extend(item)
-            elif isinstance(item, dict):
-                stack.extend(item.keys())
-                stack.extend(item.values())
-            seen += 1
-            if seen > 100_000:
-                break
-        return found
+    def _store_value(self, value_hash: str, value: Any) -> tuple[bytes | None, int | None, str]:
+        """``(data, size, location)`` of a value: small ones inline, large ones in the store.
+
+        A store error (a disk, S3) is retried a few times before it counts.
+
+        Raises:
+            BackendError: the store kept failing.
+            Exception: the value cannot be pickled (whatever pickle raised).
+        """
+        store = self.store
+        for attempt, delay in enumerate((*_STORE_RETRY_DELAYS, None)):
+            try:
+                if store.exists(value_hash):
+                    return None, store.size(value_hash), "store"
+                data, size = store.dump(value_hash, value)
+                return data, size, "inline" if data is not None else "store"
+            except OSError as error:
+                if delay is None:
+                    raise BackendError(
+                        f"the value store {store.root} could not write value {value_hash[:12]} "
+                        f"(tried {attempt + 1} times): {error}; the value is recorded but "
+                        "cannot be reused"
+                    ) from error
+                logger.warning(
+                    "the value store %s failed writing value %s (%s); retrying",
+                    store.root,
+                    value_hash[:12],
+                    error,
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def _add_files(self, batch: Batch, value_hash: str, value: Any, found: list[Any]) -> None:
         from redun.hashing import hash_value
@@ -376,6 +400,8 @@ class DbRecorder:
         self._error: BaseException | None = None
         self._final: set[str] = set()
         self._deferred: dict[str, tuple[Job, float]] = {}
+        # Output of jobs not yet written in their final state: [stream, parts, size] chunks.
+        self._logs: dict[str, list[list[Any]]] = {}
         self._process = _start_writer_process(backend)
         self._in_flight: list[tuple[int, Batch, list[str]]] = []
         self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
@@ -390,8 +416,14 @@ class DbRecorder:
                 self._events.append(("job", job))
         elif cls is ExecutionStarted:
             self._events.append(("execution", event))
+            # Committed before any job runs: a process that dies in a task
+            # (os._exit, a segfault) leaves a 'running' execution whose pid is
+            # gone, which 'redun log' shows as interrupted.
+            self.flush(timeout=_START_TIMEOUT)
         elif cls is ExecutionFinished:
             self._events.append(("execution_end", event))
+        elif cls is LogLine:
+            self._events.append(("log", event))
 
     def tag(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record tags with the next batch."""
@@ -520,6 +552,8 @@ class DbRecorder:
                 entity_type, entity_id, tags = payload
                 for key, value in normalize_tags(tags):
                     batch.add("redun_tag", (entity_type, entity_id, key, value))
+            elif kind == "log":
+                self._keep_log(payload.job_id, payload.stream, payload.text)
         # A job seen running is written as running only once it has run for a while:
         # most jobs of a fan-out finish first and are written once, finished.
         now = time.monotonic()
@@ -549,7 +583,27 @@ class DbRecorder:
                 # jobs that each need it for a moment) must not wait a whole switch
                 # interval (5 ms) per job while we build rows.
                 time.sleep(0)
+        for job_id in done:
+            self._add_log(batch, job_id)
         self._commit(batch, done)
+
+    def _keep_log(self, job_id: str, stream: str, text: str) -> None:
+        """Hold a job's output until the job is written (a job's output is bounded at
+        its source, :data:`redun.logs.MAX_JOB_OUTPUT`)."""
+        if not job_id or job_id in self._final:
+            return
+        chunks = self._logs.setdefault(job_id, [])
+        last = chunks[-1] if chunks else None
+        if last is not None and last[0] == stream and last[2] + len(text) <= _LOG_CHUNK:
+            last[1].append(text)
+            last[2] += len(text)
+        else:
+            chunks.append([stream, [text], len(text)])
+
+    def _add_log(self, batch: Batch, job_id: str) -> None:
+        chunks = self._logs.pop(job_id, None)
+        for position, (stream, parts, _) in enumerate(chunks or ()):
+            batch.append("redun_job_log", (job_id, position, stream, "".join(parts)))
 
     def close(self) -> None:
         """Commit everything recorded so far and stop the writer thread.
@@ -561,6 +615,11 @@ class DbRecorder:
             self._events.append(("stop", None))
             self._wake.set()
             self._thread.join()
+        if self._error is None and self.builder.errors:
+            first, count = self.builder.errors[0], len(self.builder.errors)
+            self.builder.errors.clear()
+            more = f" ({count - 1} more value(s) failed the same way)" if count > 1 else ""
+            self._error = BackendError(f"{first}{more}")
         if self._error is not None:
             error, self._error = self._error, None
             raise error

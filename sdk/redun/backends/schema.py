@@ -163,6 +163,17 @@ job = Table(
     Column("traceback", Text),
 )
 
+# What a job wrote (bounded: see redun.logs.MAX_JOB_OUTPUT), in order, a chunk a row.
+job_log = Table(
+    "redun_job_log",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("stream", String(8)),  # stdout, stderr
+    Column("text", Text),
+    sqlite_with_rowid=False,
+)
+
 tag = Table(
     "redun_tag",
     metadata,

@@ -112,6 +112,21 @@ class DirectSqlite:
         self._local = threading.local()
 
 
+def create_private(path: str) -> None:
+    """Create the database file (and its directory) readable by its owner only, if missing.
+
+    Values and provenance are the owner's: the file is made 0600 before SQLite
+    opens it, and SQLite gives its -wal and -shm files the same mode.
+    """
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def current_revision(path: str, busy_ms: int) -> str | None:
     """The schema revision stamped in a SQLite file, or None (no file, no table, error)."""
     if not os.path.exists(path):
@@ -145,9 +160,7 @@ def create_fresh(path: str, busy_ms: int) -> str | None:
     from redun.backends.revisions import HEAD_REVISION
     from redun.backends.sqlite_schema import SQLITE_DDL
 
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
+    create_private(path)
     conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")

@@ -24,6 +24,7 @@ SQLITE_DDL: tuple[str, ...] = (
     'CREATE TABLE redun_job ( id VARCHAR(32) NOT NULL, execution_id VARCHAR(32) NOT NULL, parent_id VARCHAR(32), task_name VARCHAR(256), task_hash VARCHAR(40), eval_hash VARCHAR(40), call_hash VARCHAR(40), arg_hashes TEXT, state VARCHAR(16), cached BOOLEAN, reason TEXT, executor VARCHAR(64), start_time FLOAT, end_time FLOAT, error TEXT, traceback TEXT, PRIMARY KEY (id) )',
     'CREATE INDEX ix_redun_job_call_hash ON redun_job (call_hash)',
     'CREATE INDEX ix_redun_job_execution_id ON redun_job (execution_id)',
+    'CREATE TABLE redun_job_log ( job_id VARCHAR(32) NOT NULL, position INTEGER NOT NULL, stream VARCHAR(8), text TEXT, PRIMARY KEY (job_id, position) ) WITHOUT ROWID',
     'CREATE TABLE redun_subvalue ( parent_hash VARCHAR(40) NOT NULL, child_hash VARCHAR(40) NOT NULL, PRIMARY KEY (parent_hash, child_hash) ) WITHOUT ROWID',
     'CREATE INDEX ix_redun_subvalue_child ON redun_subvalue (child_hash)',
     'CREATE TABLE redun_tag ( entity_type VARCHAR(16) NOT NULL, entity_id VARCHAR(40) NOT NULL, "key" VARCHAR(256) NOT NULL, value TEXT NOT NULL, PRIMARY KEY (entity_type, entity_id, "key", value) )',

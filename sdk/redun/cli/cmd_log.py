@@ -343,6 +343,7 @@ def show_job(reader: Any, out: _Output, job_id: str) -> None:
     job = reader.job(job_id)
     if job is None:
         raise UsageError(f"no job {job_id!r}")
+    output = reader.job_log(job.id)
     calls = reader.calls([job.call_hash]) if job.call_hash else {}
     call = calls.get(job.call_hash or "")
     arguments = _arguments_of(job, calls)
@@ -363,6 +364,7 @@ def show_job(reader: Any, out: _Output, job_id: str) -> None:
             "call": call.to_dict() if call is not None else None,
             "task": task.to_dict() if task is not None else None,
             "children": [child.id for child in children],
+            "output": [{"stream": stream, "text": text} for stream, text in output],
         }
         return
     out.line(f"Job {job.id} {_label(job.state)} {fmt_time(job.start_time)}:  {job.task_name}")
@@ -393,6 +395,10 @@ def show_job(reader: Any, out: _Output, job_id: str) -> None:
     if job.traceback:
         out.line("  Traceback:")
         for text in job.traceback.rstrip().splitlines():
+            out.line(f"    {text}")
+    if output:
+        out.line("  Output:")
+        for text in "".join(text for _, text in output).rstrip("\n").splitlines():
             out.line(f"    {text}")
     if children:
         counts = Counter(child.state for child in children)

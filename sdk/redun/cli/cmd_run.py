@@ -8,8 +8,6 @@ import os
 import sys
 from typing import Any
 
-from redun.cli.args import parse_task_args
-from redun.cli.loader import WorkflowLoadError, find_task, import_workflow
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
 from redun.cli.run_support import (
@@ -19,9 +17,12 @@ from redun.cli.run_support import (
     print_task_list,
     recorded_arguments,
 )
-from redun.errors import UsageError
+from redun.cli.trailing import option_names, take_own_options
+from redun.errors import TaskNotFoundError, UsageError
 from redun.tags import default_execution_tags, parse_tag_key_value
 from redun.task import get_task_registry
+from redun.workflow.args import parse_task_args
+from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
 
 
 def make_scheduler(args: argparse.Namespace) -> Any:
@@ -55,7 +56,7 @@ def register(commands: Any) -> None:
         "run",
         help="run a task of a workflow file",
         description="Run TASK from FILE; task arguments are given as --name value.",
-        usage="redun run [options] FILE TASK [--arg value ...]",
+        usage="redun run [options] FILE TASK [--arg value ...] [options]",
     )
     run.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
     run.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
@@ -105,7 +106,12 @@ def register(commands: Any) -> None:
         help="TASK is a recorded job or execution id: run its task again with its "
         "recorded arguments (those given replace them)",
     )
-    run.set_defaults(handler=run_command)
+    run.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on failure, print the whole traceback (redun's own frames too)",
+    )
+    run.set_defaults(handler=run_command, command_parser=run)
 
 
 def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
@@ -116,13 +122,15 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     try:
         module = import_workflow(args.file)
     except WorkflowLoadError as error:
+        # Refused before anything runs, as 'redun submit' refuses it: exit 2.
         cause = error.__cause__ or error
         print(f"redun: error: cannot load workflow {args.file}:", file=sys.stderr)
-        print_error(cause)
-        return EXIT_FAILED
+        print_error(cause, full=args.traceback)
+        return EXIT_USAGE
     if args.task == "help" and "help" not in get_task_registry():
         print_task_list(module)
         return EXIT_OK
+    task_argv = take_own_options(args, task_argv, keep=_parameter_options(module, args))
     scheduler = make_scheduler(args)
     recorded: dict[str, Any] = {}
     if args.rerun:
@@ -168,8 +176,12 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     except UsageError as error:
         print(f"redun: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as error:
-        print_error(error)
+    except BaseException as error:
+        # A task's SystemExit or KeyboardInterrupt is that task failing (it carries
+        # its job); only Ctrl-C of this process itself is an interruption.
+        if not isinstance(error, Exception) and getattr(error, "__redun_job__", None) is None:
+            raise
+        print_error(error, full=args.traceback)
         if args.pdb:
             post_mortem(error)
         if args.explain:
@@ -183,6 +195,17 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
     print_result(result)
     return EXIT_OK
+
+
+def _parameter_options(module: Any, args: argparse.Namespace) -> set[str]:
+    """The task's ``--name`` options (they win over run's own); none known for --rerun."""
+    if args.rerun:
+        return set()
+    try:
+        task = find_task(module, args.task, args.file)
+    except TaskNotFoundError:
+        return set()  # reported below
+    return option_names(task.signature.parameters)
 
 
 def _print_explanations(scheduler: Any, jobs: list, dryrun: bool = False) -> None:

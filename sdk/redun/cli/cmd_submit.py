@@ -7,6 +7,7 @@ import pickle
 import sys
 from typing import Any
 
+from redun.cli.trailing import take_own_options
 from redun.client.cli_support import (
     EXIT_FAILED,
     EXIT_OK,
@@ -18,8 +19,7 @@ from redun.client.cli_support import (
 )
 from redun.client.errors import ClientError
 
-# Flags of `submit` itself that may also follow the task's arguments.
-_TRAILING_FLAGS = ("--wait",)
+EXIT_INTERRUPTED = 130
 
 
 def register(commands: Any) -> None:
@@ -30,7 +30,7 @@ def register(commands: Any) -> None:
             "Submit TASK of FILE to the daemon (see 'redund start'); prints the execution id. "
             "Task arguments are given as --name value, as for 'redun run'."
         ),
-        usage="redun submit [options] FILE TASK [--arg value ...] [--wait]",
+        usage="redun submit [options] FILE TASK [--arg value ...] [options]",
     )
     add_target_arguments(parser)
     parser.add_argument(
@@ -43,12 +43,13 @@ def register(commands: Any) -> None:
         "--dryrun", "--dry-run", action="store_true", help="only report what would run"
     )
     add_client_arguments(parser)
-    parser.set_defaults(handler=submit_command)
+    parser.set_defaults(handler=submit_command, command_parser=parser)
 
 
 def submit_command(args: argparse.Namespace, task_argv: list[str]) -> int:
-    wait = args.wait or any(flag in task_argv for flag in _TRAILING_FLAGS)
-    task_argv = [item for item in task_argv if item not in _TRAILING_FLAGS]
+    # submit's own options may follow the task's arguments ('--' ends them).
+    task_argv = take_own_options(args, task_argv)
+    wait = args.wait
     options = parse_options(args.option)
     try:
         with connect(args) as client:
@@ -64,7 +65,16 @@ def submit_command(args: argparse.Namespace, task_argv: list[str]) -> int:
                 print(handle.id)
                 return EXIT_OK
             print(f"redun: submitted execution {handle.id}", file=sys.stderr)
-            return follow(client, handle.id)
+            try:
+                return follow(client, handle.id)
+            except KeyboardInterrupt:
+                print(
+                    f"redun: stopped waiting; execution {handle.id} goes on in the daemon "
+                    f"('redun cancel {handle.id}' stops it, "
+                    f"'redun events --execution {handle.id}' follows it)",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
     except ClientError as error:
         return report(error)
 

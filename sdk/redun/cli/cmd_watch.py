@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from redun.cli.trailing import take_own_options
 from redun.client.cli_support import (
     EXIT_FAILED,
     EXIT_OK,
@@ -26,9 +27,6 @@ from redun.client.cli_support import (
 )
 from redun.client.errors import ClientError, NotFound
 
-# Flags of `watch` itself that may also follow the task's arguments.
-_TRAILING_FLAGS = ("--follow", "--json")
-
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
@@ -40,7 +38,7 @@ def register(commands: Any) -> None:
             "files its tasks read or wrote change; the cache makes the unchanged part free. "
             "Task arguments are given as --name value, as for 'redun run'."
         ),
-        usage="redun watch [options] FILE TASK [--arg value ...] [--follow]",
+        usage="redun watch [options] FILE TASK [--arg value ...] [options]",
     )
     add_target_arguments(parser)
     parser.add_argument(
@@ -48,7 +46,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="with --follow: one JSON object a line")
     add_client_arguments(parser)
-    parser.set_defaults(handler=watch_command)
+    parser.set_defaults(handler=watch_command, command_parser=parser)
 
 
 def register_watches(commands: Any) -> None:
@@ -76,9 +74,9 @@ def register_unwatch(commands: Any) -> None:
 
 # -- watch -------------------------------------------------------------------------------
 def watch_command(args: argparse.Namespace, task_argv: list[str]) -> int:
-    follow = args.follow or "--follow" in task_argv
-    as_json = args.json or "--json" in task_argv
-    task_argv = [item for item in task_argv if item not in _TRAILING_FLAGS]
+    # watch's own options may follow the task's arguments ('--' ends them).
+    task_argv = take_own_options(args, task_argv)
+    follow, as_json = args.follow, args.json
     options = parse_options(args.option)
     try:
         with connect(args) as client:

@@ -1,6 +1,7 @@
 """``redun``: run workflows and inspect what they recorded.
 
-Exit codes: 0 success; 1 a task (or the workflow's code) failed; 2 bad usage.
+Exit codes: 0 success; 1 a task failed; 2 bad usage (including a workflow
+that does not load, or a bad redun.ini); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -159,17 +160,29 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return parser
 
 
-def format_task_error(error: BaseException) -> str:
-    """The error's traceback with redun's own frames removed."""
+def format_task_error(error: BaseException, *, full: bool = False) -> str:
+    """The error's traceback with redun's own frames removed (all of it if ``full``).
+
+    With no frame of the user's code left, only the error itself is shown.
+    """
     remote = getattr(error, "__redun_traceback__", None)
-    if remote:
+    if remote and not full:
         return str(remote).rstrip()
-    frames = traceback.extract_tb(error.__traceback__)
-    user = [frame for frame in frames if not _is_engine_frame(frame.filename)]
-    lines = ["Traceback (most recent call last):\n"]
-    lines.extend(traceback.format_list(user or frames))
-    lines.extend(traceback.format_exception_only(type(error), error))
     job = getattr(error, "__redun_job__", None)
+    if full:
+        lines = traceback.format_exception(type(error), error, error.__traceback__)
+    else:
+        frames = traceback.extract_tb(error.__traceback__)
+        user = [frame for frame in frames if not _is_engine_frame(frame.filename)]
+        lines = (
+            ["Traceback (most recent call last):\n", *traceback.format_list(user)] if user else []
+        )
+        if job is not None and isinstance(error, SystemExit):
+            lines.append(f"SystemExit: task {job.task.fullname} called sys.exit({error.code!r})\n")
+        elif job is not None and isinstance(error, KeyboardInterrupt):
+            lines.append(f"KeyboardInterrupt: raised by task {job.task.fullname}\n")
+        else:
+            lines.extend(traceback.format_exception_only(type(error), error))
     if job is not None:
         lines.insert(0, f"Task {job.task.fullname} failed (job {job.id[:8]}):\n")
     return "".join(lines).rstrip()
@@ -187,8 +200,8 @@ def _is_engine_frame(filename: str) -> bool:
     )
 
 
-def print_error(error: BaseException) -> None:
-    print(format_task_error(error), file=sys.stderr)
+def print_error(error: BaseException, *, full: bool = False) -> None:
+    print(format_task_error(error, full=full), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,7 +48,7 @@ def print_task_list(module: ModuleType, out: IO[str] | None = None) -> None:
 
 def print_task_help(task: Task, out: IO[str] | None = None) -> None:
     """The task's arguments, as ``redun run FILE TASK --help`` would show them."""
-    from redun.cli.args import build_parser
+    from redun.workflow.args import build_parser
 
     parser, _ = build_parser(task)
     (out or sys.stdout).write(parser.format_help())
@@ -59,7 +59,11 @@ def print_result(result: Any, out: IO[str] | None = None) -> None:
     if result is None:
         return
     out = out or sys.stdout
-    pprint.pprint(result, stream=out)
+    try:
+        text = pprint.pformat(result)
+    except Exception as error:  # the run is recorded: a bad __repr__ must not crash here
+        text = f"<{type(result).__qualname__} object; its __repr__ raised {type(error).__name__}>"
+    out.write(text + "\n")
     out.flush()
 
 

@@ -29,7 +29,7 @@ def parse_setup_args(setup_func: Callable, setup_args: list[str] | None) -> dict
     """``KEY=VALUE`` items as keyword arguments of ``setup_func`` (after its config)."""
     if not setup_args:
         return {}
-    from redun.cli.args import converter_for
+    from redun.workflow.args import converter_for
 
     params = list(inspect.signature(setup_func).parameters.values())[1:]
     by_name = {param.name: param for param in params}
@@ -64,7 +64,7 @@ def get_user_setup_func(config: Config) -> Callable[..., Any]:
     source, sep, name = path.rpartition("::")
     if not sep or not source or not name:
         raise UsageError(f"[scheduler] setup_scheduler = {path!r}: write FILE_OR_MODULE::FUNCTION")
-    from redun.cli.loader import import_workflow
+    from redun.workflow.loader import import_workflow
 
     if source.endswith(".py") and not os.path.isabs(source):
         # A file path is relative to the project (the config directory's parent).
@@ -87,7 +87,8 @@ def setup_scheduler(
         setup_args: ``KEY=VALUE`` options for the hook (``redun -s``).
         db_uri: a database URL overriding ``[backend] db_uri``.
     """
-    config = load_config(find_config_dir(config_dir))
+    # Called once the workflow is imported: it may register executor types of its own.
+    config = load_config(find_config_dir(config_dir), check_types=True)
     if db_uri:
         section = dict(config.get("backend") or {})
         section["db_uri"] = db_uri

@@ -46,7 +46,11 @@ def event_to_dict(event: events_pb2.Event) -> dict[str, Any]:
 
     ``job_state``: ``job_id``, ``parent_job_id``, ``task``, ``state``, ``executor``,
     ``cached``, ``reason``, ``call_hash``, ``duration``, ``args_summary``, and
-    ``error`` (text; with ``error_type`` and ``traceback``) when failed.
+    ``error`` (text; with ``error_type`` and ``traceback``) when failed, and
+    ``folded`` (how many earlier states of the job it stands for) when this
+    client lagged and states were left out, and ``call_order`` (the job's
+    place in its execution's creation order: siblings sorted by it are in
+    call order).
     ``execution_finished``: ``status``, ``error`` (text) when not done,
     ``result`` (repr) when done, ``duration``, ``job_counts``.
     ``log``: ``job_id``, ``stream``, ``text``. ``execution_started``:
@@ -74,6 +78,10 @@ def event_to_dict(event: events_pb2.Event) -> dict[str, Any]:
             duration=job.duration_ns / 1e9,
             args_summary=job.args_summary,
         )
+        if job.call_order:
+            data["call_order"] = job.call_order
+        if job.folded:
+            data["folded"] = job.folded
         if job.HasField("error"):
             data.update(
                 error=error_text(job.error),

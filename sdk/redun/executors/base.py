@@ -89,6 +89,11 @@ def register_executor(name: str, cls: str | type[Executor]) -> Any:
     return cls
 
 
+def executor_types() -> list[str]:
+    """The ``type =`` names an ``[executors.NAME]`` section may use (loaded or not)."""
+    return sorted(_registry)
+
+
 def get_executor_class(type_name: str) -> type[Executor]:
     """The executor class for a ``type =`` name in ``[executors.NAME]``.
 

@@ -52,24 +52,20 @@ class FileLookup:
 
 
 def live_files(value: Any) -> dict[str, Any]:
-    """``{path: (file hash, size)}`` for File objects in a live value."""
+    """``{path: FileRecord}`` for the Files and Dirs in a live value."""
     from redun.backends.queries import FileRecord
+    from redun.nested import ValueWalk
 
     found: dict[str, Any] = {}
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif hasattr(item, "path") and hasattr(item, "hash") and hasattr(item, "is_valid"):
-            kind = "dir" if "Dir" in type(item).__name__ else "file"
-            size = None
-            if kind == "file":
-                try:
-                    size = item.size()
-                except Exception:
-                    size = None
-            found[item.path] = FileRecord("", item.path, item.hash, size, kind)
+    for item in ValueWalk(value):
+        if not (hasattr(item, "path") and hasattr(item, "hash")):
+            continue  # a Value that is not a file (a FileSet names a pattern)
+        kind = "dir" if "Dir" in type(item).__name__ else "file"
+        size = None
+        if kind == "file":
+            try:
+                size = item.size()
+            except Exception:
+                size = None  # a file that is gone has no size: explain says it changed
+        found[item.path] = FileRecord("", item.path, item.hash, size, kind)
     return found

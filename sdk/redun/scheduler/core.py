@@ -8,16 +8,24 @@ cache in batches, and hands new jobs to executors in batches.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
 
 from redun.config import Config
-from redun.errors import ExecutorError, SchedulerError, UsageError
+from redun.errors import (
+    ExecutionCancelled,
+    ExecutorError,
+    JobCancelled,
+    SchedulerError,
+    UsageError,
+)
 from redun.events import (
     EventBus,
     ExecutionFinished,
@@ -41,7 +49,9 @@ from redun.scheduler.cache import CacheChecker
 from redun.scheduler.job import Execution, Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
+from redun.scheduler.limits import Limits
 from redun.scheduler.reduce import reduce_value
+from redun.scheduler.status import job_status_report, status_interval
 from redun.task import SchedulerTask, Task, get_task_registry
 from redun.task_options import CacheScope
 from redun.value import lifecycle_hooks
@@ -54,6 +64,10 @@ _STARTED = "started"
 _QUEUED = "queued"
 # States in which a job may still receive its outcome from an executor.
 _ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
+# Posted by cancel_job.
+_CANCEL = "cancel"
+# Posted by cancel(): the loop stops the execution when it takes it.
+_CANCEL_RUN = "cancel_run"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -101,6 +115,11 @@ class Scheduler:
         backend: where calls and values are recorded; default from ``[backend] db_uri``,
             else an in-memory store.
         executor: an executor to use as ``default`` instead of the thread pool.
+        job_status_interval: log a table of job states every this many seconds while
+            the run waits (also ``[scheduler] job_status_interval``; off by default:
+            ``redun run`` shows progress live).
+        migrate: migrate an older database schema (True) or refuse it (False) when the
+            backend opens; None follows ``[backend] automigrate``.
     """
 
     def __init__(
@@ -133,8 +152,12 @@ class Scheduler:
         self.context: dict = json.loads(context_text) if context_text else {}
         # Resources held by running jobs, per limit name (kept across runs, like redun).
         self.limits_used: defaultdict[str, int] = defaultdict(int)
+        self._limits = Limits(self.limits, self.limits_used)
         self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
         self._running = False
+        # As in insitro/redun: a job status table logged every this many seconds.
+        self.job_status_interval = status_interval(job_status_interval, self.config)
+        self._migrate = migrate  # None: the backend's own [backend] automigrate
         self._reset()
 
     # -- configuration -------------------------------------------------------
@@ -172,6 +195,10 @@ class Scheduler:
         return executor
 
     def load(self, migrate: bool | None = None) -> None:
+        """Open the backend; ``migrate`` (default: the one given to the scheduler) overrides
+        ``[backend] automigrate`` for an older schema."""
+        if migrate is None:
+            migrate = self._migrate
         self.backend.load(migrate=migrate) if hasattr(self.backend, "load") else None
 
     @property
@@ -188,8 +215,9 @@ class Scheduler:
         self._jobs_by_eval: dict[str, Job] = {}
         self._to_check: list[Job] = []
         self._to_run: list[Job] = []
-        self._waiting_limits: list[Job] = []
-        self._inflight = 0
+        self._limits.drop_waiters()  # jobs of an earlier run; its holders keep theirs
+        # Jobs handed to an executor whose outcome has not come back: their work is out.
+        self._working: set[Job] = set()
         self._depth = 0
         self._deferred: list[tuple[Expression, Job | None, Promise]] = []
         self._dryrun = False
@@ -229,23 +257,66 @@ class Scheduler:
                 "scheduler.run() — return an expression instead"
             )
         self._reset()
+        self._drain_inbox()
         self._running = True
+        # Every step of the cleanup runs even when one before it raises (a subscriber,
+        # the recorder's final commit): the scheduler is never left marked running.
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self._stopped)
+            return self._run(expr, cleanup, exec_argv, dryrun, cache, tags, context, execution_id)
+
+    def _stopped(self) -> None:
+        self._running = False
+
+    def _drain_inbox(self) -> None:
+        """Take what jobs of earlier runs posted since they ended: outcomes are dropped,
+        output goes out as LogLines of the execution that wrote it."""
+        inbox = self._inbox
+        while True:
+            try:
+                item = inbox.get_nowait()
+            except Empty:
+                return
+            if item[1] is not _CANCEL_RUN:  # a cancel of a run that has ended
+                self._handle_outcome(*item)
+
+    def _run(
+        self,
+        expr: Any,
+        cleanup: contextlib.ExitStack,
+        exec_argv: list[str] | None,
+        dryrun: bool,
+        cache: bool,
+        tags: Iterable[tuple[str, Any]],
+        context: dict | None,
+        execution_id: str | None,
+    ) -> Any:
         self._dryrun = dryrun
         self._use_cache = cache
         execution = Execution(execution_id, {**self.context, **(context or {})})
         execution.argv = list(exec_argv or [])
         self.execution = execution
         backend = self.backend
+        if self._migrate is not None:
+            self.load()  # before anything else opens it with the config's automigrate
         self._cache = CacheChecker(backend, get_task_registry())
         recorder = backend.recorder(self) if hasattr(backend, "recorder") else None
-        unsubscribe = self.events.subscribe(recorder) if recorder is not None else None
+        if recorder is not None:
+            cleanup.callback(self.events.subscribe(recorder))
+            if hasattr(recorder, "close"):
+                cleanup.callback(recorder.close)  # after ExecutionFinished: it commits that too
         self._emit_jobs = self.events.active
-        token = _current_scheduler.set(self)
+        status, error_text = "failed", None
+
+        def finished() -> None:
+            self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
+
+        cleanup.callback(finished)
+        cleanup.callback(_current_scheduler.reset, _current_scheduler.set(self))
         self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
         self._recorder = recorder
         if tags:
             self.add_tags("execution", execution.id, list(tags))
-        status, error_text = "failed", None
         try:
             root = reduce_value(expr, self._evaluator(None))
             result = self._wait(root)
@@ -254,57 +325,82 @@ class Scheduler:
         except DryRunResult:
             status = "done"
             raise
-        except KeyboardInterrupt:
-            status = "cancelled"
+        except (KeyboardInterrupt, ExecutionCancelled) as error:
+            # Ctrl-C or cancel(): cancelled. A task that raised KeyboardInterrupt failed.
+            if getattr(error, "__redun_job__", None) is None:
+                status = "cancelled"
+            else:
+                error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
         except BaseException as error:
             error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
-        finally:
-            _current_scheduler.reset(token)
-            self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
-            if recorder is not None and hasattr(recorder, "close"):
-                recorder.close()
-            if unsubscribe is not None:
-                unsubscribe()
-            self._running = False
 
     def _wait(self, root: Any) -> Any:
         if type(root) is not Promise:
             self._pump()
             return root
         inbox = self._inbox
+        told = False
         while True:
             self._pump()
             if not root.is_pending:
                 break
-            if self._inflight == 0:
-                if self._dryrun:
-                    raise DryRunResult(self._dryrun_jobs)
-                raise SchedulerError(
-                    "the workflow cannot make progress: no job is running and none can start "
-                    f"(jobs waiting for resources: {len(self._waiting_limits)}; limits: "
-                    f"{self.limits})"
-                )
-            item = inbox.get()
+            if not self._working:
+                told = self._wait_for_earlier_work(told)
+            interval = self.job_status_interval
+            if interval is None:
+                item = inbox.get()
+            else:
+                try:
+                    item = inbox.get(timeout=interval)
+                except Empty:
+                    self.log_job_statuses()
+                    continue
             while True:
                 self._handle_outcome(*item)
                 try:
                     item = inbox.get_nowait()
                 except Empty:
                     break
+        if self.job_status_interval is not None:
+            self.log_job_statuses()
         if root.is_rejected:
             raise root.error
         # Jobs still running were forked (fork_thread) and never joined: the
         # execution ends when they do, so their results are recorded too.
-        while self._inflight > 0 and not self._dryrun:
+        # (Cancelled ones are over already, whatever their threads still do.)
+        while not self._dryrun and any(not j.state.is_terminal for j in self._working):
             self._handle_outcome(*inbox.get())
             self._pump()
         if self._dryrun and self._dryrun_jobs:
             raise DryRunResult(self._dryrun_jobs)
         return root.value
+
+    def _wait_for_earlier_work(self, told: bool) -> bool:
+        """Nothing of this run is out: go on waiting only if work an earlier run left
+        running holds resources (its outcome frees them); else nothing can ever come.
+
+        Raises:
+            DryRunResult: a dry run found what would run.
+            SchedulerError: no job runs and none can start.
+        """
+        if self._dryrun:
+            raise DryRunResult(self._dryrun_jobs)
+        earlier = [job for job in self._limits.holders() if job.execution is not self.execution]
+        if not earlier:
+            raise SchedulerError(
+                "the workflow cannot make progress: no job is running and none can start "
+                f"(jobs waiting for resources: {self._limits.waiting}; limits: {self.limits})"
+            )
+        if not told:
+            self.logger.info(
+                "waiting for resources held by work of an earlier run that still runs: %s",
+                ", ".join(sorted({job.task.fullname for job in earlier})),
+            )
+        return True
 
     def _pump(self) -> None:
         """Check the cache and dispatch jobs until nothing new appears."""
@@ -549,15 +645,20 @@ class Scheduler:
         by_executor: dict[str, list[Job]] = {}
         for job in jobs:
             limits = job.options.get("limits")
-            if limits and not self._acquire(job, limits):
-                self._waiting_limits.append(job)
-                continue
+            if limits and not self._limits.holds(job):
+                try:
+                    if not self._limits.acquire(job, limits):
+                        continue  # it waits in a resource's queue; a release dispatches it
+                except UsageError as error:
+                    self._fail_job(job, error)
+                    continue
             by_executor.setdefault(job.executor_name, []).append(job)
         for name, batch in by_executor.items():
             try:
                 executor = self.get_executor(name)
             except Exception as error:
                 for job in batch:
+                    self._release(job)
                     job.transition(JobState.FAILED)
                     job.error = error
                     self._emit(job)
@@ -569,28 +670,13 @@ class Scheduler:
                 for job in batch:
                     job.transition(JobState.RUNNING)
                     self._emit(job)
-            self._inflight += len(batch)
+            self._working.update(batch)
             executor.submit_batch(batch)
 
-    def _acquire(self, job: Job, limits: Any) -> bool:
-        wanted = _normalize_limits(limits)
-        for name, amount in wanted.items():
-            capacity = self.limits.get(name, 1)
-            if self.limits_used[name] + amount > capacity:
-                return False
-        for name, amount in wanted.items():
-            self.limits_used[name] += amount
-        job.limits = wanted
-        return True
-
     def _release(self, job: Job) -> None:
-        if not job.limits:
-            return
-        for name, amount in job.limits.items():
-            self.limits_used[name] -= amount
-        job.limits = {}
-        waiting, self._waiting_limits = self._waiting_limits, []
-        self._to_run.extend(waiting)
+        granted = self._limits.release(job)
+        if granted:
+            self._to_run.extend(granted)  # they hold their resources already
 
     # -- outcomes (executors call these from any thread) --------------------------
     def done_job(self, job: Job, result: Any) -> None:
@@ -601,9 +687,51 @@ class Scheduler:
         """Report that ``job``'s function raised ``error``. Thread-safe."""
         self._inbox.put((job, False, error))
 
+    def cancel(self, reason: str = "the execution was cancelled") -> None:
+        """Stop the execution in progress, from any thread.
+
+        The loop takes the request between outcomes (never in the middle of a
+        cache lookup or a database write), cancels the jobs still pending or
+        running, and ``run`` raises :class:`~redun.errors.ExecutionCancelled`
+        with ``reason``. A no-op when nothing runs.
+        """
+        if self._running:
+            self._inbox.put((None, _CANCEL_RUN, reason))  # type: ignore[arg-type]
+
+    def cancel_job(self, job: Job, message: str = "") -> None:
+        """Cancel ``job`` (pending or running). Thread-safe.
+
+        The job ends ``cancelled`` and is never retried; what waits on it fails
+        with :class:`~redun.errors.JobCancelled` (``catch`` can handle it). Its
+        executor is asked to stop the work; the job's resource limits are
+        released only when the work has actually stopped (its outcome comes
+        back), so a cancelled thread that runs on still holds them.
+        """
+        self._inbox.put((job, _CANCEL, message))
+
+    def _cancel_job_now(self, job: Job, message: str) -> None:
+        if job.state.is_terminal:
+            return
+        for queue in (self._to_check, self._to_run):
+            if job in queue:
+                queue.remove(job)
+        self._limits.forget(job)
+        if job in self._working:
+            self._stop_work(job.executor_name, [job])
+        else:
+            self._release(job)  # granted resources it will never use
+        error = JobCancelled(message or f"job {job.id} ({job.task.fullname}) was cancelled")
+        self._fail_job(job, error)
+
     def post_log(self, job: Job, stream: str, text: str) -> None:
-        """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe."""
-        self._inbox.put((job, None, (stream, text)))
+        """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe.
+
+        The line is stamped here, where it was written, with its time and its
+        job's execution: a thread that outlives its run cannot have its output
+        taken for the next run's.
+        """
+        execution_id = job.execution.id if job.execution is not None else ""
+        self._inbox.put((job, None, (stream, text, execution_id, time.time())))
 
     def job_queued(self, job: Job) -> None:
         """Report that ``job`` waits in a remote platform's queue. Thread-safe."""
@@ -644,6 +772,24 @@ class Scheduler:
             _current_job.reset(token)
 
     def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
+        if ok is None:
+            if self.events.active:
+                stream, text, execution_id, when = value
+                self.events.emit(
+                    LogLine(execution_id, job_id=job.id, stream=stream, text=text, time=when)
+                )
+            return
+        if ok is _CANCEL_RUN:
+            raise ExecutionCancelled(value)
+        if job.execution is not self.execution:
+            # A job of an earlier run, ended (cancelled) with it. If this is its work
+            # stopping, the resources it held until now come back.
+            if ok is True or ok is False:
+                self._release(job)
+            return
+        if ok is _CANCEL:
+            self._cancel_job_now(job, value)
+            return
         if ok is _STARTED:
             if job.state is JobState.PENDING or job.state is JobState.QUEUED:
                 job.transition(JobState.RUNNING)
@@ -654,22 +800,12 @@ class Scheduler:
                 job.transition(JobState.QUEUED)
                 self._emit(job)
             return
-        if ok is None:
-            if self.events.active:
-                stream, text = value
-                self.events.emit(
-                    LogLine(
-                        self.execution.id if self.execution else "",
-                        job_id=job.id,
-                        stream=stream,
-                        text=text,
-                    )
-                )
-            return
+        if job in self._working:
+            # Its work has stopped: only now are its resources free again.
+            self._working.discard(job)
+            self._release(job)
         if job.state not in _ACTIVE:
             return  # cancelled while it ran
-        self._inflight -= 1
-        self._release(job)
         if not ok:
             retries = int(job.options.get("retries", 0) or 0)
             if (
@@ -678,6 +814,7 @@ class Scheduler:
                 # A remote executor marks user-code failures: only its platform's
                 # failures (a lost host, a preemption) are worth another attempt.
                 and not getattr(value, "__redun_no_retry__", False)
+                and not isinstance(value, JobCancelled)  # an outcome, never retried
             ):
                 job.attempt += 1
                 if job.state is not JobState.PENDING:
@@ -724,41 +861,57 @@ class Scheduler:
                 error.__redun_job__ = job  # type: ignore[attr-defined]
             except Exception:
                 pass
-        job.transition(JobState.FAILED)
+        job.transition(JobState.CANCELLED if isinstance(error, JobCancelled) else JobState.FAILED)
         self._emit(job)
         assert job.promise is not None
         job.promise.do_reject(error)
 
     def _cancel_outstanding(self) -> None:
-        for job in self._jobs_by_eval.values():
-            for name, amount in job.limits.items():
-                self.limits_used[name] -= amount
-            job.limits = {}
+        for job in list(self._jobs_by_eval.values()):
+            if job not in self._working:
+                self._release(job)  # granted resources whose work never started
+            # (Work still out keeps its resources until it stops, even into the next run.)
         outstanding = [job for job in self._jobs_by_eval.values() if not job.state.is_terminal]
         by_executor: dict[str, list[Job]] = {}
         for job in outstanding:
-            by_executor.setdefault(job.executor_name, []).append(job)
+            if job in self._working:
+                by_executor.setdefault(job.executor_name, []).append(job)
         for name, jobs in by_executor.items():
             # Remote executors stop their platform's jobs here, all at once.
-            executor = self.executors.get(name)
-            if executor is not None:
-                try:
-                    executor.cancel_batch(jobs)
-                except Exception as error:
-                    self.logger.warning("cancelling jobs of executor %r failed: %s", name, error)
+            self._stop_work(name, jobs)
         for job in outstanding:
-            try:
-                job.transition(JobState.CANCELLED)
-            except Exception:
-                continue
+            job.transition(JobState.CANCELLED)
             self._emit(job)
-        self._inflight = 0
+        self._working.clear()
+
+    def _stop_work(self, executor_name: str, jobs: list[Job]) -> None:
+        """Ask the executor to stop ``jobs``; a refusal is logged (the jobs end either way)."""
+        executor = self.executors.get(executor_name)
+        if executor is None:
+            return
+        try:
+            if len(jobs) == 1:
+                executor.cancel(jobs[0])
+            else:
+                executor.cancel_batch(jobs)
+        except Exception:
+            self.logger.warning(
+                "executor %r could not stop job(s) %s (%s); their work may go on",
+                executor_name,
+                ", ".join(job.id for job in jobs),
+                ", ".join(sorted({job.task.fullname for job in jobs})),
+                exc_info=True,
+            )
 
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record ``tags`` ((key, value) pairs) on an execution, job or value of this run."""
         recorder = self._recorder
         if tags and recorder is not None and hasattr(recorder, "tag"):
             recorder.tag(entity_type, entity_id, list(tags))
+
+    def log_job_statuses(self) -> None:
+        """Log how many jobs of each task are in each state (see ``job_status_interval``)."""
+        self.logger.info("job status:\n%s", "\n".join(job_status_report(self.jobs())))
 
     def jobs(self) -> list[Job]:
         """Every job of the current (or last) execution."""
@@ -781,12 +934,6 @@ def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
         scheduler._finish_job(job, value)
     else:
         scheduler._fail_job(job, value)
-
-
-def _normalize_limits(limits: Any) -> dict[str, int]:
-    if isinstance(limits, dict):
-        return {str(key): int(value) for key, value in limits.items()}
-    return {str(name): 1 for name in limits}
 
 
 def _safe_repr(value: Any) -> str:

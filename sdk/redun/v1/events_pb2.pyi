@@ -61,7 +61,7 @@ class ExecutionFinished(_message.Message):
     def __init__(self, status: _Optional[_Union[_common_pb2.ExecutionStatus, str]] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ..., result: _Optional[_Union[_common_pb2.ValuePreview, _Mapping]] = ..., duration_ns: _Optional[int] = ..., job_counts: _Optional[_Union[_common_pb2.JobCounts, _Mapping]] = ...) -> None: ...
 
 class JobStateChanged(_message.Message):
-    __slots__ = ("job_id", "parent_job_id", "task", "state", "executor", "cached", "reason", "call_hash", "duration_ns", "args_summary", "error")
+    __slots__ = ("job_id", "parent_job_id", "task", "state", "executor", "cached", "reason", "call_hash", "duration_ns", "args_summary", "error", "folded", "call_order")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,8 @@ class JobStateChanged(_message.Message):
     DURATION_NS_FIELD_NUMBER: _ClassVar[int]
     ARGS_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FOLDED_FIELD_NUMBER: _ClassVar[int]
+    CALL_ORDER_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     parent_job_id: str
     task: str
@@ -84,7 +86,9 @@ class JobStateChanged(_message.Message):
     duration_ns: int
     args_summary: str
     error: _common_pb2.Error
-    def __init__(self, job_id: _Optional[str] = ..., parent_job_id: _Optional[str] = ..., task: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., executor: _Optional[str] = ..., cached: _Optional[bool] = ..., reason: _Optional[str] = ..., call_hash: _Optional[str] = ..., duration_ns: _Optional[int] = ..., args_summary: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ...) -> None: ...
+    folded: int
+    call_order: int
+    def __init__(self, job_id: _Optional[str] = ..., parent_job_id: _Optional[str] = ..., task: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.JobState, str]] = ..., executor: _Optional[str] = ..., cached: _Optional[bool] = ..., reason: _Optional[str] = ..., call_hash: _Optional[str] = ..., duration_ns: _Optional[int] = ..., args_summary: _Optional[str] = ..., error: _Optional[_Union[_common_pb2.Error, _Mapping]] = ..., folded: _Optional[int] = ..., call_order: _Optional[int] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("job_id", "stream", "text")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from redun.cli.loader import find_task, import_workflow
 from redun.executors.remote.package import build_package, ensure_uploaded
 from redun.executors.remote.protocol import (
     call_spec,
@@ -23,6 +22,7 @@ from redun.executors.remote.protocol import (
 )
 from redun.executors.remote.scratch import Scratch
 from redun.scheduler.job import Job
+from redun.workflow.loader import find_task, import_workflow
 
 FLOW = textwrap.dedent(
     """

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from redun import Scheduler
-from redun.cli.loader import find_task, import_workflow
 from redun.config import Config
 from redun.events import JobStateChanged, LogLine
 from redun.executors.remote.errors import InfrastructureError, RemoteTaskError
+from redun.workflow.loader import find_task, import_workflow
 
 from .helpers import FLOW, launcher_pids, remote_section, wait_until
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from redun_tui.data.model import (
@@ -191,6 +192,10 @@ class DbSource(DataSource):
         return self._jobs(execution_id)
 
     def follow_execution(self, execution_id: str) -> Subscription[dict[str, Any]]:
+        """The execution as recorded (read when iterated, in a worker)."""
+        return Subscription(self._recorded(execution_id))
+
+    def _recorded(self, execution_id: str) -> Iterator[list[dict[str, Any]]]:
         info = self.execution(execution_id)
         events: list[dict[str, Any]] = [
             {
@@ -222,7 +227,7 @@ class DbSource(DataSource):
                     "time": info.end or 0.0,
                 }
             )
-        return Subscription([events])
+        yield events
 
     def follow_all(self) -> Subscription[dict[str, Any]]:
         return Subscription([])
@@ -270,7 +275,18 @@ class DbSource(DataSource):
         return lines
 
     def logs(self, job_id: str, *, follow: bool) -> Subscription[LogChunk]:
-        return Subscription([])
+        """The job's recorded output (the store keeps it once the job has ended).
+
+        Read when iterated (in a worker), not when made.
+        """
+
+        def batches() -> Iterator[list[LogChunk]]:
+            with self._lock:
+                chunks = self.reader.job_log(job_id)
+            if chunks:
+                yield [LogChunk(text, stream) for stream, text in chunks]
+
+        return Subscription(batches())
 
     def watches(self) -> list[WatchInfo]:
         return []

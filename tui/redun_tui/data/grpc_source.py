@@ -162,17 +162,35 @@ class GrpcSource(DataSource):
         from redun.client import Client
 
         self._connect: Callable[[], Any] = lambda: Client(home, address=address, token=token)
-        self.client = self._connect()
-        try:
-            health = self.client.health()
-        except BaseException:
-            self.client.close()
-            raise
-        self.home = health.home or self.client.home
-        self.description = f"redund {self.client.address} (pid {health.pid})"
         self._db: DbSource | None = None
         self._lock = threading.Lock()
         self._streams: set[Subscription[Any]] = set()
+        self.client: Any = None
+        self.pid = 0
+        self.reconnect()
+
+    def reconnect(self) -> None:
+        """Connect afresh and ask the daemon's health (blocking: call from a worker).
+
+        After a daemon restart the old channel may wait out gRPC's own backoff,
+        so each attempt makes a new one; the description names the daemon
+        that answered (its pid).
+
+        Raises:
+            ClientError: no daemon answers.
+        """
+        client = self._connect()
+        try:
+            health = client.health()
+        except BaseException:
+            client.close()
+            raise
+        old, self.client = self.client, client
+        if old is not None:
+            old.close()
+        self.home = health.home or client.home
+        self.pid = health.pid
+        self.description = f"redund {client.address} (pid {health.pid})"
 
     # -- helpers ----------------------------------------------------------------
     def database(self) -> DbSource:
@@ -198,14 +216,28 @@ class GrpcSource(DataSource):
         return fallback(self.database())
 
     def _subscribe(self, make: Callable[[Any], Iterator[list[T]]]) -> Subscription[T]:
-        client = self._connect()
+        """A stream on a client of its own, connected when iterated (in a worker), so
+        that making it never waits and closing it (from any thread) stops the call."""
+        lock = threading.Lock()
+        held: list[Any] = []
+
+        def batches() -> Iterator[list[T]]:
+            with lock:
+                if subscription.closed:
+                    return
+                client = self._connect()
+                held.append(client)
+            yield from make(client)
 
         def close() -> None:
-            client.close()
+            with lock:
+                clients = list(held)
+            for client in clients:
+                client.close()
             with self._lock:
                 self._streams.discard(subscription)
 
-        subscription: Subscription[T] = Subscription(make(client), on_close=close)
+        subscription: Subscription[T] = Subscription(batches(), on_close=close)
         with self._lock:
             self._streams.add(subscription)
         return subscription
@@ -264,7 +296,9 @@ class GrpcSource(DataSource):
         lines = [explanation.summary]
         for reason in explanation.reasons:
             kind = name_of(runs_pb2.CacheReasonKind, reason.kind, "CACHE_REASON_KIND_")
-            lines.append(f"- {reason.detail or kind.replace('_', ' ')} {reason.subject}".rstrip())
+            text = f"{reason.detail or kind.replace('_', ' ')} {reason.subject}".rstrip()
+            if text != explanation.summary:  # a lone reason is often the summary itself
+                lines.append(f"- {text}")
         return lines
 
     def logs(self, job_id: str, *, follow: bool) -> Subscription[LogChunk]:

@@ -92,6 +92,8 @@ class JobInfo:
     duration: float | None = None
     error: str = ""
     traceback: str = ""
+    call_order: int = 0
+    """Its place in the execution's creation order (0: unknown); siblings sort by it."""
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> JobInfo:
@@ -115,6 +117,7 @@ class JobInfo:
             duration=duration,
             error=event.get("error") or "",
             traceback=event.get("traceback") or "",
+            call_order=event.get("call_order") or 0,
         )
 
 

@@ -2,8 +2,9 @@
 
 A :class:`DataSource` answers blocking calls; screens call it from thread
 workers only, never from the UI thread. Streams are :class:`Subscription`
-objects that a screen closes when it goes away (closing unblocks the worker
-that iterates it).
+objects: making one never blocks (it connects when iterated), so a screen
+makes it on the UI thread, iterates it in a worker, and closes it when it
+goes away (closing unblocks the worker).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Subscription(Generic[T]):
             yield batch
 
     def close(self) -> None:
+        """Stop the stream (from any thread); an iteration in progress ends."""
         if self.closed:
             return
         self.closed = True
@@ -71,6 +73,13 @@ class DataSource(abc.ABC):
     live: bool = False
     description: str = ""
     home: str | None = None
+
+    def reconnect(self) -> None:  # noqa: B027 - a database needs no reconnecting
+        """Reach the data again after its stream broke (a daemon restart); blocking.
+
+        Raises:
+            RedunError: it still does not answer.
+        """
 
     # -- runs ----------------------------------------------------------------
     @abc.abstractmethod

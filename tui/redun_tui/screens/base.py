@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.screen import Screen
+from textual.worker import Worker
 
 from redun_tui.data.source import DataSource
+from redun_tui.failures import report_failure
 
 if TYPE_CHECKING:
     from redun_tui.app import RedunApp
@@ -34,3 +36,6 @@ class RedunScreen(Screen[Any]):
         """A notification naming what failed and why (callable from any thread)."""
         message = f"{doing}: {error}"
         self.redun.call_soon(self.notify, message, title="redun", severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_failure(self, event)

@@ -21,6 +21,9 @@ from redun_tui.widgets.detail_view import DetailView
 from redun_tui.widgets.filter_bar import FilterBar
 from redun_tui.widgets.job_tree import JobTree
 
+#: Seconds between redraws of running durations.
+TICK_INTERVAL = 1.0
+
 
 class ExecutionScreen(RedunScreen):
     """The jobs of one execution as a tree, updated from its event stream.
@@ -86,15 +89,19 @@ class ExecutionScreen(RedunScreen):
         tree.border_title = "DAG"
         tree.focus()
         self.load_info()
-        self.follow()
+        # Made here, on the UI thread (it connects only when iterated), so that
+        # on_unmount always finds it to close.
+        self._subscription = self.source.follow_execution(self.execution_id)
+        self.follow(self._subscription)
         self.set_interval(self.redraw_interval, self.flush)
+        self.set_interval(TICK_INTERVAL, self._tick)
 
     def on_unmount(self) -> None:
         if self._subscription is not None:
             self._subscription.close()
 
     # -- data ----------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="execution-info")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="execution-info")
     def load_info(self) -> None:
         try:
             info = self.source.execution(self.execution_id)
@@ -103,9 +110,8 @@ class ExecutionScreen(RedunScreen):
             return
         self.post_message(self.InfoLoaded(info))
 
-    @work(thread=True, exclusive=True, group="execution-follow")
-    def follow(self) -> None:
-        self._subscription = subscription = self.source.follow_execution(self.execution_id)
+    @work(thread=True, exit_on_error=False, exclusive=True, group="execution-follow")
+    def follow(self, subscription: Subscription) -> None:
         try:
             for batch in subscription:
                 self.buffer.put(batch)
@@ -124,6 +130,8 @@ class ExecutionScreen(RedunScreen):
                 tree = self.query_one("#jobs", JobTree)
                 if self.job_filter:
                     self._filter_dirty = True
+                elif changes.reordered:
+                    tree.rebuild()  # a replay brought jobs out of call order: redraw in order
                 else:
                     tree.update_jobs(changes.added, changes.updated)
                 self.query_one("#counts", CountsTable).counts = self.board.task_counts()
@@ -137,6 +145,13 @@ class ExecutionScreen(RedunScreen):
                 tree.show_matches(self.job_filter.select(self.board))
             else:
                 tree.rebuild()
+
+    def _tick(self) -> None:
+        """Durations of running jobs and of the run go on while no event arrives."""
+        if self.board.done and self.info is not None and self.info.end is not None:
+            return
+        self.query_one("#jobs", JobTree).tick()
+        self._draw_summary()
 
     @on(InfoLoaded)
     def _info_loaded(self, message: InfoLoaded) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,12 +21,17 @@ from redun_tui.format import (
     counts_text,
     duration,
     execution_duration,
-    request_text,
+    run_text,
     short_id,
     state_text,
 )
 from redun_tui.live import EventBuffer
 from redun_tui.screens.base import RedunScreen
+
+#: Seconds between redraws of relative times and running durations.
+TIME_INTERVAL = 1.0
+#: Seconds between attempts to reach the daemon again after its stream broke.
+RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
 
 
 class ExecutionsScreen(RedunScreen):
@@ -63,6 +70,9 @@ class ExecutionsScreen(RedunScreen):
     refresh_interval: reactive[float] = reactive(0.5)
     """Seconds between reloads of the list while events arrive (a bounded rate)."""
 
+    connection: reactive[str] = reactive("")
+    """How the data source is doing, after its description: live, read-only, reconnecting."""
+
     class Loaded(Message):
         """Executions and watches arrived from the data source."""
 
@@ -77,6 +87,7 @@ class ExecutionsScreen(RedunScreen):
         self.watches: dict[str, WatchInfo] = {}
         self._buffer = EventBuffer()
         self._subscription: Subscription | None = None
+        self._leaving = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -88,8 +99,7 @@ class ExecutionsScreen(RedunScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "executions"
-        mode = "live" if self.source.live else "read-only"
-        self.query_one("#where", Static).update(f"{self.source.description} · {mode}")
+        self.connection = "live" if self.source.live else "read-only"
         table = self.query_one("#executions", DataTable)
         table.border_title = "Executions"
         for label, width in (
@@ -107,15 +117,20 @@ class ExecutionsScreen(RedunScreen):
         table.focus()
         self.load()
         if self.source.live:
-            self.follow()
+            self.follow(self._subscribe())
             self.set_interval(self.refresh_interval, self._tick)
+        self.set_interval(TIME_INTERVAL, self._draw_times)
 
     def on_unmount(self) -> None:
+        self._leaving.set()
         if self._subscription is not None:
             self._subscription.close()
 
+    def watch_connection(self, state: str) -> None:
+        self.query_one("#where", Static).update(f"{self.source.description} · {state}")
+
     # -- data ------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="executions-load")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="executions-load")
     def load(self) -> None:
         try:
             executions = self.source.executions()
@@ -125,15 +140,57 @@ class ExecutionsScreen(RedunScreen):
             return
         self.post_message(self.Loaded(executions, watches))
 
-    @work(thread=True, exclusive=True, group="executions-follow")
-    def follow(self) -> None:
-        self._subscription = subscription = self.source.follow_all()
-        try:
-            for batch in subscription:
-                self._buffer.put(batch)
-        except RedunError as error:
-            if not subscription.closed:
-                self.show_error(error, "lost the event stream")
+    def _subscribe(self) -> Subscription:
+        """A new stream of every execution's events, owned here on the UI thread."""
+        if self._subscription is not None:
+            self._subscription.close()
+        self._subscription = self.source.follow_all()
+        return self._subscription
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="executions-follow")
+    def follow(self, subscription: Subscription) -> None:
+        """Read the stream; when it breaks (the daemon stopped or died), reconnect with
+        backoff, saying so, and carry on with the daemon that answers."""
+        while True:
+            try:
+                for batch in subscription:
+                    self._buffer.put(batch)
+                error = "the daemon closed the event stream"
+            except RedunError as caught:
+                error = str(caught)
+            if subscription.closed or self._leaving.is_set():
+                return
+            if not self._reconnect(error):
+                return
+            try:
+                subscription = self.app.call_from_thread(self._subscribe)
+                self.app.call_from_thread(self._reconnected)
+            except RuntimeError:  # the app is shutting down
+                return
+
+    def _reconnect(self, error: str) -> bool:
+        """Try the daemon again, RECONNECT_DELAYS apart, until it answers; False: leaving."""
+        attempt = 0
+        while True:
+            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            attempt += 1
+            state = f"reconnecting (attempt {attempt} in {delay:g} s): {error}"
+            try:
+                self.app.call_from_thread(setattr, self, "connection", state)
+            except RuntimeError:
+                return False
+            if self._leaving.wait(delay):
+                return False
+            try:
+                self.source.reconnect()
+                return True
+            except RedunError as caught:
+                error = str(caught)
+
+    def _reconnected(self) -> None:
+        self.connection = "live"
+        self.notify(f"reconnected: {self.source.description}", timeout=4)
+        self.load()
 
     def _tick(self) -> None:
         if self._buffer:
@@ -150,12 +207,16 @@ class ExecutionsScreen(RedunScreen):
         now = self.clock()
         table = self.query_one("#executions", DataTable)
         selected = self._selected(table)
+        # On the newest run, the selection follows new runs as they arrive on top;
+        # elsewhere it stays on the run the user chose.
+        if selected is not None and table.cursor_row == 0:
+            selected = None
         table.clear()
         for info in self.executions.values():
             table.add_row(
                 short_id(info.id),
                 state_text(info.status),
-                request_text(info.task, info.request.args, info.request.argv),
+                run_text(info.request),
                 age(info.start, now),
                 duration(execution_duration(info, now)),
                 counts_text(info.counts, info.total),
@@ -170,7 +231,7 @@ class ExecutionsScreen(RedunScreen):
         for watch in self.watches.values():
             watches.add_row(
                 short_id(watch.id),
-                request_text(watch.request.task, watch.request.args, watch.request.argv),
+                run_text(watch.request),
                 short_id(watch.last_execution_id),
                 state_text(watch.last_status) if watch.last_status else Text(""),
                 age(watch.last_trigger, now) if watch.last_trigger else "never",
@@ -181,6 +242,25 @@ class ExecutionsScreen(RedunScreen):
             "es" if len(self.watches) != 1 else ""
         )
         self._restore(watches, selected)
+
+    def _draw_times(self) -> None:
+        """Tick the relative times and the durations of runs still going."""
+        now = self.clock()
+        table = self.query_one("#executions", DataTable)
+        for info in self.executions.values():
+            try:
+                table.update_cell(info.id, "started", age(info.start, now))
+                if info.end is None:
+                    table.update_cell(info.id, "took", duration(execution_duration(info, now)))
+            except Exception:  # noqa: BLE001 - the row is being redrawn
+                continue
+        watches = self.query_one("#watches", DataTable)
+        for watch in self.watches.values():
+            if watch.last_trigger:
+                try:
+                    watches.update_cell(watch.id, "triggered", age(watch.last_trigger, now))
+                except Exception:  # noqa: BLE001 - the row is being redrawn
+                    continue
 
     @staticmethod
     def _selected(table: DataTable) -> str | None:
@@ -193,12 +273,14 @@ class ExecutionsScreen(RedunScreen):
 
     @staticmethod
     def _restore(table: DataTable, key: str | None) -> None:
-        if key is None:
-            return
-        try:
-            table.move_cursor(row=table.get_row_index(key), animate=False)
-        except Exception:  # noqa: BLE001 - the row went away
-            pass
+        row = 0
+        if key is not None:
+            try:
+                row = table.get_row_index(key)
+            except Exception:  # noqa: BLE001 - the row went away
+                row = 0
+        if table.row_count:
+            table.move_cursor(row=row, animate=False)
 
     # -- actions --------------------------------------------------------------------------
     def _current_execution(self) -> ExecutionInfo | None:

@@ -49,7 +49,7 @@ class FilesScreen(RedunScreen):
         table.focus()
         self.load("")
 
-    @work(thread=True, exclusive=True, group="files")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="files")
     def load(self, prefix: str) -> None:
         try:
             files = self.source.files(prefix)

@@ -21,6 +21,9 @@ from redun_tui.screens.base import RedunScreen
 from redun_tui.widgets.detail_view import DetailView
 from redun_tui.widgets.job_log import JobLog
 
+#: Seconds between redraws of a running job's duration.
+TICK_INTERVAL = 1.0
+
 
 def preview_text(preview: ValuePreview) -> Text:
     text = Text(preview.file_path or preview.repr or "(no preview)")
@@ -29,6 +32,33 @@ def preview_text(preview: ValuePreview) -> Text:
     if preview.type_name:
         text.append(f"  {preview.type_name}", style="grey62")
     return text
+
+
+def reason_text(explanation: list[str], reason: str) -> Text:
+    """Why a job ran: the summary, then each further reason once, as a bullet.
+
+    A reason that only repeats the summary is left out, and each line wraps
+    at word boundaries under its own start (never in the middle of a phrase).
+    """
+    lines = [line.strip() for line in explanation if line.strip()] or [reason or "(not known yet)"]
+    summary, seen = lines[0], {_bare(lines[0])}
+    text = Text(summary)
+    for line in lines[1:]:
+        if _bare(line) in seen:
+            continue
+        seen.add(_bare(line))
+        text.append("\n")
+        text.append(line if line.startswith("- ") else f"- {line}")
+    return text
+
+
+def _bare(line: str) -> str:
+    """A reason without its bullet, ``ran:``/``cached:`` prefix and case."""
+    line = line.removeprefix("- ").strip()
+    for prefix in ("ran:", "cached:"):
+        if line.lower().startswith(prefix):
+            line = line[len(prefix) :].strip()
+    return line.lower().rstrip(".")
 
 
 class JobScreen(RedunScreen):
@@ -92,7 +122,8 @@ class JobScreen(RedunScreen):
                 yield DetailView(id="job")
                 with Vertical(id="side"):
                     yield DetailView(id="arguments")
-                    yield DetailView(id="reason")
+            # Full width: a reason is a sentence, and a half-width pane broke it mid-phrase.
+            yield DetailView(id="reason")
             yield Static(id="traceback")
         yield JobLog(id="log")
         yield Footer()
@@ -105,12 +136,12 @@ class JobScreen(RedunScreen):
         self.query_one("#traceback", Static).display = False
         log = self.query_one("#log", JobLog)
         log.border_title = "Output"
-        if not self.source.live:
-            log.write_line("(output is kept by the daemon while it runs; none in the database)")
         log.focus()
         self.load()
-        if self.source.live:
-            self.stream_logs()
+        # Made on the UI thread (it connects when iterated): on_unmount always finds it.
+        self._subscription = self.source.logs(self.job_id, follow=True)
+        self.stream_logs(self._subscription)
+        self.set_interval(TICK_INTERVAL, self._tick)
         self.set_interval(self.log_interval, self._flush_log)
 
     def on_unmount(self) -> None:
@@ -118,7 +149,7 @@ class JobScreen(RedunScreen):
             self._subscription.close()
 
     # -- data -------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="job-detail")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="job-detail")
     def load(self) -> None:
         try:
             detail = self.source.job(self.job_id)
@@ -127,9 +158,8 @@ class JobScreen(RedunScreen):
             return
         self.post_message(self.DetailLoaded(detail))
 
-    @work(thread=True, exclusive=True, group="job-logs")
-    def stream_logs(self) -> None:
-        self._subscription = subscription = self.source.logs(self.job_id, follow=True)
+    @work(thread=True, exit_on_error=False, exclusive=True, group="job-logs")
+    def stream_logs(self, subscription: Subscription) -> None:
         try:
             for batch in subscription:
                 with self._lock:
@@ -153,9 +183,20 @@ class JobScreen(RedunScreen):
         log.border_subtitle = f"{log.line_count} lines · ended"
         self.load()  # the job is over: show its result
 
+    def _tick(self) -> None:
+        """A running job's duration goes on while no event arrives."""
+        if self.detail is not None and self.detail.job.state not in TERMINAL_STATES:
+            self._draw_job()
+
     @on(DetailLoaded)
     def _detail_loaded(self, message: DetailLoaded) -> None:
-        self.detail = detail = message.detail
+        self.detail = message.detail
+        self._draw_job()
+        self._draw_arguments_and_reason()
+
+    def _draw_job(self) -> None:
+        assert self.detail is not None
+        detail = self.detail
         job = detail.job
         now = self.clock()
         rows: list[tuple[str, Text | str]] = [
@@ -173,6 +214,11 @@ class JobScreen(RedunScreen):
         if detail.result is not None and detail.result.hash:
             rows.append(("result hash", detail.result.hash))
         self.query_one("#job", DetailView).rows = rows
+
+    def _draw_arguments_and_reason(self) -> None:
+        assert self.detail is not None
+        detail = self.detail
+        job = detail.job
         args: list[tuple[str, Text | str]] = [
             (name, preview_text(preview)) for name, preview in detail.args
         ]
@@ -183,9 +229,8 @@ class JobScreen(RedunScreen):
         elif job.state not in TERMINAL_STATES:
             args.append(("→ result", Text("(not yet)", style="italic grey50")))
         self.query_one("#arguments", DetailView).rows = args
-        reasons = detail.explanation or [job.reason or "(not known yet)"]
         self.query_one("#reason", DetailView).rows = [
-            ("cached" if job.cached else "ran", "\n".join(reasons))
+            ("cached" if job.cached else "ran", reason_text(detail.explanation, job.reason))
         ]
         traceback = self.query_one("#traceback", Static)
         if job.error or job.traceback:

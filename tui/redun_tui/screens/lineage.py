@@ -58,7 +58,7 @@ class LineageScreen(RedunScreen):
         self.query_one("#upstream", LineageTree).focus()
         self.load()
 
-    @work(thread=True, exclusive=True, group="lineage")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="lineage")
     def load(self) -> None:
         try:
             graph = self.source.lineage(value_hash=self.value_hash, file_path=self.file_path)

@@ -67,7 +67,7 @@ class SearchScreen(RedunScreen):
         if self.initial_query:
             self.search(self.initial_query)
 
-    @work(thread=True, exclusive=True, group="search")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="search")
     def search(self, query: str) -> None:
         try:
             hits = self.source.search(query)

@@ -71,7 +71,7 @@ class TasksScreen(RedunScreen):
         table.focus()
         self.load(self.initial_query)
 
-    @work(thread=True, exclusive=True, group="tasks")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="tasks")
     def load(self, query: str) -> None:
         try:
             tasks = self.source.tasks(query)
@@ -80,7 +80,7 @@ class TasksScreen(RedunScreen):
             return
         self.post_message(self.Loaded(tasks))
 
-    @work(thread=True, exclusive=True, group="task")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="task")
     def load_task(self, full_name: str) -> None:
         try:
             task = self.source.task(full_name)

@@ -63,7 +63,7 @@ class ValuesScreen(RedunScreen):
         table.focus()
         self.load()
 
-    @work(thread=True, exclusive=True, group="values")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="values")
     def load(self) -> None:
         try:
             values = self.source.values()
@@ -72,7 +72,7 @@ class ValuesScreen(RedunScreen):
             return
         self.post_message(self.Loaded(values))
 
-    @work(thread=True, exclusive=True, group="value")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="value")
     def load_value(self, value_hash: str) -> None:
         try:
             value = self.source.value(value_hash)

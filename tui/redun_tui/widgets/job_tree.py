@@ -118,7 +118,12 @@ class JobTree(Tree[str]):
             more.set_label(label)
 
     def rebuild(self) -> None:
-        """Draw the DAG from scratch: roots expanded, one level below them."""
+        """Draw the DAG from scratch: roots expanded, one level below them.
+
+        The cursor stays on the job it was on, if that job is still drawn, else
+        on the first root: a DAG starts at its root.
+        """
+        chosen = self.highlighted_job
         self.clear()
         self._job_nodes.clear()
         self._shown.clear()
@@ -128,7 +133,19 @@ class JobTree(Tree[str]):
             node = self._add_job(self.root, root)
             self._fill(root)
             node.expand()
-        self._keep_cursor()
+        chosen_node = self._job_nodes.get(chosen) if chosen else None
+        if chosen_node is not None and chosen_node.line >= 0:
+            self.cursor_line = chosen_node.line
+        else:
+            self.cursor_line = 0 if self.last_line >= 0 else -1
+
+    def tick(self) -> None:
+        """Redraw the lines of jobs still running (their durations go on)."""
+        jobs = self.board.jobs
+        for job_id, node in self._job_nodes.items():
+            job = jobs.get(job_id)
+            if job is not None and job.start is not None and job.end is None:
+                node.set_label(self._label(job_id))
 
     def show_matches(self, job_ids: list[str]) -> None:
         """List only these jobs (a filter's matches), flat."""

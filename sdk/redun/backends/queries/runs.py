@@ -89,6 +89,14 @@ class RunQueries(ReaderBase):
         rows = self.query(f"SELECT {JOB_COLS} FROM redun_job WHERE id = :id", id=job_id)
         return job_from_row(rows[0]) if rows else None
 
+    def job_log(self, job_id: str) -> list[tuple[str, str]]:
+        """What the job wrote, as ``(stream, text)`` chunks in order (empty if nothing)."""
+        rows = self.query(
+            "SELECT stream, text FROM redun_job_log WHERE job_id = :id ORDER BY position",
+            id=job_id,
+        )
+        return [(row[0] or "stdout", row[1] or "") for row in rows]
+
     def jobs(self, job_ids: list[str]) -> dict[str, JobRecord]:
         rows = self.query_in(f"SELECT {JOB_COLS} FROM redun_job WHERE id IN :ids", "ids", job_ids)
         return {row[0]: job_from_row(row) for row in rows}

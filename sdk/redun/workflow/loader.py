@@ -1,4 +1,4 @@
-"""Load a workflow file and find a task in it."""
+"""Load a workflow file and find a task in it (used by `redun run` and the daemon)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ def import_workflow(path_or_module: str) -> ModuleType:
         if not os.path.exists(path):
             raise UsageError(f"workflow file not found: {path_or_module}")
         directory = os.path.dirname(path)
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
         name = os.path.splitext(os.path.basename(path))[0]
         existing = sys.modules.get(name)
         if (
@@ -33,10 +31,14 @@ def import_workflow(path_or_module: str) -> ModuleType:
             and os.path.abspath(getattr(existing, "__file__", "") or "") == path
         ):
             return existing
+        _refuse_shadowing(name, path_or_module, existing)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise UsageError(f"cannot load {path_or_module} as Python")
         module = importlib.util.module_from_spec(spec)
+        module.__redun_workflow__ = True  # type: ignore[attr-defined]
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
@@ -54,6 +56,30 @@ def import_workflow(path_or_module: str) -> ModuleType:
         raise WorkflowLoadError(str(error)) from error
     except BaseException as error:
         raise WorkflowLoadError(str(error)) from error
+
+
+def _refuse_shadowing(name: str, given: str, existing: ModuleType | None) -> None:
+    """A workflow named like a module (``types.py``, ``json.py``, ``redun.py``) would replace
+    it for everything imported after it, with baffling errors: say so instead."""
+    if existing is not None:
+        if getattr(existing, "__redun_workflow__", False):
+            return  # another workflow file of the same name, loaded before: replace it
+        where = getattr(existing, "__file__", None) or "built in"
+        kind = f"the module {name!r} ({where})"
+    elif name in sys.stdlib_module_names:
+        kind = f"the standard library module {name!r}"
+    else:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or (spec.origin and os.path.abspath(spec.origin) == os.path.abspath(given)):
+            return
+        kind = f"the installed module {name!r} ({spec.origin or 'a package'})"
+    raise UsageError(
+        f"workflow file {given} has the name of {kind}, which it would shadow; "
+        f"rename it (for example to {name}_flow.py)"
+    )
 
 
 def find_task(module: ModuleType, task_name: str, source: str) -> Task:

@@ -9,6 +9,7 @@ import inspect
 import json
 import types
 import typing
+from collections.abc import Iterable
 from typing import Any
 
 from redun.errors import UsageError
@@ -132,13 +133,17 @@ def _enum_choices(anno: Any) -> list[str]:
     return []
 
 
-def parse_task_args(task: Task, argv: list[str], required: bool = True) -> dict[str, Any]:
+def parse_task_args(
+    task: Task, argv: list[str], required: bool = True, given: Iterable[str] = ()
+) -> dict[str, Any]:
     """Keyword arguments for ``task`` from ``--name value`` pairs; UsageError on bad input.
 
     ``required=False`` lets parameters without a default be left out (``--rerun``
-    fills them from the recorded call).
+    fills them from the recorded call). ``given`` names arguments supplied
+    another way (typed values from Python): they are not required either.
     """
     parser, dests = build_parser(task)
+    supplied = set(given)
 
     def fail(message: str) -> typing.NoReturn:
         raise UsageError(f"{message}\n\n{parser.format_usage().strip()}")
@@ -148,7 +153,7 @@ def parse_task_args(task: Task, argv: list[str], required: bool = True) -> dict[
     kwargs: dict[str, Any] = {}
     for name, (_, convert, needed) in dests.items():
         if not hasattr(namespace, name):
-            if required and needed:
+            if required and needed and name not in supplied:
                 fail(f"task {task.fullname} needs --{name}")
             continue
         raw = getattr(namespace, name)

@@ -1,0 +1,74 @@
+"""The runner's event forwarder: output capped at the source, bounded frames, no state lost."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from redun.events import JobStateChanged
+from redund import runner
+from redund.wire import JOB_TAG, LOG_TAG, BlockingChannel, ChannelClosed, JobUpdate, LogChunk
+
+
+class Receiver:
+    """The daemon's end: collects frames in a thread."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.channel = BlockingChannel(sock)
+        self.frames: list[list[tuple]] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                message = self.channel.recv()
+            except (ChannelClosed, OSError):
+                return
+            assert message[0] == "events"
+            self.frames.append(message[1])
+
+    def items(self) -> list[tuple]:
+        return [item for frame in self.frames for item in frame]
+
+
+def _pair() -> tuple[runner.EventForwarder, Receiver, socket.socket]:
+    ours, theirs = socket.socketpair()
+    receiver = Receiver(theirs)
+    return runner.EventForwarder(BlockingChannel(ours)), receiver, ours
+
+
+def test_output_is_capped_per_run_and_frames_stay_small() -> None:
+    forwarder, receiver, sock = _pair()
+    chunk = "y" * 10_000
+    for _ in range(3_000):  # 30 MB written; the run keeps MAX_RUN_LOG_CHARS
+        forwarder.log("job1", "stdout", chunk)
+    forwarder.close()
+    sock.close()
+    receiver.thread.join(10)
+    chunks = [LogChunk.from_wire(item) for item in receiver.items() if item[0] == LOG_TAG]
+    text = "".join(c.text for c in chunks)
+    assert len(text) <= runner.MAX_RUN_LOG_CHARS + len(runner.TRUNCATED_LINE) + 1
+    assert text.endswith(runner.TRUNCATED_LINE)
+    assert forwarder.dropped_chars >= 30_000_000 - runner.MAX_RUN_LOG_CHARS
+    # Consecutive output of one job travels in few, large items, in bounded frames.
+    assert len(chunks) <= 2 * runner.MAX_RUN_LOG_CHARS // runner.MAX_LOG_ITEM_CHARS
+    for frame in receiver.frames:
+        assert len(frame) <= runner.MAX_FRAME_ITEMS
+        size = sum(len(item[4]) for item in frame if item[0] == LOG_TAG)
+        assert size <= runner.MAX_FRAME_CHARS + runner.MAX_LOG_ITEM_CHARS
+
+
+def test_job_states_are_never_dropped_and_keep_their_order() -> None:
+    forwarder, receiver, sock = _pair()
+    for i in range(5_000):
+        for state in ("pending", "running", "done"):
+            forwarder(JobStateChanged("e", job_id=f"j{i}", task="t", state=state))
+        forwarder.log(f"j{i}", "stdout", "x" * 2_000)
+    forwarder.close()
+    sock.close()
+    receiver.thread.join(10)
+    updates = [JobUpdate.from_wire(item) for item in receiver.items() if item[0] == JOB_TAG]
+    assert len(updates) == 15_000
+    assert [u.state for u in updates[:3]] == ["pending", "running", "done"]
+    assert all(len(frame) <= runner.MAX_FRAME_ITEMS for frame in receiver.frames)

@@ -1,0 +1,104 @@
+"""redun's Scheduler options that used to be accepted and ignored:
+``job_status_interval`` (a periodic job status table) and ``migrate``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from redun import Scheduler, task
+from redun.backends.migrate import SchemaError
+from redun.config import Config
+from redun.errors import UsageError
+from redun.scheduler.status import job_status_report
+from tests.sdk.test_db_schema import _legacy_database
+
+redun_namespace = "test_scheduler_options"
+
+REPORTED = threading.Event()
+
+
+class ReportSeen(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if "job status" in record.getMessage():
+            REPORTED.set()
+
+
+@task(cache=False)
+def waits_for_a_report() -> bool:
+    # Finishes only once the scheduler has logged a status report while it waited.
+    return REPORTED.wait(30)
+
+
+@task(cache=False)
+def main() -> list:
+    return [waits_for_a_report()]
+
+
+@task
+def seven() -> int:
+    return 7
+
+
+@pytest.mark.parametrize("how", ["argument", "config"])
+def test_job_status_is_logged_every_interval(how: str, caplog: pytest.LogCaptureFixture) -> None:
+    REPORTED.clear()
+    if how == "argument":
+        scheduler = Scheduler(job_status_interval=0.05)  # type: ignore[arg-type]
+    else:
+        scheduler = Scheduler(config=Config({"scheduler": {"job_status_interval": "0.05"}}))
+    logger = logging.getLogger("redun")
+    seen = ReportSeen()
+    logger.addHandler(seen)
+    try:
+        with caplog.at_level(logging.INFO, logger="redun"):
+            assert scheduler.run(main()) == [True]
+    finally:
+        logger.removeHandler(seen)
+    reports = [r.getMessage() for r in caplog.records if "job status" in r.getMessage()]
+    assert len(reports) >= 2, "one while it waited, one at the end"
+    waiting = next(r for r in reports if "waits_for_a_report" in r).splitlines()
+    row = next(line for line in waiting if "waits_for_a_report" in line)
+    assert _columns(waiting[1], row)["PENDING"] == "0", row
+    assert _columns(waiting[1], row)["RUNNING"] == "1", row
+    final = reports[-1].splitlines()
+    assert set(_columns(final[1], final[-1]).items()) == {
+        ("TASK", "TOTAL"), ("DONE", "2"), ("TOTAL", "2"),
+        *((state, "0") for state in ("PENDING", "QUEUED", "RUNNING", "CACHED", "FAILED", "CANCELLED")),
+    }  # fmt: skip
+
+
+def _columns(header: str, row: str) -> dict[str, str]:
+    return dict(zip(header.split(), row.split()))
+
+
+def test_job_status_is_off_by_default_and_validated() -> None:
+    assert Scheduler().job_status_interval is None
+    assert Scheduler(job_status_interval=0).job_status_interval is None  # redun: <= 0 is off
+    with pytest.raises(UsageError, match=r"job_status_interval = 'often'"):
+        Scheduler(config=Config({"scheduler": {"job_status_interval": "often"}}))
+
+
+def test_report_table() -> None:
+    assert job_status_report([]) == ["no jobs"]
+    scheduler = Scheduler()
+    assert scheduler.run(seven()) == 7
+    header, row, total = job_status_report(scheduler.jobs())
+    assert header.split() == [
+        "TASK", "PENDING", "QUEUED", "RUNNING", "CACHED", "DONE", "FAILED", "CANCELLED", "TOTAL",
+    ]  # fmt: skip
+    assert row.split() == ["test_scheduler_options.seven", "0", "0", "0", "0", "1", "0", "0", "1"]
+    assert total.split() == ["TOTAL", "0", "0", "0", "0", "1", "0", "0", "1"]
+
+
+def test_migrate_false_refuses_an_old_schema(tmp_path: Path) -> None:
+    path = tmp_path / "redun.db"
+    _legacy_database(path)
+    config = Config({"backend": {"db_uri": f"sqlite:///{path}"}})  # automigrate: on
+    with pytest.raises(SchemaError, match="redun db upgrade"):
+        Scheduler(config=config, migrate=False).run(seven())
+    # migrate=True (or the default) upgrades it.
+    assert Scheduler(config=config, migrate=True).run(seven()) == 7

@@ -1,0 +1,162 @@
+"""The app against real daemons that die, restart and replay: reconnects, call order, and
+output read back from the store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from textual.widgets import Static
+
+from redun_tui.app import RedunApp
+from redun_tui.data.db_source import DbSource
+from redun_tui.data.grpc_source import GrpcSource
+from redun_tui.screens import ExecutionScreen, ExecutionsScreen, JobScreen
+from redun_tui.widgets import JobLog, JobTree
+
+from ..e2e.helpers import Daemon, write_workflow
+from .conftest import wait_for
+
+SIZE = (160, 48)
+
+NESTED = """
+import time
+
+from redun import task
+
+
+@task
+def leaf(i: int) -> int:
+    time.sleep(0.02 * (6 - i))
+    return i
+
+
+@task
+def slow(seconds: float = 60.0) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@task
+def mid(k: int) -> list:
+    return [leaf(i) for i in range(k)]
+
+
+@task
+def main() -> list:
+    return [mid(5), slow(60.0), mid(3)]
+"""
+
+
+def _where(app: RedunApp) -> str:
+    return str(app.screen.query_one("#where", Static).content)
+
+
+def test_the_ui_reconnects_after_the_daemon_is_killed_and_restarted(
+    fresh_daemon: Daemon, monkeypatch: object
+) -> None:
+    fresh_daemon.start()
+    monkeypatch.chdir(fresh_daemon.project)  # type: ignore[attr-defined]
+    old_pid = fresh_daemon.pid()
+    home = str(fresh_daemon.home)
+
+    async def scenario() -> None:
+        app = RedunApp(GrpcSource(home), home=home)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ExecutionsScreen))
+            screen = app.screen
+            await wait_for(pilot, lambda: _where(app).endswith(f"(pid {old_pid}) · live"))
+            os.kill(old_pid, signal.SIGKILL)
+            await wait_for(
+                pilot, lambda: "· reconnecting" in _where(app), what="the header to say so"
+            )
+            assert f"pid {old_pid}" in _where(app)  # what it last knew, not "live"
+            await asyncio.to_thread(fresh_daemon.start)
+            new_pid = fresh_daemon.pid()
+            await wait_for(
+                pilot,
+                lambda: _where(app).endswith(f"(pid {new_pid}) · live"),
+                timeout=30,
+                what="the new daemon",
+            )
+            with fresh_daemon.client() as client:
+                run = client.submit("flow.py", "greet", args={"name": "again"})
+            await wait_for(pilot, lambda: run.id in screen.executions, what="the new run listed")
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_a_dag_opened_mid_run_lists_children_in_call_order(
+    fresh_daemon: Daemon, monkeypatch: object
+) -> None:
+    write_workflow(fresh_daemon.project, "nested.py", NESTED)
+    fresh_daemon.start()
+    monkeypatch.chdir(fresh_daemon.project)  # type: ignore[attr-defined]
+    home = str(fresh_daemon.home)
+    with fresh_daemon.client() as client:
+        run = client.submit("nested.py", "main")
+        mids_done = 0
+        for event in run.events():
+            # Mid-run: both mids done, slow still running. A replay sends each job's
+            # latest event in the order they happened: slow's 'running' before the
+            # mids' 'done', though main called mid(5) first.
+            if event["type"] == "job_state" and event["task"] == "mid":
+                mids_done += event["state"] == "done"
+                if mids_done == 2:
+                    break
+
+    async def scenario() -> None:
+        app = RedunApp(GrpcSource(home), home=home)
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_execution(run.id)
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ExecutionScreen) and app.screen.query(JobTree)
+            )
+            tree = app.screen.query_one(JobTree)
+            await wait_for(pilot, lambda: tree.node_count() >= 4, what="the DAG")
+            lines = [str(tree.get_node_at_line(i).label) for i in range(4)]
+            assert [line.split("(")[0].split()[-1] for line in lines] == [
+                "main",
+                "mid",
+                "slow",
+                "mid",
+            ]
+            assert "mid(5)" in lines[1] and "mid(3)" in lines[3]
+            assert tree.cursor_line == 0
+            app.cancel_execution(run.id)
+            await wait_for(pilot, lambda: app.screen.board.done, what="the cancellation")
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_output_of_a_finished_job_comes_from_the_store(daemon: Daemon, project: Path) -> None:
+    with daemon.client() as client:
+        run = client.submit("flow.py", "chatty", args={"lines": "3"})
+        assert run.result(timeout=30) == 3
+        job_id = client.execution(run.id).root_job_id
+    expected = ["line 0", "line 1", "line 2"]
+    store = DbSource.for_home(str(daemon.home))
+    chunks = [chunk.text for batch in store.logs(job_id, follow=False) for chunk in batch]
+    assert "".join(chunks).splitlines() == expected
+
+    async def scenario() -> None:
+        home = str(daemon.home)
+        app = RedunApp(DbSource.for_home(home), home=home)  # read-only: no daemon involved
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_job(job_id)
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(JobLog)
+            )
+            log = app.screen.query_one(JobLog)
+            await wait_for(pilot, lambda: log.line_count >= 3, what="the recorded output")
+            assert [log.lines[i] for i in range(3)] == expected
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    result = daemon.redun("log", job_id)
+    assert result.returncode == 0, result.stderr
+    assert "  Output:\n    line 0\n    line 1\n    line 2\n" in result.stdout
