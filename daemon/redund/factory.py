@@ -32,6 +32,7 @@ import redun.executors.threads  # noqa: F401
 import redun.file  # noqa: F401
 import redun.functools  # noqa: F401
 import redun.scheduler  # noqa: F401
+import redun.spark.host  # noqa: F401  (no pyspark: runners find the warm Spark host)
 import redun.workflow.args  # noqa: F401
 import redun.workflow.loader  # noqa: F401
 import redund.runner

@@ -598,6 +598,11 @@ def main(sock: Any, run_id: str) -> int:
     forwarder = EventForwarder(channel)
     _capture_fds(forwarder)
     run = Run(channel, execution_id)
+    # A JVM does not survive the factory's fork: Spark sessions of runs live in a warm
+    # Spark host per daemon home, which outlives each run (not the factory).
+    from redun.spark.host import keep_warm_in
+
+    keep_warm_in(os.path.join(home, "spark"), os.getppid())
     try:
         if spec.get("working_dir"):
             os.chdir(spec["working_dir"])

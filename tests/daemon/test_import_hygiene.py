@@ -92,6 +92,9 @@ CLOUD_AND_HEAVY = ("boto3", "botocore", "google", "pyspark", "grpc", "textual", 
         "import redun.executors.docker, redun.executors.docker.backend",
         "import redun.executors.remote.entrypoint",
         "import redun.cli.main; redun.cli.main.main(['oneshot', '--help'])",
+        "import redun.spark, redun.spark.session, redun.spark.host, redun.spark.worker",
+        "import redun.executors.spark",
+        "from redun.executors.base import get_executor_class; get_executor_class('spark_driver')",
     ],
 )
 def test_the_remote_layer_imports_no_cloud_sdk(code: str) -> None:

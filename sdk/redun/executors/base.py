@@ -78,6 +78,7 @@ _registry: dict[str, str | type[Executor]] = {
     "aws_batch": "redun.executors.aws_batch.AWSBatchExecutor",
     "gcp_batch": "redun.executors.gcp_batch.GCPBatchExecutor",
     "spark": "redun.executors.spark.SparkExecutor",
+    "spark_driver": "redun.executors.spark.SparkDriverExecutor",
     "subprocess": "redun.executors.subproc.SubprocessExecutor",
     "docker": "redun.executors.docker.DockerExecutor",
 }

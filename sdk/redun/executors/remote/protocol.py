@@ -34,6 +34,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from redun.executors.remote.errors import ProtocolError, RemoteTaskError
@@ -199,13 +200,21 @@ def ensure_module(module_name: str, path: str, code_dir: str) -> None:
         raise
 
 
-def run_call(pickled_call: bytes, *, code_dir: str = ".", call_id: str = "") -> dict[str, Any]:
+def run_call(
+    pickled_call: bytes,
+    *,
+    code_dir: str = ".",
+    call_id: str = "",
+    sink: Callable[[str, str], Any] | None = None,
+) -> dict[str, Any]:
     """Run one call in this process; returns its outcome (never raises for the task's sake).
 
     Args:
         pickled_call: one element of a call list.
         code_dir: where the code package was unpacked.
         call_id: the call's id, known from the call list even if the call cannot be read.
+        sink: receives the call's output ``(stream, text)`` live; without one it is kept
+            in the outcome's ``output``.
     """
     from redun.logs import JobOutput, list_sink
 
@@ -238,7 +247,8 @@ def run_call(pickled_call: bytes, *, code_dir: str = ".", call_id: str = "") -> 
         outcome["token"] = spec.get("token", "")
         outcome["job_id"] = spec.get("job_id", "")
         label = job_label(outcome["job_id"], spec.get("task", "?"))
-        with JobOutput(list_sink(output), job_id=outcome["job_id"], task_name=spec["task"]):
+        capture = sink if sink is not None else list_sink(output)
+        with JobOutput(capture, job_id=outcome["job_id"], task_name=spec["task"]):
             value = _run_spec(spec, code_dir)
     except Exception as error:
         _set_error(outcome, error)
