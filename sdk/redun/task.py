@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from redun.errors import TaskNotFoundError, TaskOptionError, UsageError
-from redun.expression import SchedulerExpression, TaskExpression
+from redun.expression import Expression, SchedulerExpression, TaskExpression
 from redun.namespace import compute_namespace
 from redun.task_options import CacheCheckValid, CacheScope, normalize_cache_options
 
@@ -99,12 +99,17 @@ class Task(Generic[P, R]):
         self._resolve_options()
 
     def _resolve_options(self) -> None:
-        # Resolved once: the scheduler reads these for every job.
+        # Resolved once: the scheduler reads these for every job. Options given as
+        # expressions (executor=get_context("tool.executor")) are evaluated per call;
+        # until then the defaults stand in for them.
         options = self.options_view = self.get_task_options()
-        self.cache_scope: CacheScope = options.get("cache_scope", CacheScope.BACKEND)
+        lazy = frozenset(key for key, value in options.items() if isinstance(value, Expression))
+        self.lazy_options: frozenset[str] = lazy
+        concrete = {key: value for key, value in options.items() if key not in lazy}
+        self.cache_scope: CacheScope = concrete.get("cache_scope", CacheScope.BACKEND)
         self.cache: bool = self.cache_scope is CacheScope.BACKEND
-        self.check_valid: str = options.get("check_valid", CacheCheckValid.FULL).value
-        self.executor_name: str = options.get("executor", "default")
+        self.check_valid: str = concrete.get("check_valid", CacheCheckValid.FULL).value
+        self.executor_name: str = concrete.get("executor", "default")
 
     # -- identity --------------------------------------------------------
     def _validate(self) -> None:
@@ -116,7 +121,11 @@ class Task(Generic[P, R]):
             raise UsageError(
                 f"task namespace {self.namespace!r} must use letters, digits, '_' and '.'"
             )
-        options = self.get_task_options()
+        options = {
+            key: value
+            for key, value in self.get_task_options().items()
+            if not isinstance(value, Expression)
+        }
         nout = options.get("nout")
         if nout is not None and (not isinstance(nout, int) or isinstance(nout, bool) or nout < 0):
             raise TaskOptionError(
@@ -232,8 +241,10 @@ class Task(Generic[P, R]):
 
     def update_context(self, context: dict | None = None, **kwargs: Any) -> Task[P, R]:
         """A copy of this task with context values overridden for its jobs."""
+        from redun.scheduler.context import merge_contexts
+
         previous = self._task_options_override.get("_context_override", {})
-        return self.options(_context_override={**previous, **(context or {}), **kwargs})
+        return self.options(_context_override=merge_contexts(previous, context, kwargs))
 
     def _clone(self, **changes: Any) -> Task[P, R]:
         clone = cast("Task[P, R]", object.__new__(type(self)))

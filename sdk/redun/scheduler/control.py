@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from redun.promise import Promise
+from redun.scheduler.context import get_context_value
 from redun.task import scheduler_task, task
 
 
@@ -105,16 +106,6 @@ def catch_all(
         return scheduler.evaluate(recover(errors[0]), parent_job)
 
     return Promise.all(promises).then(finish)
-
-
-def get_context_value(context: dict, var_path: str, default: Any) -> Any:
-    """``context["a"]["b"]`` for ``var_path="a.b"``, or ``default``."""
-    value: Any = context
-    for part in var_path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return default
-        value = value[part]
-    return value
 
 
 @scheduler_task(namespace="redun")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 import time
 from collections import defaultdict
@@ -46,6 +45,7 @@ from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise, drain
 from redun.scheduler.binding import bind_arguments, lazy_defaults
 from redun.scheduler.cache import CacheChecker
+from redun.scheduler.context import ContextEnv, context_from_config, merge_contexts
 from redun.scheduler.job import Execution, Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
@@ -148,8 +148,7 @@ class Scheduler:
         self.limits: dict[str, int] = {
             key: int(value) for key, value in (self.config.get("limits") or {}).items()
         }
-        context_text = (self.config.get("scheduler") or {}).get("context")
-        self.context: dict = json.loads(context_text) if context_text else {}
+        self.context: dict = context_from_config(self.config.get("scheduler"))
         # Resources held by running jobs, per limit name (kept across runs, like redun).
         self.limits_used: defaultdict[str, int] = defaultdict(int)
         self._limits = Limits(self.limits, self.limits_used)
@@ -293,7 +292,7 @@ class Scheduler:
     ) -> Any:
         self._dryrun = dryrun
         self._use_cache = cache
-        execution = Execution(execution_id, {**self.context, **(context or {})})
+        execution = Execution(execution_id, merge_contexts(self.context, context))
         execution.argv = list(exec_argv or [])
         self.execution = execution
         backend = self.backend
@@ -478,13 +477,34 @@ class Scheduler:
 
     def _eval_task_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
         task = self._resolve_task(expr)
+        if task.lazy_options:
+            # Options given as expressions are evaluated where the call is made.
+            lazy = {name: task.options_view[name] for name in task.lazy_options}
+            return _then(
+                reduce_value(lazy, self._evaluator(parent_job)),
+                lambda options: self._eval_task_call(task.options(**options), expr, parent_job),
+            )
+        return self._eval_task_call(task, expr, parent_job)
+
+    def _eval_task_call(self, task: Task, expr: TaskExpression, parent_job: Job | None) -> Any:
         evaluate = self._evaluator(parent_job)
         args = reduce_value(expr.args, evaluate) if expr.args else ()
-        kwargs = expr.kwargs
-        defaults = lazy_defaults(task, expr.args, kwargs)
+        kwargs: Any = expr.kwargs
+        defaults: Any = lazy_defaults(task, expr.args, kwargs)
         if defaults:
-            kwargs = {**kwargs, **defaults}
-        kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
+            # Defaults read the context of the call they belong to (its own
+            # update_context included), not the caller's.
+            base = self._context_for(parent_job, {})
+            context = self._context_for(parent_job, task.options_view)
+            env: Any = parent_job if context is base else ContextEnv(parent_job, context)
+            defaults = reduce_value(defaults, self._evaluator(env))
+            kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
+            if type(kwargs) is Promise or type(defaults) is Promise:
+                kwargs = Promise.all([kwargs, defaults]).then(lambda kd: {**kd[0], **kd[1]})
+            else:
+                kwargs = {**kwargs, **defaults}
+        else:
+            kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
         if type(args) is not Promise and type(kwargs) is not Promise:
             return self._call_task(task, expr, args, kwargs, parent_job)
         return Promise.all([args, kwargs]).then(
@@ -594,7 +614,7 @@ class Scheduler:
         else:
             base = self.execution.context if self.execution else {}
         override = options.get("_context_override")
-        return {**base, **override} if override else base
+        return merge_contexts(base, override) if override else base
 
     def _context_hash(self, context: dict) -> str:
         # Jobs share their parent's context object: hash each object once.
@@ -934,6 +954,18 @@ def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
         scheduler._finish_job(job, value)
     else:
         scheduler._fail_job(job, value)
+
+
+def _then(value: Any, func: Callable[[Any], Any]) -> Any:
+    if type(value) is Promise:
+        return value.then(func)
+    return func(value)
+
+
+def _normalize_limits(limits: Any) -> dict[str, int]:
+    if isinstance(limits, dict):
+        return {str(key): int(value) for key, value in limits.items()}
+    return {str(name): 1 for name in limits}
 
 
 def _safe_repr(value: Any) -> str:
