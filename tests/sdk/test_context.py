@@ -167,7 +167,7 @@ def test_cli_context_merges_over_the_config_context(
             "run",
             "--no-progress",
             "--context",
-            "tool.executor=default",
+            "tool.executor=process",
             "flow.py",
             "tool",
         ],

@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from redun.backends import bulk
 from redun.backends.base import Backend, CallRecord
-from redun.backends.revisions import HEAD_REVISION
+from redun.backends.revisions import HEAD_REVISION, original_redun_message
 from redun.backends.sqlite_direct import (
     DirectSqlite,
     create_fresh,
     current_revision,
+    is_original_redun_file,
     sqlite_file_of,
 )
 from redun.backends.value_store import ValueStore, value_store_from_config
@@ -170,6 +171,8 @@ class DbBackend(Backend):
             return False  # older or newer: migrate.ensure_schema decides
         if os.path.isdir(path):
             return False  # let the engine report it
+        if is_original_redun_file(path):
+            raise BackendError(original_redun_message(f"database {path}"))
         try:
             return create_fresh(path, self.busy_ms) == HEAD_REVISION
         except (sqlite3.Error, OSError):

@@ -84,6 +84,22 @@ _registry: dict[str, str | type[Executor]] = {
 }
 
 
+# Executors that exist without configuration (the original's names included).
+_BUILT_IN = {"default": "threads", "threads": "threads", "local": "threads",
+             "processes": "processes", "process": "processes"}  # fmt: skip
+
+
+def executor_type_for(name: str, section: dict | None) -> str | None:
+    """The executor type of ``[executors.NAME]`` (or of a built-in name); None if unknown.
+
+    ``class = pkg.module.Class`` names a user's executor class; ``type = local``
+    takes the original's ``mode = thread|process`` (see :mod:`redun.executors.local`).
+    """
+    if section is None:
+        return _BUILT_IN.get(name)
+    return str(section.get("class") or section.get("type", "threads"))
+
+
 def register_executor(name: str, cls: str | type[Executor]) -> Any:
     """Register an executor type by name; ``cls`` may be a dotted path, loaded on use."""
     _registry[name] = cls

@@ -32,7 +32,7 @@ from redun.events import (
     JobStateChanged,
     LogLine,
 )
-from redun.executors.base import Executor, get_executor_class
+from redun.executors.base import Executor, executor_type_for, get_executor_class
 from redun.expression import (
     OPERATIONS,
     Expression,
@@ -176,14 +176,8 @@ class Scheduler:
         executor = self.executors.get(name)
         if executor is None:
             section = self._executor_configs.get(name)
-            if section is not None:
-                # class = pkg.module.Class names a user's executor class.
-                type_name = section.get("class") or section.get("type", "threads")
-            elif name in ("default", "threads", "local"):
-                type_name = "threads"
-            elif name == "processes":
-                type_name = "processes"
-            else:
+            type_name = executor_type_for(name, section)
+            if type_name is None:
                 raise UsageError(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
                     "to redun.ini (type = threads|processes|subprocess|docker|aws_batch|gcp_batch|spark)"
