@@ -148,7 +148,10 @@ class Expression(Generic[Result]):
         return None
 
     def __await__(self) -> Any:
-        raise ExpressionError("expressions are evaluated by a redun Scheduler, not awaited")
+        # Inside an `async def` task: the scheduler evaluates it, the task resumes.
+        from redun.scheduler.async_tasks import await_expression
+
+        return await_expression(self)
 
     # Expressions are hashable by identity so they can key dicts and sets.
     __hash__ = object.__hash__

@@ -95,6 +95,8 @@ class Task(Generic[P, R]):
         self._code_hash: Any = None
         self._signature: inspect.Signature | None = None
         self._nout: Any = _UNSET
+        # `async def` tasks run on an event loop (see redun.scheduler.async_tasks).
+        self.is_coroutine: bool = inspect.iscoroutinefunction(func)
         self._validate()
         self._resolve_options()
 
@@ -182,6 +184,10 @@ class Task(Generic[P, R]):
 
             self._code_hash = hash_function_code(self.func)
         return self._code_hash
+
+    def is_async(self) -> bool:
+        """True if the task's function is ``async def`` (it may ``await`` task calls)."""
+        return self.is_coroutine
 
     def recompute_hash(self) -> None:
         self._hash = None

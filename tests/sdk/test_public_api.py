@@ -42,7 +42,8 @@ def test_import_is_light() -> None:
     code = (
         "import sys; import redun; "
         "heavy = [m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
-        "'google.cloud', 'rich', 'redund', 'redun_tui') if m in sys.modules]; "
+        "'google.cloud', 'rich', 'redund', 'redun_tui', 'asyncio', 'alembic') "
+        "if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run(

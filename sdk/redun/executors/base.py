@@ -59,6 +59,10 @@ class Executor:
         for job in jobs:
             self.submit(job)
 
+    def supports_async(self) -> bool:
+        """Whether it runs ``async def`` tasks (their awaits need the scheduler in-process)."""
+        return False
+
     def cancel(self, job: Job) -> None:
         """Stop ``job`` if possible. Local executors cannot interrupt a running thread."""
 

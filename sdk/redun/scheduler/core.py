@@ -68,6 +68,8 @@ _ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 _CANCEL = "cancel"
 # Posted by cancel(): the loop stops the execution when it takes it.
 _CANCEL_RUN = "cancel_run"
+# Posted by an async task that awaits an expression (see redun.scheduler.async_tasks).
+_EVALUATE = "evaluate"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -95,6 +97,11 @@ def set_current_scheduler(scheduler: Scheduler | None) -> None:
 def get_current_job() -> Job | None:
     """The job whose task function is running in this thread, if any."""
     return _current_job.get()
+
+
+def set_job_context(job: Job | None) -> None:
+    """Make ``job`` the current job of this context (an async task's own context)."""
+    _current_job.set(job)
 
 
 class DryRunResult(SchedulerError):
@@ -679,6 +686,8 @@ class Scheduler:
                     assert job.promise is not None
                     job.promise.do_reject(error)
                 continue
+            if not executor.supports_async():
+                batch = self._refuse_async(executor, batch)
             if not executor.reports_start:
                 # Remote and pooled executors: a handed-over job counts as running.
                 for job in batch:
@@ -686,6 +695,22 @@ class Scheduler:
                     self._emit(job)
             self._working.update(batch)
             executor.submit_batch(batch)
+
+    def _refuse_async(self, executor: Executor, batch: list[Job]) -> list[Job]:
+        accepted = []
+        for job in batch:
+            if job.task.is_coroutine:
+                self._release(job)
+                self._fail_job(
+                    job,
+                    SchedulerError(
+                        f"executor {executor.name!r} does not run async tasks "
+                        f"({job.task.fullname} is `async def`); use a thread executor"
+                    ),
+                )
+            else:
+                accepted.append(job)
+        return accepted
 
     def _release(self, job: Job) -> None:
         granted = self._limits.release(job)
@@ -736,6 +761,11 @@ class Scheduler:
             self._release(job)  # granted resources it will never use
         error = JobCancelled(message or f"job {job.id} ({job.task.fullname}) was cancelled")
         self._fail_job(job, error)
+
+    def evaluate_for_job(self, job: Job, expr: Any, callback: Callable[[bool, Any], None]) -> None:
+        """Evaluate ``expr`` as a child of running ``job``; ``callback(ok, value)`` gets the
+        outcome on the scheduler's thread. Thread-safe (async tasks ``await`` through it)."""
+        self._inbox.put((job, _EVALUATE, (expr, callback)))
 
     def post_log(self, job: Job, stream: str, text: str) -> None:
         """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe.
@@ -813,6 +843,15 @@ class Scheduler:
             if job.state is JobState.PENDING:
                 job.transition(JobState.QUEUED)
                 self._emit(job)
+            return
+        if ok is _EVALUATE:
+            expr, callback = value
+            try:
+                promise = self.evaluate(expr, job)
+            except Exception as error:
+                callback(False, error)
+            else:
+                promise.add_waiter(_notify, callback)
             return
         if job in self._working:
             # Its work has stopped: only now are its resources free again.
@@ -938,6 +977,10 @@ class Scheduler:
                 executor.stop()
             except Exception as error:
                 raise ExecutorError(f"stopping executor {executor.name!r} failed") from error
+
+
+def _notify(callback: Callable[[bool, Any], None], ok: bool, value: Any) -> None:
+    callback(ok, value)
 
 
 def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
