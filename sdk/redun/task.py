@@ -55,6 +55,9 @@ class Task(Generic[P, R]):
     # Lets code hashing recognise tasks without importing this module.
     _redun_task = True
     type_name = "redun.Task"
+    # True for a task restored from a cached value whose code has changed since: calls
+    # through it use the task as defined now.
+    stale = False
 
     def __init__(
         self,
@@ -215,9 +218,21 @@ class Task(Generic[P, R]):
         return full
 
     def is_valid(self) -> bool:
-        """True if this task's hash is the registered task's current hash."""
+        """True if this task's hash is the registered task's current hash.
+
+        A task kept in a cached value (returned by a task, or passed to one) is
+        restored with the hash it had; once its code changes it is no longer
+        valid, and neither is the cached value holding it.
+        """
         current = get_task_registry().get(self.fullname)
         return current is not None and current.hash == self.hash
+
+    def _stale_copy(self, recorded_hash: str) -> Task[P, R]:
+        """This task as it was when ``recorded_hash`` was its hash (invalid; see is_valid)."""
+        clone = self._clone()
+        clone._hash = recorded_hash
+        clone.stale = True
+        return clone
 
     # -- options -----------------------------------------------------------
     def get_task_options(self) -> dict:
@@ -362,7 +377,10 @@ def _restore_task(fullname: str, module: str, overrides: dict, hash: str | None 
         raise TaskNotFoundError(
             f"task {fullname!r} is not registered in this process (module {module!r})"
         )
-    return found.options(**overrides) if overrides else found
+    restored = found.options(**overrides) if overrides else found
+    if hash is not None and restored.hash != hash:
+        return restored._stale_copy(hash)
+    return restored
 
 
 class SchedulerTask(Task[P, R]):
@@ -411,6 +429,9 @@ class PartialTask(Task[P, R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.task(*self.args, *args, **{**self.kwargs, **kwargs})
+
+    def is_valid(self) -> bool:
+        return self.task.is_valid()
 
     def partial(self, *args: Any, **kwargs: Any) -> PartialTask[..., R]:
         return PartialTask(self.task, self.args + args, {**self.kwargs, **kwargs})

@@ -191,8 +191,8 @@ def test_a_cache_false_child_runs_every_time_under_a_cached_parent(make) -> None
 
 def test_cache_scope_none_and_cse_as_strings(make) -> None:
     # The original's CacheScope values: CSE shares a call within a run, NONE does not.
-    cse = volatile.options(cache=True, cache_scope="CSE")
-    none = volatile.options(cache=True, cache_scope="NONE")
+    cse = volatile.options(cache_scope="CSE")
+    none = volatile.options(cache_scope="NONE")
     run(make, [cse(5), cse(5)])
     assert CALLS == ["volatile"]
     run(make, [cse(5)])

@@ -80,6 +80,14 @@ class ContextEnv:
     def get_context(self) -> dict:
         return self.context
 
+    @property
+    def prov(self) -> bool:
+        return self._job.prov if self._job is not None else True
+
+    @property
+    def exported(self) -> dict:
+        return self._job.exported if self._job is not None else {}
+
     def __getattr__(self, name: str) -> Any:
         if self._job is None:
             raise AttributeError(name)

@@ -44,7 +44,7 @@ from redun.expression import (
 from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise, drain
 from redun.scheduler.binding import bind_arguments, lazy_defaults
-from redun.scheduler.cache import CacheChecker
+from redun.scheduler.cache import CacheChecker, Replay
 from redun.scheduler.context import ContextEnv, context_from_config, merge_contexts
 from redun.scheduler.job import Execution, Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
@@ -470,7 +470,8 @@ class Scheduler:
 
     def _resolve_task(self, expr: TaskExpression) -> Task:
         task = expr.task
-        if task is None:
+        if task is None or task.stale:
+            # A call through a task restored from the cache runs the task as defined now.
             task = get_task_registry().require(expr.task_name)
             if expr.task_options:
                 task = task.options(**expr.task_options)
@@ -557,12 +558,91 @@ class Scheduler:
         args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
         options, exported = job_options(task, parent)
         context = self._context_for(parent, options)
+        eval_hash = self._eval_hash(task, args_hash, context)
+        return self.add_job(
+            task,
+            expr,
+            parent,
+            args,
+            kwargs,
+            arg_hashes,
+            args_hash,
+            eval_hash,
+            context,
+            options=options,
+            exported=exported,
+            info_params=info_params,
+        )
+
+    def _eval_hash(self, task: Task, args_hash: str, context: dict) -> str:
         if context:
             # The context is an input like the arguments: get_context() reads it
             # anywhere below this call, so a different context is a different call.
-            eval_hash = hash_parts(task.hash, args_hash, self._context_hash(context))
-        else:
-            eval_hash = hash_parts(task.hash, args_hash)
+            return hash_parts(task.hash, args_hash, self._context_hash(context))
+        return hash_parts(task.hash, args_hash)
+
+    def call_inline(
+        self,
+        task: Task,
+        expr: TaskExpression,
+        parent: Job | None,
+        arg_hashes: dict[str, str],
+        run: Callable[[Job, Any], Promise],
+    ) -> Promise:
+        """A scheduler task evaluated as a cached, recorded call of its own (``catch``).
+
+        Args:
+            task: the scheduler task (with the call's options).
+            expr: the scheduler expression being evaluated.
+            parent: the job it is evaluated in.
+            arg_hashes: what identifies the call (name -> hash).
+            run: ``run(job, cached)`` evaluates the call under ``job`` (``cached`` is the
+                expression recorded by an earlier call, or None) and returns a promise;
+                it sets ``job.returned`` to the expression whose value is the result.
+        """
+        args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
+        options, exported = job_options(task, parent)
+        context = self._context_for(parent, options)
+        eval_hash = self._eval_hash(task, args_hash, context)
+        return self.add_job(
+            task,
+            expr,
+            parent,
+            (),
+            {},
+            arg_hashes,
+            args_hash,
+            eval_hash,
+            context,
+            inline=run,
+            options=options,
+            exported=exported,
+        )
+
+    def add_job(
+        self,
+        task: Task,
+        expr: TaskExpression | None,
+        parent: Job | None,
+        args: tuple,
+        kwargs: dict,
+        arg_hashes: dict[str, str],
+        args_hash: str,
+        eval_hash: str,
+        context: dict,
+        *,
+        inline: Callable[[Job, Any], Promise] | None = None,
+        options: dict,
+        exported: dict,
+        info_params: Any = None,
+    ) -> Promise:
+        """A promise of the call's value: a new job, or the job of the same call in this run.
+
+        ``inline`` makes a job of a scheduler task that caches like a call (``catch``):
+        instead of an executor, ``inline(job, None)`` evaluates it, or on a replay
+        ``inline(job, recorded_expression)``; it returns a promise and sets
+        ``job.returned`` to the expression it evaluated.
+        """
         scope = options.get("cache_scope", CacheScope.BACKEND)
         existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
         if existing is not None:
@@ -579,6 +659,7 @@ class Scheduler:
         job.options = options  # shared, read-only
         job.exported = exported
         job.context = context
+        job.inline = inline
         if options is not task.options_view:
             job.executor_name = options.get("executor", "default")
         if info_params:
@@ -588,6 +669,8 @@ class Scheduler:
             # @task(tags=...) / .options(tags=...): on the job, and on the task version.
             self.add_tags("job", job.id, tags)
             self.add_tags("task", task.hash, task.get_task_option("tags") or tags)
+        if (parent is not None and not parent.prov) or not options.get("prov", True):
+            job.prov = False  # not recorded, nor read from the cache (as in the original)
         promise: Promise = Promise()
         job.promise = promise
         if parent is not None:
@@ -597,15 +680,17 @@ class Scheduler:
         # A NONE-scoped job is never shared: keyed by its own id, it is found by nobody.
         self._jobs_by_eval[eval_hash if scope is not CacheScope.NONE else job.id] = job
         self._emit(job)
-        if self._use_cache and scope is CacheScope.BACKEND:
+        if self._use_cache and scope is CacheScope.BACKEND and job.prov:
             self._to_check.append(job)
         else:
             if not self._use_cache:
                 job.reason = "cache disabled"
             elif scope is CacheScope.CSE:
                 job.reason = "task has cache=False"
-            else:
+            elif scope is CacheScope.NONE:
                 job.reason = "task has cache_scope=NONE"
+            else:
+                job.reason = "prov=False: not recorded, so never taken from the cache"
             self._to_run.append(job)
         return promise
 
@@ -648,6 +733,9 @@ class Scheduler:
             if hit is None:
                 self._to_run.append(job)
                 continue
+            if isinstance(hit, Replay):
+                self._replay(job, hit)
+                continue
             job.cached = True
             job.call_hash = hit.call_hash
             job.result_hash = hit.result_hash
@@ -658,7 +746,41 @@ class Scheduler:
             assert job.promise is not None
             job.promise.do_resolve(hit.value)
 
+    def _replay(self, job: Job, replay: Replay) -> None:
+        """Take ``job`` from the cache, re-evaluating the expression its call returned."""
+        job.cached = True
+        job.replayed = True
+        job.reason = replay.reason
+        job.expr_hash = replay.expr_hash
+        self._emit(job)  # still pending (its function does not run), now known as cached
+        if job.inline is not None:
+            self._start_inline(job, replay.expr)
+        else:
+            self._settle_with(job, reduce_value(replay.expr, self._evaluator(job)))
+
+    def _settle_with(self, job: Job, reduced: Any) -> None:
+        if type(reduced) is Promise:
+            reduced.add_waiter(_job_result_ready, (self, job))
+        else:
+            self._finish_job(job, reduced)
+
+    def _start_inline(self, job: Job, cached: Any) -> None:
+        try:
+            outcome = job.inline(job, cached)
+        except Exception as error:
+            self._fail_job(job, error)
+            return
+        self._settle_with(job, outcome)
+
     def _dispatch(self, jobs: list[Job]) -> None:
+        if any(job.inline is not None for job in jobs):
+            # Scheduler tasks that cache like calls evaluate here, in dry runs too.
+            for job in jobs:
+                if job.inline is not None:
+                    job.transition(JobState.RUNNING)
+                    self._emit(job)
+                    self._start_inline(job, None)
+            jobs = [job for job in jobs if job.inline is None]
         if self._dryrun:
             for job in jobs:
                 self._dryrun_jobs.append(job)
@@ -882,10 +1004,11 @@ class Scheduler:
             job.transition(JobState.RUNNING)
             self._emit(job)
         reduced = reduce_value(value, self._evaluator(job))
-        if type(reduced) is Promise:
-            reduced.add_waiter(_job_result_ready, (self, job))
-        else:
-            self._finish_job(job, reduced)
+        if reduced is not value and not job.task.is_coroutine:
+            # It returned expressions: recorded, so that a later run can re-evaluate them
+            # when only calls below this one changed (an async task's awaits are not in it).
+            job.returned = value
+        self._settle_with(job, reduced)
 
     def _finish_job(self, job: Job, result: Any) -> None:
         try:
@@ -900,7 +1023,7 @@ class Scheduler:
         children = [child.call_hash for child in job.child_jobs if child.call_hash]
         job.call_hash = hash_parts(job.task.hash, job.args_hash, result_hash, *children)
         job.reason = job.reason or "no earlier call with this code and these arguments"
-        job.transition(JobState.DONE)
+        job.transition(JobState.CACHED if job.replayed else JobState.DONE)
         self._emit(job)
         assert job.promise is not None
         job.promise.do_resolve(result)
@@ -985,8 +1108,8 @@ def _notify(callback: Callable[[bool, Any], None], ok: bool, value: Any) -> None
 
 def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
     scheduler, job = arg
-    if job.state is not JobState.RUNNING:
-        return
+    if job.state is not JobState.RUNNING and not (job.replayed and job.state is JobState.PENDING):
+        return  # cancelled meanwhile
     if ok:
         scheduler._finish_job(job, value)
     else:
