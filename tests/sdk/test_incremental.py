@@ -8,6 +8,7 @@ object per run, as separate processes would have).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -371,3 +372,65 @@ def test_a_too_deep_expression_reruns_its_parent_correctly(make) -> None:
     assert run(make, chain(3000))[0] == 6000
     assert CALLS.count("chain") == 1 and CALLS.count("leaf") == 3000
     redefine_leaf(1)
+
+
+# -- through the command line: dry run, log and explain --------------------------------
+
+FLOW = """
+from redun import task
+
+redun_namespace = "cli_incremental"
+
+
+@task
+def child(x: int) -> int:
+    return x + 1
+
+
+@task
+def other(x: int) -> int:
+    return x * 2
+
+
+@task
+def parent(x: int) -> int:
+    return child(x) + other(x)
+"""
+
+
+def test_the_cli_says_what_re_ran(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import subprocess
+
+    from tests.conftest import redun_cli
+
+    def redun(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [*redun_cli(), *args], cwd=tmp_path, env=cli_env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    (tmp_path / "flow.py").write_text(FLOW)
+    assert redun("run", "--no-progress", "flow.py", "parent", "--x", "3").stdout.strip() == "10"
+    (tmp_path / "flow.py").write_text(FLOW.replace("x + 1", "x + 2"))
+    dry = redun("run", "--no-progress", "--dryrun", "flow.py", "parent", "--x", "3")
+    assert "1 job(s) would run" in dry.stderr and "cli_incremental.child(3)" in dry.stderr
+    assert "parent(" not in dry.stderr.split("would run:")[1]
+    assert redun("run", "--no-progress", "flow.py", "parent", "--x", "3").stdout.strip() == "11"
+    log = redun("log", "-").stdout
+    assert "CACHED" in log and "(re-evaluated)" in log
+    jobs = {
+        re.search(r"(cli_incremental\.\w+)\(", line).group(1): line  # type: ignore[union-attr]
+        for line in log.splitlines()
+        if line.strip().startswith("Job ")
+    }
+    assert (
+        "CACHED" in jobs["cli_incremental.parent"]
+        and "(re-evaluated)" in jobs["cli_incremental.parent"]
+    )
+    assert "DONE" in jobs["cli_incremental.child"]
+    assert "CACHED" in jobs["cli_incremental.other"]
+    assert "(re-evaluated)" not in jobs["cli_incremental.other"]
+    explained = redun("explain", "-").stdout
+    assert "1 job(s) ran, 2 hit the cache (1 of them re-evaluated" in explained
+    assert "the code of task cli_incremental.child changed" in explained
