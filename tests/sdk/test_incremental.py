@@ -269,6 +269,22 @@ def test_shallow_keeps_its_meaning_one_step_on_its_own_result(make) -> None:
 
 
 @task
+def over_shallow(x: int) -> int:
+    log("over_shallow")
+    return shallow_top(x) + 1
+
+
+def test_a_shallow_call_below_a_full_one_counts_on_its_own_result(make) -> None:
+    redefine_leaf(1)
+    assert run(make, over_shallow(5))[0] == 6 + 106 + 1
+    redefine_leaf(2)
+    result, scheduler = run(make, over_shallow(5))
+    # The change is below the shallow call: for the call above it, nothing changed.
+    assert result == 6 + 106 + 1 and CALLS == [] and len(scheduler.jobs()) == 1
+    redefine_leaf(1)
+
+
+@task
 def fib(n: int) -> int:
     if n < 2:
         return n

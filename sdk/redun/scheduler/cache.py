@@ -8,9 +8,10 @@ argument hashes, same context) when the call is still *valid*:
   takes the result in one step.
 * ``check_valid="full"`` (default): also every call below it in the call tree
   was made by a task whose current hash is the recorded one, their results and
-  the files passed to them are still valid, and none has ``cache=False``. Then
-  the job takes the result in one step, however big the tree: a fully cached
-  recursive workflow is one lookup.
+  the files passed to them are still valid, and none has ``cache=False`` (a
+  ``shallow`` call below counts on its own result only). Then the job takes the
+  result in one step, however big the tree: a fully cached recursive workflow
+  is one lookup.
 
 When a full check fails only *below* the call, the call's own function need
 not run: if it returned an expression, the job is a :class:`Replay` of it:
@@ -61,6 +62,7 @@ class CacheChecker:
         self._valid: dict[str, bool] = {}
         self._why: dict[str, str] = {}  # call hash -> why it is not valid
         self._current_hash: dict[str, str | None] = {}
+        self._shallow: dict[str, bool] = {}
         self._task_has_calls: dict[str, bool] = {}
 
     def _may_have_calls(self, task_hash: str) -> bool:
@@ -170,6 +172,13 @@ class CacheChecker:
             self._current_hash[task_name] = task.hash if task is not None else None
         return self._current_hash[task_name]
 
+    def _is_shallow(self, task_name: str) -> bool:
+        shallow = self._shallow.get(task_name)
+        if shallow is None:
+            task = self.registry.get(task_name)
+            shallow = self._shallow[task_name] = task is not None and task.check_valid == "shallow"
+        return shallow
+
     def _judge_tree(self, roots: list[str], tree: dict[str, CallRecord]) -> None:
         """Set ``self._valid`` for every call in ``tree``, children before parents."""
         unknown = [r.result_hash for r in tree.values() if r.result_needs_check is None]
@@ -197,11 +206,15 @@ class CacheChecker:
                         "a call below it was not recorded (prov=False, or an interrupted run)"
                     )
                     continue
+                # A check_valid="shallow" call below stands for its subtree on its own
+                # result, as it would if it were looked up itself (no_prov() relies on it).
+                shallow = call_hash != root and self._is_shallow(record.task_name)
                 if not expanded:
                     stack.append((call_hash, True))
-                    for child in record.child_call_hashes:
-                        if child not in valid:
-                            stack.append((child, False))
+                    if not shallow:
+                        for child in record.child_call_hashes:
+                            if child not in valid:
+                                stack.append((child, False))
                     continue
                 current = self._task_hash(record.task_name)
                 ok = current == record.task_hash
@@ -235,7 +248,7 @@ class CacheChecker:
                         f"files passed to {record.task_name} (call {call_hash[:8]}) "
                         "changed or were deleted"
                     )
-                if ok:
+                if ok and not shallow:
                     for child in record.child_call_hashes:
                         if not valid.get(child, False):
                             ok = False
