@@ -34,6 +34,7 @@ class ThreadExecutor(Executor):
         self._queue: SimpleQueue[Job | None] = SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        self._waiting = 0  # jobs queued that no thread has taken yet
         self._lock = threading.Lock()
         self._async: AsyncRunner | None = None
 
@@ -69,7 +70,10 @@ class ThreadExecutor(Executor):
 
     def _grow(self, wanted: int) -> None:
         with self._lock:
-            missing = min(wanted - self._idle, self.max_workers - len(self._threads))
+            # Every queued job not yet taken needs an idle thread, not only the new ones: a
+            # thread started for an earlier job may not have taken it yet.
+            self._waiting += wanted
+            missing = min(self._waiting - self._idle, self.max_workers - len(self._threads))
             for _ in range(max(0, missing)):
                 thread = threading.Thread(
                     target=self._work, name=f"redun-{self.name}-{len(self._threads)}", daemon=True
@@ -88,6 +92,7 @@ class ThreadExecutor(Executor):
                 return
             with lock:
                 self._idle -= 1
+                self._waiting -= 1
             scheduler.run_job_function(job)
             with lock:
                 self._idle += 1
@@ -96,6 +101,7 @@ class ThreadExecutor(Executor):
         with self._lock:
             threads, self._threads = self._threads, []
             self._idle = 0
+            self._waiting = 0
         for _ in threads:
             self._queue.put(_STOP)
         for thread in threads:

@@ -40,26 +40,9 @@ def merge_contexts(*layers: dict | None) -> dict:
         return layers[0] if layers and layers[0] is not None else {}
     if len(given) == 1:
         return given[0]
-    merged: dict = {}
-    for layer in given:
-        _merge_into(merged, layer)
-    return merged
+    from redun.utils import merge_dicts
 
-
-def _merge_into(target: dict, layer: dict) -> None:
-    # Iterative: a context nested a thousand levels deep must not recurse.
-    stack = [(target, layer)]
-    while stack:
-        into, source = stack.pop()
-        for key, value in source.items():
-            current = into.get(key)
-            if isinstance(value, dict) and isinstance(current, dict):
-                # Copy before merging: the layers' own dicts are never changed.
-                copy = dict(current)
-                into[key] = copy
-                stack.append((copy, value))
-            else:
-                into[key] = value
+    return merge_dicts(given)
 
 
 class ContextEnv:

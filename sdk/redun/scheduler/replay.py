@@ -24,10 +24,13 @@ import hashlib
 import pickle
 from typing import Any
 
-from redun.expression import SchedulerExpression, SimpleExpression, TaskExpression, ValueExpression
-
-_SEQUENCES = frozenset({list, tuple, set, frozenset})
-_ATOMS = frozenset({int, str, float, bool, type(None), bytes, complex})
+from redun.expression import (
+    Expression,
+    SchedulerExpression,
+    SimpleExpression,
+    TaskExpression,
+    ValueExpression,
+)
 
 # Why a job re-evaluated its cached expression; ``redun explain`` recognises it.
 REPLAY_REASON_PREFIX = "cached call re-evaluated, "
@@ -99,29 +102,29 @@ def _still_valid(value: Any) -> bool:
     """False if a file or a task value inside ``value`` changed (calls' own tasks do not
     count: they are looked up by name when the expression is evaluated)."""
     from redun.backends.base import value_is_valid
+    from redun.nested import ATOMS, iter_nested_value
 
     stack = [value]
     seen: set[int] = set()
     while stack:
-        item = stack.pop()
-        cls = type(item)
-        if cls in _ATOMS:
+        node = stack.pop()
+        if id(node) in seen:
             continue
+        seen.add(id(node))
+        cls = type(node)
         if cls is TaskExpression or cls is SchedulerExpression:
-            if id(item) not in seen:
-                seen.add(id(item))
-                stack.extend((item.args, item.kwargs, item.task_options))
+            parts: Any = (node.args, node.kwargs, node.task_options)
         elif cls is SimpleExpression:
-            if id(item) not in seen:
-                seen.add(id(item))
-                stack.extend((item.args, item.kwargs))
+            parts = (node.args, node.kwargs)
         elif cls is ValueExpression:
-            stack.append(item.value)
-        elif cls in _SEQUENCES:
-            stack.extend(item)
-        elif cls is dict:
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif not value_is_valid(item):
-            return False
+            parts = node.value
+        else:
+            parts = node  # the value around the expressions
+        for leaf in iter_nested_value(parts):
+            if type(leaf) in ATOMS:
+                continue
+            if isinstance(leaf, Expression):
+                stack.append(leaf)
+            elif not value_is_valid(leaf):
+                return False
     return True
