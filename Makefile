@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-stop test test-slow lint typecheck bench clean
+.PHONY: setup demo demo-stop test test-slow lint typecheck bench compat clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# redun's own public-API tests (the "P tier" of insitro/redun 0.44.1) against this
+# engine, through the compat harness that lives beside the project (../shared/compat,
+# or $(COMPAT_CHECK)). The floor only rises: raise COMPAT_FLOOR when more tests pass,
+# never lower it. Without the harness (a clone on its own) the step says so and skips.
+COMPAT_FLOOR ?= 94
+COMPAT_CHECK ?= $(firstword $(wildcard ../shared/compat/check ../../shared/compat/check))
+compat: $(STAMP)
+	@if [ -n "$(COMPAT_CHECK)" ] && [ -x "$(COMPAT_CHECK)" ]; then \
+		$(COMPAT_CHECK) --fail-under $(COMPAT_FLOOR); \
+	else \
+		echo "compat: skipped: the harness (../shared/compat/check) is not beside this checkout; set COMPAT_CHECK=PATH to run it"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -1,5 +1,9 @@
 """Configuration: ``redun.ini`` in the config directory (``.redun/`` by default).
 
+As in the original, the user's file is read over the defaults (so a file without
+``[backend]`` keeps the SQLite cache in the config directory), and a relative
+``db_uri = sqlite:///redun.db`` is relative to the config directory.
+
 Sections used by the SDK::
 
     [backend]
@@ -9,7 +13,7 @@ Sections used by the SDK::
     context = {"key": "value"}       # JSON, read by redun.get_context()
 
     [executors.default]
-    type = threads
+    type = threads                   # or local (mode = thread|process), processes, ...
     max_workers = 20
 
     [limits]
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -136,11 +141,15 @@ def load_config(
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(DEFAULT_INI)
     config = Config(configdir=config_dir)
+    # The user's file is read over the defaults, as the original does: a redun.ini
+    # without [backend] still keeps its cache in the config directory.
+    config.read_string(DEFAULT_INI)
     if os.path.exists(path):
         config.read_path(path)
         check_config(config, path, check_types=check_types)
-    else:
-        config.read_string(DEFAULT_INI)
+    backend = config.get("backend")
+    if backend and backend.get("db_uri"):
+        backend["db_uri"] = absolute_db_uri(backend["db_uri"], config_dir)
     # Process-wide settings a workflow's config chooses: [file] hash = stat|content.
     from redun.file.hash_mode import configure_hash_mode
 
@@ -222,6 +231,29 @@ def check_config(config: Config, source: str, *, check_types: bool = True) -> No
             parsed = None
         if not isinstance(parsed, dict):
             raise bad("scheduler", "context", context, "a JSON object")
+
+
+# The original's default before it made db_uri relative to the config directory.
+_OLD_DEFAULT_URI = "sqlite:///.redun/redun.db"
+_RELATIVE_SQLITE = re.compile(r"^(?P<scheme>sqlite(\+\w+)?):///(?P<path>[^/].*)$")
+
+
+def absolute_db_uri(uri: str, config_dir: str) -> str:
+    """A SQLite URL with a relative path, made absolute against ``config_dir``.
+
+    ``sqlite:///redun.db`` in ``.redun/redun.ini`` is ``.redun/redun.db``, wherever
+    the command runs; other URLs (absolute paths, in-memory, servers) are unchanged.
+    """
+    if uri.strip() == _OLD_DEFAULT_URI:
+        uri = "sqlite:///redun.db"
+    match = _RELATIVE_SQLITE.match(uri.strip())
+    if match is None:
+        return uri
+    path = match.group("path")
+    if path.startswith((":memory:", "file:", "~")):
+        return uri
+    absolute = os.path.join(os.path.abspath(config_dir), path)
+    return f"{match.group('scheme')}:///{absolute}"
 
 
 def find_config_dir(explicit: str | None) -> str:

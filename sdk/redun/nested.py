@@ -172,14 +172,19 @@ class ValueWalk:
     Args:
         value: what to walk.
         budget: how many non-atomic objects to visit at most (None: no limit).
+        tasks: also yield the tasks inside (a task kept in a cached value has a
+            validity too: it is stale once its code changed).
     """
 
-    __slots__ = ("value", "budget", "complete")
+    __slots__ = ("value", "budget", "complete", "tasks")
 
-    def __init__(self, value: Any, budget: int | None = DEFAULT_BUDGET) -> None:
+    def __init__(
+        self, value: Any, budget: int | None = DEFAULT_BUDGET, *, tasks: bool = False
+    ) -> None:
         self.value = value
         self.budget = budget
         self.complete = True
+        self.tasks = tasks
 
     def __iter__(self) -> Iterator[Any]:
         budget = self.budget
@@ -196,6 +201,8 @@ class ValueWalk:
                     return
             kind = kind_of(item)
             if kind == Kind.LEAF:
+                if self.tasks and getattr(type(item), "_redun_task", False):
+                    yield item
                 continue
             key = id(item)
             if key in seen:
@@ -206,17 +213,19 @@ class ValueWalk:
             stack.extend(children(item, kind))
 
 
-def holds_values(value: Any, budget: int | None = DEFAULT_BUDGET) -> bool:
-    """True if ``value`` holds a Value, or is too large to tell within ``budget``."""
-    walk = ValueWalk(value, budget)
+def holds_values(value: Any, budget: int | None = DEFAULT_BUDGET, *, tasks: bool = False) -> bool:
+    """True if ``value`` holds a Value (or a task, with ``tasks``), or is too large to tell
+    within ``budget``."""
+    walk = ValueWalk(value, budget, tasks=tasks)
     for _ in walk:
         return True
     return not walk.complete
 
 
-def all_valid(value: Any) -> bool:
-    """False if any Value inside ``value`` says it is no longer valid (walks all of it)."""
-    return all(item.is_valid() for item in ValueWalk(value, None))
+def all_valid(value: Any, *, tasks: bool = False) -> bool:
+    """False if any Value (or task, with ``tasks``) inside ``value`` says it is no longer
+    valid (walks all of it)."""
+    return all(item.is_valid() for item in ValueWalk(value, None, tasks=tasks))
 
 
 _LEAVE = object()  # marks, on the stack, the end of a container's items

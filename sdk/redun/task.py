@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from redun.errors import TaskNotFoundError, TaskOptionError, UsageError
-from redun.expression import SchedulerExpression, TaskExpression
+from redun.expression import Expression, SchedulerExpression, TaskExpression
 from redun.namespace import compute_namespace
 from redun.task_options import CacheCheckValid, CacheScope, normalize_cache_options
 
@@ -55,6 +55,9 @@ class Task(Generic[P, R]):
     # Lets code hashing recognise tasks without importing this module.
     _redun_task = True
     type_name = "redun.Task"
+    # True for a task restored from a cached value whose code has changed since: calls
+    # through it use the task as defined now.
+    stale = False
 
     def __init__(
         self,
@@ -95,16 +98,23 @@ class Task(Generic[P, R]):
         self._code_hash: Any = None
         self._signature: inspect.Signature | None = None
         self._nout: Any = _UNSET
+        # `async def` tasks run on an event loop (see redun.scheduler.async_tasks).
+        self.is_coroutine: bool = inspect.iscoroutinefunction(func)
         self._validate()
         self._resolve_options()
 
     def _resolve_options(self) -> None:
-        # Resolved once: the scheduler reads these for every job.
+        # Resolved once: the scheduler reads these for every job. Options given as
+        # expressions (executor=get_context("tool.executor")) are evaluated per call;
+        # until then the defaults stand in for them.
         options = self.options_view = self.get_task_options()
-        self.cache_scope: CacheScope = options.get("cache_scope", CacheScope.BACKEND)
+        lazy = frozenset(key for key, value in options.items() if isinstance(value, Expression))
+        self.lazy_options: frozenset[str] = lazy
+        concrete = {key: value for key, value in options.items() if key not in lazy}
+        self.cache_scope: CacheScope = concrete.get("cache_scope", CacheScope.BACKEND)
         self.cache: bool = self.cache_scope is CacheScope.BACKEND
-        self.check_valid: str = options.get("check_valid", CacheCheckValid.FULL).value
-        self.executor_name: str = options.get("executor", "default")
+        self.check_valid: str = concrete.get("check_valid", CacheCheckValid.FULL).value
+        self.executor_name: str = concrete.get("executor", "default")
 
     # -- identity --------------------------------------------------------
     def _validate(self) -> None:
@@ -116,7 +126,11 @@ class Task(Generic[P, R]):
             raise UsageError(
                 f"task namespace {self.namespace!r} must use letters, digits, '_' and '.'"
             )
-        options = self.get_task_options()
+        options = {
+            key: value
+            for key, value in self.get_task_options().items()
+            if not isinstance(value, Expression)
+        }
         nout = options.get("nout")
         if nout is not None and (not isinstance(nout, int) or isinstance(nout, bool) or nout < 0):
             raise TaskOptionError(
@@ -174,6 +188,10 @@ class Task(Generic[P, R]):
             self._code_hash = hash_function_code(self.func)
         return self._code_hash
 
+    def is_async(self) -> bool:
+        """True if the task's function is ``async def`` (it may ``await`` task calls)."""
+        return self.is_coroutine
+
     def recompute_hash(self) -> None:
         self._hash = None
         self._full_hash = None
@@ -200,9 +218,21 @@ class Task(Generic[P, R]):
         return full
 
     def is_valid(self) -> bool:
-        """True if this task's hash is the registered task's current hash."""
+        """True if this task's hash is the registered task's current hash.
+
+        A task kept in a cached value (returned by a task, or passed to one) is
+        restored with the hash it had; once its code changes it is no longer
+        valid, and neither is the cached value holding it.
+        """
         current = get_task_registry().get(self.fullname)
         return current is not None and current.hash == self.hash
+
+    def _stale_copy(self, recorded_hash: str) -> Task[P, R]:
+        """This task as it was when ``recorded_hash`` was its hash (invalid; see is_valid)."""
+        clone = self._clone()
+        clone._hash = recorded_hash
+        clone.stale = True
+        return clone
 
     # -- options -----------------------------------------------------------
     def get_task_options(self) -> dict:
@@ -232,8 +262,10 @@ class Task(Generic[P, R]):
 
     def update_context(self, context: dict | None = None, **kwargs: Any) -> Task[P, R]:
         """A copy of this task with context values overridden for its jobs."""
+        from redun.scheduler.context import merge_contexts
+
         previous = self._task_options_override.get("_context_override", {})
-        return self.options(_context_override={**previous, **(context or {}), **kwargs})
+        return self.options(_context_override=merge_contexts(previous, context, kwargs))
 
     def _clone(self, **changes: Any) -> Task[P, R]:
         clone = cast("Task[P, R]", object.__new__(type(self)))
@@ -345,7 +377,10 @@ def _restore_task(fullname: str, module: str, overrides: dict, hash: str | None 
         raise TaskNotFoundError(
             f"task {fullname!r} is not registered in this process (module {module!r})"
         )
-    return found.options(**overrides) if overrides else found
+    restored = found.options(**overrides) if overrides else found
+    if hash is not None and restored.hash != hash:
+        return restored._stale_copy(hash)
+    return restored
 
 
 class SchedulerTask(Task[P, R]):
@@ -394,6 +429,9 @@ class PartialTask(Task[P, R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.task(*self.args, *args, **{**self.kwargs, **kwargs})
+
+    def is_valid(self) -> bool:
+        return self.task.is_valid()
 
     def partial(self, *args: Any, **kwargs: Any) -> PartialTask[..., R]:
         return PartialTask(self.task, self.args + args, {**self.kwargs, **kwargs})

@@ -53,12 +53,16 @@ def normalize_cache_options(options: dict, where: str) -> dict:
     """
     if "cache" not in options and "cache_scope" not in options and "check_valid" not in options:
         return options
+    from redun.expression import Expression
+
     result = dict(options)
-    if "cache" in result:
+    # An option given as an expression (cache=get_context("use_cache")) is evaluated per
+    # call by the scheduler, and normalised then.
+    if "cache" in result and not isinstance(result["cache"], Expression):
         result["cache_scope"] = CacheScope.BACKEND if result.pop("cache") else CacheScope.CSE
-    if "cache_scope" in result:
+    if "cache_scope" in result and not isinstance(result["cache_scope"], Expression):
         result["cache_scope"] = _member(CacheScope, result["cache_scope"], "cache_scope", where)
-    if "check_valid" in result:
+    if "check_valid" in result and not isinstance(result["check_valid"], Expression):
         result["check_valid"] = _member(
             CacheCheckValid, result["check_valid"], "check_valid", where
         )

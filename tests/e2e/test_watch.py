@@ -85,23 +85,23 @@ def test_source_edits_rerun_exactly_what_they_affect(watched: Watched) -> None:
     assert run.trigger is not None
     assert run.trigger["changed_paths"] == [str(watched.path("helpers.py"))]
     assert run.finished["result"] == "24"
-    assert run.ran == {"scaled", "combine", "main"}
-    assert run.cached == {"offset", "words"}
+    assert run.ran == {"scaled", "combine"}
+    assert run.cached == {"offset", "words", "main"}
 
     # a helper function's body
     mark = watched.events.mark()
     edit(watched.path("helpers.py"), "return x * FACTOR", "return x * FACTOR + 1")
     run = watched.events.next_run(mark)
     assert run.finished["result"] == "25"
-    assert run.ran == {"scaled", "combine", "main"}
+    assert run.ran == {"scaled", "combine"}
 
     # a module-level constant of the workflow
     mark = watched.events.mark()
     edit(watched.path("flow.py"), "OFFSET = 10", "OFFSET = 20")
     run = watched.events.next_run(mark)
     assert run.finished["result"] == "35"
-    assert run.ran == {"offset", "combine", "main"}
-    assert run.cached == {"scaled", "words"}
+    assert run.ran == {"offset", "combine"}
+    assert run.cached == {"scaled", "words", "main"}
 
 
 def test_a_data_edit_reruns_only_its_reader(watched: Watched) -> None:
@@ -158,7 +158,7 @@ def test_a_syntax_error_fails_the_run_and_the_watch_lives_on(watched: Watched) -
     save(flow, good.replace("OFFSET = 10", "OFFSET = 11"))
     run = watched.events.next_run(mark)
     assert run.finished["status"] == "done" and run.finished["result"] == "23"
-    assert run.ran == {"offset", "combine", "main"}
+    assert run.ran == {"offset", "combine"}
     assert watched.info().last_status == 2  # DONE
 
 
@@ -176,7 +176,7 @@ def test_a_burst_of_saves_is_one_run(watched: Watched) -> None:
     run = watched.events.next_run(mark)
     assert run.trigger is not None
     assert run.trigger["changed_paths"] == [str(flow)]
-    assert run.ran == {"offset", "combine", "main"}
+    assert run.ran == {"offset", "combine"}
     assert run.finished["result"] == "42"
     end = watched.events.mark()
 
@@ -340,7 +340,7 @@ def test_watches_survive_a_daemon_restart(fresh_daemon: Daemon) -> None:
         assert client.result(caught_up.id, timeout=30) == 27
         jobs = client.execution(caught_up.id, include_jobs=True).jobs
         ran = {job.task.rsplit(".", 1)[-1] for job in jobs if not job.cached}
-        assert ran == {"scaled", "combine", "main"}
+        assert ran == {"scaled", "combine"}
 
         # and the watch reacts to edits as before
         events = WatchEvents(daemon.client(), info.id)

@@ -672,3 +672,19 @@ def test_code_hash_is_stable_across_processes(tmp_path):
         )
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+def test_closure_accumulators_count_by_type(load):
+    source = """
+    def make(log):
+        def task(x):
+            log.append(x)
+            return x
+        return task
+
+    task = make([])
+    """
+    base = code_hash(load, {"wf": source})
+    filled = code_hash(load, {"wf": source.replace("make([])", "make([1, 2])")})
+    assert "closure:log" in base.parts
+    assert filled.digest == base.digest

@@ -98,6 +98,40 @@ def test_old_database_is_migrated_on_first_use(tmp_path: Path) -> None:
     backend.close()
 
 
+def test_revision_0004_marks_recorded_task_values_for_checking(tmp_path: Path) -> None:
+    path = tmp_path / "r3.db"
+    engine = sa.create_engine(sqlite_url(path))
+    with engine.begin() as conn:
+        run_alembic(conn, "upgrade", "0003")
+        conn.execute(
+            sa.text(
+                "INSERT INTO redun_value (hash, type_name, format, location, data, size, "
+                "needs_check, preview) VALUES "
+                "('vt', 'redun.task.Task', 'pickle', 'inline', x'00', 1, 0, 'Task'), "
+                "('vi', 'int', 'pickle', 'inline', x'00', 1, 0, '7')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO redun_call_node (call_hash, task_hash, task_name, args_hash, "
+                "eval_hash, result_hash, result_needs_check, time) VALUES "
+                "('ct', 't', 'f.chooser', 'a', 'et', 'vt', 0, 1.0), "
+                "('ci', 't', 'f.count', 'a', 'ei', 'vi', 0, 1.0)"
+            )
+        )
+        conn.execute(sa.text("INSERT INTO redun_evaluation VALUES ('et', 'ct', 1.0)"))
+        conn.execute(sa.text("INSERT INTO redun_evaluation VALUES ('ei', 'ci', 1.0)"))
+    engine.dispose()
+    backend = DbBackend(sqlite_url(path))
+    backend.load()
+    found = backend.find_calls(["et", "ei"])
+    # A task returned as a value is checked now (it is stale once its code changes).
+    assert found["et"].result_needs_check is True and found["ei"].result_needs_check is False
+    assert backend.values_needing_check(["vt", "vi"]) == {"vt"}
+    assert found["et"].expr_hash is None and found["et"].cacheable is True
+    backend.close()
+
+
 def test_migrated_schema_equals_a_fresh_one(tmp_path: Path) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

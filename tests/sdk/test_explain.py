@@ -135,7 +135,9 @@ def test_child_code_change_explains_the_parent(project: Path, cli_env: dict[str,
     (project / "flow.py").write_text(WORKFLOW.replace("return x + 1", "return x + 2"))
     run_ok(project, cli_env, "flow.py", "parent", "--x", "1")
     data = explain_json(project, cli_env, last_job(project, cli_env, "ex.parent"))
-    assert "same code and arguments" in data["summary"]
+    assert data["outcome"] == "cached"
+    assert "same task code and arguments" in data["summary"]
+    assert "evaluated again" in data["summary"]
     (change,) = data["changes"]
     assert change["kind"] == "validity"
     assert "the code of task ex.child changed" in change["message"]
@@ -162,9 +164,11 @@ def test_run_explain_reports_every_task(project: Path, cli_env: dict[str, str]) 
     (project / "flow.py").write_text(WORKFLOW.replace("SCALE = 2", "SCALE = 3"))
     result = run_ok(project, cli_env, "--explain", "flow.py", "main", "--n", "2")
     err = result.stderr
-    assert "[redun] explain: 3 job(s) ran, 0 hit the cache" in err
+    assert "[redun] explain: 2 job(s) ran, 1 hit the cache (1 of them re-evaluated" in err
     assert "ex.step(0): ran" in err and "module constant flow.SCALE changed" in err
-    assert "the code of task ex.step changed" in err  # why main itself re-ran
+    # main did not run: its recorded expression was evaluated again, and this is why.
+    assert "ex.main(n=2): cached" in err
+    assert "the code of task ex.step changed" in err
     dry = run_ok(project, cli_env, "--dryrun", "--explain", "flow.py", "main", "--n", "3")
     assert "would run" in dry.stderr and "argument n changed: 2 -> 3" in dry.stderr
 

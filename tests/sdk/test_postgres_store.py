@@ -211,3 +211,23 @@ def test_in_process_writer_and_tags_on_postgres(pg_url: str, tmp_path: Path) -> 
     assert execution.tags == {"team": "data"} and execution.status == "done"
     assert backend.query("SELECT COUNT(*) FROM redun_job")[0][0] == 5
     backend.close()
+
+
+def test_an_original_redun_database_is_left_untouched(pg_url: str) -> None:
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        for statement in (
+            "CREATE TABLE redun_version (id VARCHAR PRIMARY KEY, version INTEGER)",
+            "CREATE TABLE call_node (call_hash VARCHAR(40) PRIMARY KEY)",
+            "CREATE TABLE call_edge (parent_id VARCHAR(40), child_id VARCHAR(40))",
+            "CREATE TABLE execution (id VARCHAR PRIMARY KEY)",
+            "CREATE TABLE job (id VARCHAR PRIMARY KEY)",
+            "CREATE TABLE value (value_hash VARCHAR(40) PRIMARY KEY)",
+        ):
+            conn.execute(sa.text(statement))
+    backend = DbBackend(pg_url)
+    with pytest.raises(Exception, match="original redun"):
+        backend.load()
+    tables = set(sa.inspect(engine).get_table_names())
+    assert tables == {"redun_version", "call_node", "call_edge", "execution", "job", "value"}
+    engine.dispose()

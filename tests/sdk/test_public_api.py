@@ -42,7 +42,8 @@ def test_import_is_light() -> None:
     code = (
         "import sys; import redun; "
         "heavy = [m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
-        "'google.cloud', 'rich', 'redund', 'redun_tui') if m in sys.modules]; "
+        "'google.cloud', 'rich', 'redund', 'redun_tui', 'asyncio', 'alembic') "
+        "if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run(
@@ -84,6 +85,15 @@ def test_bad_task_options_are_refused() -> None:
         @task(config_args=["missing"])
         def bad2(x: int) -> None:
             pass
+
+
+@pytest.mark.parametrize("nout", ["3", -1, 2.0])
+def test_a_bad_nout_is_a_type_error_as_in_the_original(nout: object) -> None:
+    with pytest.raises(TypeError, match="nout must be a non-negative int"):
+
+        @task(nout=nout)
+        def make_list() -> list[int]:
+            return [1, 2, 3]
 
 
 def test_config_args_do_not_count_in_the_cache_key() -> None:

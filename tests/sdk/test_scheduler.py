@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -385,3 +386,38 @@ def test_context_is_an_input_of_the_cache_key() -> None:
     assert scheduler.run(words_below(), context=hi) == ["hi", "hi"]
     assert [job.cached for job in scheduler.jobs()] == [True]
     assert scheduler.run(word_default("given"), context=hi) == "given"
+
+
+@dataclasses.dataclass
+class Link:
+    value: str
+    next_: Link | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    items: list
+    label: str = dataclasses.field(default="x", init=False)
+
+
+@task
+def to_str(x: int) -> str:
+    return str(x)
+
+
+@task
+def linked(values: list[int]) -> Link | None:
+    node = None
+    for value in reversed(values):
+        node = Link(to_str(value), node)  # type: ignore[arg-type]
+    return node
+
+
+def test_expressions_inside_dataclasses_are_evaluated() -> None:
+    scheduler = Scheduler()
+    assert scheduler.run(Link(to_str(1), Link(to_str(2), None))) == Link("1", Link("2", None))  # type: ignore[arg-type]
+    assert scheduler.run(linked([1, 2, 3])) == Link("1", Link("2", Link("3", None)))
+    frozen = scheduler.run(Frozen([to_str(4), 5]))
+    assert frozen == Frozen(["4", 5]) and frozen.label == "x"
+    plain = Link("a", None)
+    assert scheduler.run(plain) is plain  # nothing to evaluate: the same object

@@ -378,12 +378,15 @@ def test_check_valid_full_and_shallow(url: str) -> None:
         return x + 100
 
     full = make_scheduler(url)
-    full.run(outer_full(1))
-    # A task below the recorded call changed: the parent runs again (it still calls the
-    # task object it closed over, whose own call is a hit).
+    # A task below the recorded call changed: the parent's own call is still cached, and
+    # the expression it returned, inner_cv(1), is evaluated again with inner_cv as it is
+    # defined now (tasks are called by name, as in the original).
+    assert full.run(outer_full(1)) == 101
     (parent,) = [job for job in full.jobs() if job.task.name == "outer_full"]
-    assert not parent.cached
+    assert parent.cached and parent.replayed
     assert "the code of task test_store.inner_cv changed" in parent.reason
+    (child,) = [job for job in full.jobs() if job.task.name == "inner_cv"]
+    assert not child.cached
     shallow = make_scheduler(url)
     assert shallow.run(outer_shallow(1)) == 2  # only its own result is checked
     assert [job.cached for job in shallow.jobs()] == [True]

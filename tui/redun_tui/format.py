@@ -99,7 +99,7 @@ def job_label(job: JobInfo, now: float, *, children: int = 0) -> Text:
     if job.executor:
         text.append(f"  [{job.executor}]", style="grey50")
     if job.cached:
-        text.append("  cache hit", style="cyan")
+        text.append("  cache hit, re-evaluated" if job.reevaluated else "  cache hit", style="cyan")
     if children:
         text.append(f"  ({children} child{'ren' if children != 1 else ''})", style="grey50")
     return text

@@ -36,6 +36,12 @@ class CallRecord:
     time: float = 0.0
     # Whether the result holds values with their own validity (files); None: unknown.
     result_needs_check: bool | None = None
+    # The expression the task returned (a value hash), when its result came from calls
+    # below it: a cached call whose subtree changed re-evaluates it (scheduler.replay).
+    expr_hash: str | None = None
+    # False for a call of a task with cache=False: a call above it is never taken
+    # whole from the cache, so this one runs again every time.
+    cacheable: bool = True
 
 
 @dataclass(slots=True)
@@ -109,16 +115,17 @@ class Backend:
 
 
 def needs_validity_check(value: Any) -> bool:
-    """True if ``value`` holds a :class:`Value` whose ``is_valid`` can turn False.
+    """True if ``value`` holds a :class:`Value` or a task, whose validity can turn False.
 
     (Or is too large to tell: see :func:`redun.nested.holds_values`.)
     """
-    return holds_values(value)
+    return holds_values(value, tasks=True)
 
 
 def value_is_valid(value: Any) -> bool:
-    """False if any :class:`Value` inside ``value`` reports itself no longer valid."""
-    return all_valid(value)
+    """False if any :class:`Value` inside ``value`` reports itself no longer valid, or any
+    task inside it has changed its code since (a task kept in a cached value is stale)."""
+    return all_valid(value, tasks=True)
 
 
 def type_name_of(value: Any) -> str:
@@ -129,8 +136,8 @@ def type_name_of(value: Any) -> str:
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
-def call_record_for(job: Job) -> CallRecord:
-    """The call record of a finished job."""
+def call_record_for(job: Job, expr_hash: str | None = None) -> CallRecord:
+    """The call record of a finished job (``expr_hash``: its recorded expression's)."""
     assert job.call_hash is not None and job.result_hash is not None
     return CallRecord(
         call_hash=job.call_hash,
@@ -142,6 +149,8 @@ def call_record_for(job: Job) -> CallRecord:
         child_call_hashes=tuple(c.call_hash for c in job.child_jobs if c.call_hash),
         arg_hashes=job.arg_hashes,
         time=job.end_time or time.time(),
+        expr_hash=expr_hash or job.expr_hash,
+        cacheable=job.task.cache,
     )
 
 

@@ -27,7 +27,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "redun_call_edge": ("parent_call_hash", "position", "child_call_hash"),
     "redun_call_node": (
         "call_hash", "task_hash", "task_name", "args_hash", "eval_hash", "result_hash",
-        "result_needs_check", "arg_hashes", "time",
+        "result_needs_check", "arg_hashes", "time", "expr_hash", "cacheable",
     ),
     "redun_evaluation": ("eval_hash", "call_hash", "time"),
     "redun_execution": (

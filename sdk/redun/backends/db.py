@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from redun.backends import bulk
 from redun.backends.base import Backend, CallRecord
-from redun.backends.revisions import HEAD_REVISION
+from redun.backends.revisions import HEAD_REVISION, original_redun_message
 from redun.backends.sqlite_direct import (
     DirectSqlite,
     create_fresh,
     current_revision,
+    is_original_redun_file,
     sqlite_file_of,
 )
 from redun.backends.value_store import ValueStore, value_store_from_config
@@ -170,6 +171,8 @@ class DbBackend(Backend):
             return False  # older or newer: migrate.ensure_schema decides
         if os.path.isdir(path):
             return False  # let the engine report it
+        if is_original_redun_file(path):
+            raise BackendError(original_redun_message(f"database {path}"))
         try:
             return create_fresh(path, self.busy_ms) == HEAD_REVISION
         except (sqlite3.Error, OSError):
@@ -253,13 +256,23 @@ class DbBackend(Backend):
         found: dict[str, CallRecord] = {}
         rows = self.query_in(
             "SELECT e.eval_hash, c.call_hash, c.task_name, c.task_hash, c.args_hash, "
-            "c.result_hash, c.result_needs_check FROM redun_evaluation e "
-            "JOIN redun_call_node c ON c.call_hash = e.call_hash "
+            "c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable "
+            "FROM redun_evaluation e JOIN redun_call_node c ON c.call_hash = e.call_hash "
             "WHERE e.eval_hash IN :hashes",
             "hashes",
             eval_hashes,
         )
-        for eval_hash, call_hash, task_name, task_hash, args_hash, result_hash, check in rows:
+        for (
+            eval_hash,
+            call_hash,
+            task_name,
+            task_hash,
+            args_hash,
+            result_hash,
+            check,
+            expr_hash,
+            cacheable,
+        ) in rows:
             found[eval_hash] = CallRecord(
                 call_hash,
                 task_name,
@@ -268,6 +281,8 @@ class DbBackend(Backend):
                 eval_hash,
                 result_hash,
                 result_needs_check=None if check is None else bool(check),
+                expr_hash=expr_hash,
+                cacheable=cacheable is None or bool(cacheable),
             )
         return found
 
@@ -281,7 +296,8 @@ class DbBackend(Backend):
             " UNION SELECT e.child_call_hash FROM redun_call_edge e"
             " JOIN tree t ON e.parent_call_hash = t.h) "
             "SELECT c.call_hash, c.task_name, c.task_hash, c.args_hash, c.eval_hash,"
-            " c.result_hash, c.result_needs_check, e.position, e.child_call_hash"
+            " c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable,"
+            " e.position, e.child_call_hash"
             " FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
             " LEFT JOIN redun_call_edge e ON e.parent_call_hash = c.call_hash",
             "roots",
@@ -295,6 +311,8 @@ class DbBackend(Backend):
             eval_hash,
             result_hash,
             check,
+            expr_hash,
+            cacheable,
             position,
             child,
         ) in rows:
@@ -307,6 +325,8 @@ class DbBackend(Backend):
                     eval_hash,
                     result_hash,
                     result_needs_check=None if check is None else bool(check),
+                    expr_hash=expr_hash,
+                    cacheable=cacheable is None or bool(cacheable),
                 )
             if child is not None:
                 children.setdefault(call_hash, []).append((position, child))

@@ -70,13 +70,28 @@ class MemoryBackend(Backend):
                 self.values[value_hash] = (value, True)
                 self.file_args.setdefault(record.call_hash, []).append(value_hash)
 
+    def _record_expression(self, returned: Any) -> str | None:
+        from redun.scheduler.replay import NotRecordable, record_expression
+
+        try:
+            recorded = record_expression(returned)
+        except NotRecordable:
+            return None
+        self.values.setdefault(recorded.hash, (recorded, False))
+        return recorded.hash
+
     def _record(self, event: Event) -> None:
         if type(event) is not JobStateChanged or event.job is None:
             return
         job = event.job
-        if job.state is not JobState.DONE:
+        if not job.prov or not (job.state is JobState.DONE or job.replayed):
             return
-        record = call_record_for(job)
+        if job.state is not JobState.DONE and job.state is not JobState.CACHED:
+            return
+        expr_hash = job.expr_hash
+        if expr_hash is None and job.returned is not None:
+            expr_hash = self._record_expression(job.returned)
+        record = call_record_for(job, expr_hash)
         self.calls[record.call_hash] = record
         self.evals[record.eval_hash] = record.call_hash
         if record.result_hash not in self.values:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from redun.backends import schema
 from redun.backends.engine import backend_error, mask_uri, read_connection, write_transaction
+from redun.backends.revisions import is_original_redun, original_redun_message
 from redun.errors import BackendError
 
 # pg_advisory_xact_lock key: "redun" in ASCII, so it is recognisable in pg_locks.
@@ -56,6 +57,8 @@ class SchemaState:
 
     revision: str | None
     tables: list[str] = field(default_factory=list)
+    # Made by insitro/redun (the original): recognised, never written to.
+    original: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -77,6 +80,8 @@ class SchemaState:
 def read_state(conn: Connection) -> SchemaState:
     """Inspect ``conn``'s database (never raises for a missing table)."""
     tables = sorted(sa.inspect(conn).get_table_names())
+    if is_original_redun(tables):
+        return SchemaState(None, tables, original=True)
     redun_tables = [name for name in tables if name.startswith("redun_")]
     if schema.VERSION_TABLE in tables:
         rows = [row[0] for row in conn.execute(sa.select(version_table.c.version_num))]
@@ -121,6 +126,8 @@ def ensure_schema(engine: Engine, uri: str, *, automigrate: bool = True) -> Sche
         with write_transaction(engine) as conn:
             _lock(conn)
             state = read_state(conn)
+            if state.original:
+                raise SchemaError(original_redun_message(f"database {mask_uri(uri)}"))
             if state.is_current:
                 return state
             if state.is_newer:
@@ -157,6 +164,8 @@ def upgrade(engine: Engine, uri: str, revision: str = "head") -> tuple[str | Non
         with write_transaction(engine) as conn:
             _lock(conn)
             state = read_state(conn)
+            if state.original:
+                raise SchemaError(original_redun_message(f"database {mask_uri(uri)}"))
             if state.is_newer:
                 raise _newer_error(uri, state.revision)
             if state.is_empty and target == schema.HEAD_REVISION:
@@ -228,7 +237,9 @@ def describe(engine: Engine) -> dict[str, Any]:
                 counts[name] = int(
                     conn.execute(sa.text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
                 )
-    if state.is_empty:
+    if state.original:
+        status = "a database of the original redun (insitro/redun): not used by this redun"
+    elif state.is_empty:
         status = "empty (the schema is created on first use)"
     elif state.is_current:
         status = "up to date"

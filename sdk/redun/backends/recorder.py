@@ -11,8 +11,9 @@ is built. A finished job is therefore durable a fraction of a second after it
 finished; ``kill -9`` loses at most what was still queued, and every committed
 call node comes with its values in the same transaction.
 
-A running job's row is written only once it has run for a second: most jobs
-of a fan-out finish first and are written once, finished.
+A running job's row (or a pending one's, for a cached call whose expression is
+evaluated again) is written only once it has run for a second: most jobs of a
+fan-out finish first and are written once, finished.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class RowBuilder:
         execution_id = execution.id if execution is not None else ""
         error = trace = None
         arg_hashes = None
-        if state is JobState.DONE and job.call_hash is not None:
+        if job.call_hash is not None and (state is JobState.DONE or job.replayed):
+            # A replayed call (cached, its expression evaluated again) is a new call too.
             self.add_call(batch, job)
         else:
             if job.call_hash is None and job.arg_hashes:
@@ -156,6 +158,9 @@ class RowBuilder:
             if child_hash:
                 edges.append((call_hash, position, child_hash))
                 position += 1
+        expr_hash = job.expr_hash
+        if expr_hash is None and job.returned is not None:
+            expr_hash = self.add_expression(batch, job.returned)
         rows["redun_call_node"].append(
             (
                 call_hash,
@@ -167,9 +172,41 @@ class RowBuilder:
                 needs_check,
                 None,  # arg_hashes: redun_argument holds them
                 when,
+                expr_hash,
+                task.cache,
             )
         )
         rows["redun_evaluation"].append((job.eval_hash, call_hash, when))
+
+    def add_expression(self, batch: Batch, returned: Any) -> str | None:
+        """Record the expression a task returned (for replays); its value hash, or None."""
+        from redun.scheduler.replay import NotRecordable, record_expression
+
+        try:
+            recorded = record_expression(returned)
+        except NotRecordable:
+            return None  # the call re-runs when something below it changes
+        expr_hash = recorded.hash
+        keys = batch.key_set("redun_value")
+        if expr_hash in keys or expr_hash in self.backend.written_values:
+            return expr_hash
+        keys.add(expr_hash)
+        # The expression is pickled already: one cheap pickle of the bytes, no second walk.
+        pickled = _pickle_dumps(recorded, _PROTOCOL)
+        data: bytes | None = pickled
+        size: int | None = len(pickled)
+        location = "inline"
+        if len(pickled) > self.store.inline_max_bytes:
+            try:
+                data, size, location = self._store_value(expr_hash, recorded)
+            except Exception:
+                return None  # not kept: the call re-runs when something below it changes
+        batch.rows["redun_value"].append(
+            # No preview: the repr of every parent's expression would cost more than the
+            # pickle; `redun log` shows the call's result, which is what users read.
+            (expr_hash, "redun.expression", "pickle", location, data, size, False, None)
+        )
+        return expr_hash
 
     def add_arguments(self, batch: Batch, job: Job, call_hash: str | None) -> None:
         arg_hashes = job.arg_hashes
@@ -245,7 +282,8 @@ class RowBuilder:
             files: list[Any] = []
             needs_check = False
         else:
-            walk = ValueWalk(value, _FIND_BUDGET)
+            # Files (their rows below) and tasks: both have a validity to check later.
+            walk = ValueWalk(value, _FIND_BUDGET, tasks=True)
             files = list(walk)
             # A value too large to walk whole may hold files past the budget: check it.
             needs_check = bool(files) or not walk.complete
@@ -411,8 +449,11 @@ class DbRecorder:
         cls = type(event)
         if cls is JobStateChanged:
             job = event.job  # type: ignore[attr-defined]
-            # Pending jobs are not written: they become running or cached moments later.
-            if job is not None and event.state != "pending":  # type: ignore[attr-defined]
+            # Pending jobs are not written: they become running or cached moments later
+            # (but a cached call re-evaluating its expression stays pending a while).
+            # Jobs with prov=False (and those below them) are not written at all.
+            state = event.state  # type: ignore[attr-defined]
+            if job is not None and job.prov and (state != "pending" or job.replayed):
                 self._events.append(("job", job))
         elif cls is ExecutionStarted:
             self._events.append(("execution", event))
@@ -566,7 +607,7 @@ class DbRecorder:
         done: list[str] = []
         built = 0
         for job_id, job in jobs.items():
-            if job.state is JobState.RUNNING and not everything:
+            if not job.state.is_terminal and not everything:
                 seen = deferred.get(job_id)
                 if seen is None:
                     deferred[job_id] = (job, now)

@@ -111,6 +111,10 @@ call_node = Table(
     Column("result_needs_check", Boolean),
     Column("arg_hashes", Text),  # JSON {name: value hash}
     Column("time", Float),
+    # The expression the task returned (a value), re-evaluated when the calls below change.
+    Column("expr_hash", String(40)),
+    # False for calls of cache=False tasks: the calls above them are never reused whole.
+    Column("cacheable", Boolean),
     sqlite_with_rowid=False,
 )
 

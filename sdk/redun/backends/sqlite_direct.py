@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from redun.backends.revisions import VERSION_TABLE
+from redun.backends.revisions import VERSION_TABLE, is_original_redun
 
 _URL = re.compile(r"^sqlite(\+\w+)?://(?P<rest>.*)$")
 _PARAM = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)\b")
@@ -144,6 +144,27 @@ def current_revision(path: str, busy_ms: int) -> str | None:
         conn.close()
 
 
+def is_original_redun_file(path: str) -> bool:
+    """True if the SQLite file at ``path`` holds the original insitro/redun's tables.
+
+    Opened read-only: recognising such a file must not change a byte of it (not even
+    its journal mode).
+    """
+    if not os.path.isfile(path):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return is_original_redun(row[0] for row in rows)
+
+
 def create_fresh(path: str, busy_ms: int) -> str | None:
     """Create the newest schema in a new or empty SQLite file, without SQLAlchemy.
 
@@ -178,7 +199,7 @@ def create_fresh(path: str, busy_ms: int) -> str | None:
                 row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
                 conn.execute("ROLLBACK")
                 return row[0] if row else None
-            if any(name.startswith("redun_") for name in tables):
+            if is_original_redun(tables) or any(name.startswith("redun_") for name in tables):
                 conn.execute("ROLLBACK")
                 return None
             for statement in SQLITE_DDL:

@@ -69,13 +69,15 @@ def explain_command(args: argparse.Namespace, task_argv: list[str]) -> int:
 
 def _explain_execution(reader: Any, execution_id: str, args: argparse.Namespace) -> int:
     from redun.explain import explain_job
+    from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
     jobs = reader.jobs_of_execution(execution_id)
     ran = [job for job in jobs if not job.cached and job.state in ("done", "failed")]
     cached = sum(1 for job in jobs if job.cached)
+    replayed = [job for job in jobs if (job.reason or "").startswith(REPLAY_REASON_PREFIX)]
     shown: list[Any] = []
     per_task: Counter = Counter()
-    for job in ran:
+    for job in replayed + ran:
         if args.all or per_task[job.task_name] < _PER_TASK:
             shown.append(job)
         per_task[job.task_name] += 1
@@ -83,7 +85,11 @@ def _explain_execution(reader: Any, execution_id: str, args: argparse.Namespace)
     if args.format == "json":
         print(json.dumps([e.to_dict() for e in explanations], indent=2, sort_keys=True))
         return EXIT_OK
-    print(f"Execution {execution_id[:8]}: {len(ran)} job(s) ran, {cached} hit the cache.")
+    again = f" ({len(replayed)} of them re-evaluated the expression they returned)"
+    print(
+        f"Execution {execution_id[:8]}: {len(ran)} job(s) ran, {cached} hit the cache"
+        f"{again if replayed else ''}."
+    )
     for explanation in explanations:
         print()
         print(explanation.format())

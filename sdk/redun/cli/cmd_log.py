@@ -24,6 +24,7 @@ from typing import Any
 
 from redun.cli.main import EXIT_OK
 from redun.errors import UsageError
+from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
 _TREE_CHILDREN = 30  # children shown per job in a tree before the rest are summarized
 _LINEAGE_PARTS = 10  # parts of an assembled value shown in text
@@ -294,6 +295,9 @@ def _job_line(job: Any, calls: dict, values: dict) -> str:
             text += f" -> {preview}"
     if job.error:
         text += f"  !! {job.error[:80]}"
+    elif job.cached and (job.reason or "").startswith(REPLAY_REASON_PREFIX):
+        # From the cache, but its expression was evaluated again: the jobs below ran.
+        text += "  (re-evaluated)"
     return text
 
 
@@ -375,7 +379,11 @@ def show_job(reader: Any, out: _Output, job_id: str) -> None:
         f"  Started: {fmt_time(job.start_time)}  Ended: {fmt_time(job.end_time)}  "
         f"Duration: {fmt_duration(job.duration)}"
     )
-    out.line(f"  Executor: {job.executor or '-'}  Cached: {'yes' if job.cached else 'no'}")
+    cached = "no"
+    if job.cached:
+        replayed = (job.reason or "").startswith(REPLAY_REASON_PREFIX)
+        cached = "yes, its returned expression re-evaluated" if replayed else "yes"
+    out.line(f"  Executor: {job.executor or '-'}  Cached: {cached}")
     if job.reason:
         out.line(f"  Reason: {job.reason}")
     if call is not None:

@@ -34,21 +34,47 @@ def make_scheduler(args: argparse.Namespace) -> Any:
 
 
 def parse_context(items: list[str]) -> dict:
+    """``--context KEY=VALUE`` options as a nested dict, values read as the original does.
+
+    Dotted keys nest (``a.b=10`` is ``{"a": {"b": 10}}``). A value is JSON when it
+    starts with ``[``, ``{`` or ``"``; else an int, a float, ``true``/``false``/``null``,
+    or the text itself; an empty value is None.
+    """
+    from redun.scheduler.context import merge_contexts
+
     context: dict = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--context takes KEY=VALUE, got {item!r}")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        target = context
+        update: dict = {}
+        target = update
         *parents, leaf = key.split(".")
         for part in parents:
             target = target.setdefault(part, {})
-        target[leaf] = value
+        target[leaf] = parse_context_value(raw, key)
+        context = merge_contexts(context, update)
     return context
+
+
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+def parse_context_value(raw: str, key: str = "") -> Any:
+    """One ``--context`` value (see :func:`parse_context`)."""
+    if not raw:
+        return None
+    if raw[0] in '[{"':
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--context {key}: {raw!r} is not valid JSON ({error})") from None
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return _LITERALS.get(raw, raw)
 
 
 def register(commands: Any) -> None:

@@ -33,7 +33,9 @@ What counts
     value that cannot be hashed.
 ``closure:name``
     A value captured in a closure cell of the function (handled like a global:
-    functions become helpers, other values count by value).
+    functions become helpers, other values count by value), except a list,
+    dict, set or bytearray: captured from an enclosing function, that is state
+    the code fills in (``calls.append(...)``), so only its type counts.
 ``package:distname``
     An installed distribution whose module, function or class the code
     references; the value is the distribution's version, not a digest.

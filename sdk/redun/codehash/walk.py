@@ -113,6 +113,11 @@ class _Walker:
                     value = cell.cell_contents
                 except ValueError:  # an empty cell
                     continue
+                if type(value) in _ACCUMULATORS:
+                    # A list or dict captured from an enclosing function is state the
+                    # code fills in (calls.append(...)), not a constant: its type counts.
+                    self.add(prefix + var, hash_text(f"type:{type(value).__name__}"))
+                    continue
                 self.resolve(value, home, var, names, prefix + var)
 
     def resolve(
@@ -239,6 +244,9 @@ class _Walker:
                 self.package(t.__module__)
             digest = hash_text(f"type:{_type_name(t)}")
         self.add(label, digest)
+
+
+_ACCUMULATORS = frozenset({list, dict, set, bytearray})
 
 
 def _guarded_hash(obj: Any) -> str:

@@ -59,6 +59,10 @@ class Executor:
         for job in jobs:
             self.submit(job)
 
+    def supports_async(self) -> bool:
+        """Whether it runs ``async def`` tasks (their awaits need the scheduler in-process)."""
+        return False
+
     def cancel(self, job: Job) -> None:
         """Stop ``job`` if possible. Local executors cannot interrupt a running thread."""
 
@@ -82,6 +86,22 @@ _registry: dict[str, str | type[Executor]] = {
     "subprocess": "redun.executors.subproc.SubprocessExecutor",
     "docker": "redun.executors.docker.DockerExecutor",
 }
+
+
+# Executors that exist without configuration (the original's names included).
+_BUILT_IN = {"default": "threads", "threads": "threads", "local": "threads",
+             "processes": "processes", "process": "processes"}  # fmt: skip
+
+
+def executor_type_for(name: str, section: dict | None) -> str | None:
+    """The executor type of ``[executors.NAME]`` (or of a built-in name); None if unknown.
+
+    ``class = pkg.module.Class`` names a user's executor class; ``type = local``
+    takes the original's ``mode = thread|process`` (see :mod:`redun.executors.local`).
+    """
+    if section is None:
+        return _BUILT_IN.get(name)
+    return str(section.get("class") or section.get("type", "threads"))
 
 
 def register_executor(name: str, cls: str | type[Executor]) -> Any:

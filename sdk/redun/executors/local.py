@@ -56,6 +56,9 @@ class LocalExecutor(ThreadExecutor):
             self._processes = ProcessExecutor(name, scheduler, self.config)
             self.reports_start = False
 
+    def supports_async(self) -> bool:
+        return self._processes is None
+
     def set_scheduler(self, scheduler: Scheduler) -> None:
         super().set_scheduler(scheduler)
         if self._processes is not None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from redun.executors.base import Executor
 
 if TYPE_CHECKING:
+    from redun.scheduler.async_tasks import AsyncRunner
     from redun.scheduler.core import Scheduler
     from redun.scheduler.job import Job
 
@@ -33,21 +34,46 @@ class ThreadExecutor(Executor):
         self._queue: SimpleQueue[Job | None] = SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        self._waiting = 0  # jobs queued that no thread has taken yet
         self._lock = threading.Lock()
+        self._async: AsyncRunner | None = None
+
+    def supports_async(self) -> bool:
+        return True
 
     def submit(self, job: Job) -> None:
+        if job.task.is_coroutine:
+            self._async_runner().submit(self.scheduler, job)
+            return
         self._queue.put(job)
         self._grow(1)
 
     def submit_batch(self, jobs: list[Job]) -> None:
         put = self._queue.put
+        queued = 0
         for job in jobs:
+            if job.task.is_coroutine:
+                # `async def` tasks share one event loop instead of holding a thread each.
+                self._async_runner().submit(self.scheduler, job)
+                continue
             put(job)
-        self._grow(len(jobs))
+            queued += 1
+        if queued:
+            self._grow(queued)
+
+    def _async_runner(self) -> AsyncRunner:
+        if self._async is None:
+            from redun.scheduler.async_tasks import AsyncRunner
+
+            self._async = AsyncRunner(self.name)
+        return self._async
 
     def _grow(self, wanted: int) -> None:
         with self._lock:
-            missing = min(wanted - self._idle, self.max_workers - len(self._threads))
+            # Every queued job not yet taken needs an idle thread, not only the new ones: a
+            # thread started for an earlier job may not have taken it yet.
+            self._waiting += wanted
+            missing = min(self._waiting - self._idle, self.max_workers - len(self._threads))
             for _ in range(max(0, missing)):
                 thread = threading.Thread(
                     target=self._work, name=f"redun-{self.name}-{len(self._threads)}", daemon=True
@@ -66,6 +92,7 @@ class ThreadExecutor(Executor):
                 return
             with lock:
                 self._idle -= 1
+                self._waiting -= 1
             scheduler.run_job_function(job)
             with lock:
                 self._idle += 1
@@ -74,7 +101,11 @@ class ThreadExecutor(Executor):
         with self._lock:
             threads, self._threads = self._threads, []
             self._idle = 0
+            self._waiting = 0
         for _ in threads:
             self._queue.put(_STOP)
         for thread in threads:
             thread.join(timeout=0.5)
+        if self._async is not None:
+            self._async.stop()
+            self._async = None

@@ -118,15 +118,20 @@ def report_run(
     jobs = list(jobs)
     ran = [job for job in jobs if dryrun or (not job.cached and job.state.value != "pending")]
     cached = 0 if dryrun else sum(1 for job in jobs if job.cached)
+    # Cached calls whose returned expression was evaluated again: why is worth showing.
+    replayed = [] if dryrun else [job for job in jobs if job.replayed]
     shown: list[Job] = []
     counts: dict[str, int] = {}
-    for job in ran:
+    for job in replayed + ran:
         name = job.task.fullname
         if counts.get(name, 0) < per_task:
             shown.append(job)
         counts[name] = counts.get(name, 0) + 1
     verb = "would run" if dryrun else "ran"
-    lines = [f"[redun] explain: {len(ran)} job(s) {verb}, {cached} hit the cache"]
+    header = f"[redun] explain: {len(ran)} job(s) {verb}, {cached} hit the cache"
+    if replayed:
+        header += f" ({len(replayed)} of them re-evaluated the expression they returned)"
+    lines = [header]
     for explanation in explain_jobs(backend, shown, dryrun=dryrun):
         lines.append(explanation.format(indent="  "))
     hidden = {name: n - per_task for name, n in counts.items() if n > per_task}

@@ -8,6 +8,7 @@ from redun.explain.closest import ClosestCall
 from redun.explain.compare import argument_changes, code_changes
 from redun.explain.files import FileLookup
 from redun.explain.model import Change, Explanation, PreviousCall
+from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
 if TYPE_CHECKING:
     from redun.backends.queries import CallRecordInfo, StoreReader, ValueRecord
@@ -59,6 +60,8 @@ class Explainer:
         return results
 
     def _explain_hit(self, subject: Subject) -> Explanation:
+        if subject.reason and subject.reason.startswith(REPLAY_REASON_PREFIX):
+            return self._explain_replay(subject)
         previous = None
         summary = "hit the cache: the same task code and arguments were recorded before"
         if subject.call_hash:
@@ -79,6 +82,23 @@ class Explainer:
             job_id=subject.job_id,
             reason=subject.reason or None,
             previous=previous,
+            call=subject.call_text,
+        )
+
+    def _explain_replay(self, subject: Subject) -> Explanation:
+        why = subject.reason[len(REPLAY_REASON_PREFIX) :]
+        summary = (
+            "its call came from the cache (same task code and arguments), but something "
+            "below it changed: the expression it returned was evaluated again, and only "
+            "the calls that changed ran"
+        )
+        return Explanation(
+            task_name=subject.task_name,
+            outcome="cached",
+            summary=summary,
+            job_id=subject.job_id,
+            reason=subject.reason,
+            changes=[Change("validity", "cache", None, None, why)],
             call=subject.call_text,
         )
 

@@ -1,33 +1,56 @@
-"""Cache policy: which recorded calls can stand in for a job.
+"""Cache policy: which recorded calls can stand in for a job, and how.
 
 A job may reuse a recorded call with the same eval hash (same task hash, same
-argument hashes) when the call is still *valid*:
+argument hashes, same context) when the call is still *valid*:
 
 * ``check_valid="shallow"``: the call's own result is still valid (its files
-  were not changed or deleted since);
+  were not changed or deleted since, the tasks in it are unchanged). The job
+  takes the result in one step.
 * ``check_valid="full"`` (default): also every call below it in the call tree
-  was made by a task whose current hash is the recorded one, and their results
-  are still valid. Editing a child task therefore re-runs its parent (which
-  only rebuilds expressions); the unchanged children are hits again.
+  was made by a task whose current hash is the recorded one, their results and
+  the files passed to them are still valid, and none has ``cache=False`` (a
+  ``shallow`` call below counts on its own result only). Then the job takes the
+  result in one step, however big the tree: a fully cached recursive workflow
+  is one lookup.
+
+When a full check fails only *below* the call, the call's own function need
+not run: if it returned an expression, the job is a :class:`Replay` of it:
+the expression is evaluated again, each call in it answered on its own (in one
+step where its own tree is valid), so only the calls that are no longer valid
+run (redun's "single reduction"). A call that returned a plain value whose
+files changed runs again.
 
 Lookups are batched: one query per scheduler iteration, one more for the call
-trees of the hits, one for their values.
+trees of the hits, one for their values and recorded expressions.
 
-A miss that had a candidate sets ``job.reason`` to why the candidate did not
-count (which task in the call tree changed, which result's files changed), so
-``redun explain`` and ``--dryrun`` can say it without another query.
+A miss or a replay sets ``job.reason`` to why the recorded call did not count
+as it stood (which task in the call tree changed, which result's files
+changed), so ``redun explain`` and ``--dryrun`` can say it without another
+query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redun.backends.base import CacheHit, CallRecord, value_is_valid
+from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
 if TYPE_CHECKING:
     from redun.scheduler.job import Job
     from redun.task import TaskRegistry
+
+
+@dataclass(slots=True)
+class Replay:
+    """A cached call whose returned expression is evaluated again (see the module doc)."""
+
+    call_hash: str
+    expr: Any
+    expr_hash: str
+    reason: str
 
 
 class CacheChecker:
@@ -39,6 +62,7 @@ class CacheChecker:
         self._valid: dict[str, bool] = {}
         self._why: dict[str, str] = {}  # call hash -> why it is not valid
         self._current_hash: dict[str, str | None] = {}
+        self._shallow: dict[str, bool] = {}
         self._task_has_calls: dict[str, bool] = {}
 
     def _may_have_calls(self, task_hash: str) -> bool:
@@ -47,7 +71,7 @@ class CacheChecker:
             known = self._task_has_calls[task_hash] = self.backend.has_calls(task_hash)
         return known
 
-    def lookup(self, jobs: list[Job]) -> Iterator[tuple[Job, CacheHit | None]]:
+    def lookup(self, jobs: list[Job]) -> Iterator[tuple[Job, CacheHit | Replay | None]]:
         # A task version never recorded before cannot hit: skip the query (a first run of
         # a workflow, or a chain whose jobs become ready one at a time, asks nothing).
         candidates = [job for job in jobs if self._may_have_calls(job.task.hash)]
@@ -73,15 +97,19 @@ class CacheChecker:
         tree = self.backend.get_call_tree(unknown) if unknown else {}
         if tree:
             self._judge_tree(unknown, tree)
-        # Shallow checks, and the results of valid calls.
+        # Shallow checks, the results of valid calls, the expressions of calls to replay.
         wanted: list[str] = []
         verdicts: dict[int, CallRecord] = {}
+        replays: dict[int, CallRecord] = {}
         for index, job in enumerate(jobs):
             record = found.get(job.eval_hash)
             if record is None:
                 continue
             if job.task.check_valid == "full":
                 if not self._valid.get(record.call_hash, False):
+                    if record.expr_hash is not None:
+                        replays[index] = record
+                        wanted.append(record.expr_hash)
                     continue
             verdicts[index] = record
             wanted.append(record.result_hash)
@@ -95,6 +123,10 @@ class CacheChecker:
         if unknown_checks:
             shallow_check |= self.backend.values_needing_check(unknown_checks)
         for index, job in enumerate(jobs):
+            replay = replays.get(index)
+            if replay is not None:
+                yield job, self._replay(job, replay, values)
+                continue
             record = verdicts.get(index)
             if record is None or record.result_hash not in values:
                 if job.eval_hash in found and not job.reason:
@@ -105,11 +137,27 @@ class CacheChecker:
             if record.result_hash in shallow_check and not value_is_valid(value):
                 job.reason = (
                     "an earlier call with the same code and arguments exists, but the "
-                    "files of its result changed or were deleted since"
+                    "files of its result changed or were deleted since, or a task in it "
+                    "changed its code"
                 )
                 yield job, None
                 continue
             yield job, CacheHit(record.call_hash, record.result_hash, value)
+
+    def _replay(self, job: Job, record: CallRecord, values: dict[str, Any]) -> Replay | None:
+        assert record.expr_hash is not None
+        why = self._why.get(record.call_hash) or "a call below it is no longer valid"
+        recorded = values.get(record.expr_hash)
+        if recorded is None or not hasattr(recorded, "restore"):
+            problem = "its recorded expression is no longer stored"
+        else:
+            expr, problem = recorded.restore()
+            if problem is None:
+                return Replay(record.call_hash, expr, record.expr_hash, REPLAY_REASON_PREFIX + why)
+        job.reason = (
+            f"an earlier call with the same code and arguments exists, but {why}, and {problem}"
+        )
+        return None
 
     def _miss_reason(self, record: CallRecord, invalid: bool) -> str:
         prefix = "an earlier call with the same code and arguments exists, but "
@@ -123,6 +171,13 @@ class CacheChecker:
             task = self.registry.get(task_name)
             self._current_hash[task_name] = task.hash if task is not None else None
         return self._current_hash[task_name]
+
+    def _is_shallow(self, task_name: str) -> bool:
+        shallow = self._shallow.get(task_name)
+        if shallow is None:
+            task = self.registry.get(task_name)
+            shallow = self._shallow[task_name] = task is not None and task.check_valid == "shallow"
+        return shallow
 
     def _judge_tree(self, roots: list[str], tree: dict[str, CallRecord]) -> None:
         """Set ``self._valid`` for every call in ``tree``, children before parents."""
@@ -147,13 +202,19 @@ class CacheChecker:
                 record = tree.get(call_hash)
                 if record is None:
                     valid[call_hash] = False
-                    why[call_hash] = "a call below it was not recorded completely"
+                    why[call_hash] = (
+                        "a call below it was not recorded (prov=False, or an interrupted run)"
+                    )
                     continue
+                # A check_valid="shallow" call below stands for its subtree on its own
+                # result, as it would if it were looked up itself (no_prov() relies on it).
+                shallow = call_hash != root and self._is_shallow(record.task_name)
                 if not expanded:
                     stack.append((call_hash, True))
-                    for child in record.child_call_hashes:
-                        if child not in valid:
-                            stack.append((child, False))
+                    if not shallow:
+                        for child in record.child_call_hashes:
+                            if child not in valid:
+                                stack.append((child, False))
                     continue
                 current = self._task_hash(record.task_name)
                 ok = current == record.task_hash
@@ -164,13 +225,19 @@ class CacheChecker:
                         else f"the code of task {record.task_name} changed since "
                         f"(call {call_hash[:8]})"
                     )
+                elif not record.cacheable:
+                    ok = False
+                    why[call_hash] = (
+                        f"task {record.task_name} has cache=False (call {call_hash[:8]}), "
+                        "so it runs every time"
+                    )
                 elif record.result_hash in check_values and not value_is_valid(
                     check_values[record.result_hash]
                 ):
                     ok = False
                     why[call_hash] = (
                         f"files in the result of {record.task_name} (call {call_hash[:8]}) "
-                        "changed or were deleted"
+                        "changed or were deleted, or a task in it changed its code"
                     )
                 elif any(
                     h in check_values and not value_is_valid(check_values[h])
@@ -181,7 +248,7 @@ class CacheChecker:
                         f"files passed to {record.task_name} (call {call_hash[:8]}) "
                         "changed or were deleted"
                     )
-                if ok:
+                if ok and not shallow:
                     for child in record.child_call_hashes:
                         if not valid.get(child, False):
                             ok = False

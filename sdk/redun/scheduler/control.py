@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from redun.promise import Promise
+from redun.scheduler.context import get_context_value
 from redun.task import scheduler_task, task
 
 
@@ -53,20 +54,53 @@ def catch(scheduler: Any, parent_job: Any, sexpr: Any, expr: Any, *catch_args: A
 
     ``catch(expr, ErrorClass, recover, [ErrorClass2, recover2, ...])``, where each
     ErrorClass may be a tuple of classes and each recover a task or function.
+
+    A catch is a cached call of its own (a ``redun.catch`` job): once it succeeds,
+    either way, it is answered from the cache, and a failure it recovered from is
+    not run again. It caches the expression that gave its value (``expr``, or
+    ``recover(error)``), so a change below re-runs only what changed. A failure it
+    did not handle is not cached.
     """
     if len(catch_args) % 2:
         from redun.errors import UsageError
 
         raise UsageError("catch(expr, ErrorClass, recover, ...) takes class/recover pairs")
+    from redun.expression import Expression
+    from redun.hashing import hash_value
+
     pairs = list(zip(catch_args[::2], catch_args[1::2]))
 
-    def on_error(error: BaseException) -> Any:
+    def run(job: Any, cached: Any) -> Any:
+        def recover_from(error: BaseException) -> Any:
+            for error_class, recover in pairs:
+                if isinstance(error, error_class):
+                    recovery = recover(error)
+                    job.returned = recovery
+                    return scheduler.evaluate(recovery, job)
+            raise error
+
+        target = expr if cached is None else cached
+        job.returned = target
+        return scheduler.evaluate(target, job).then(None, recover_from)
+
+    try:
+        expr_hash = expr.get_hash() if isinstance(expr, Expression) else hash_value(expr)
+        arg_hashes = {"expr": expr_hash, "handlers": hash_value(catch_args)}
+    except Exception:
+        # Not hashable (or too deep to hash): evaluated as it stands, without caching.
+        return _catch_uncached(scheduler, parent_job, expr, pairs)
+    task = sexpr.task if sexpr is not None and sexpr.task is not None else catch
+    return scheduler.call_inline(task, sexpr, parent_job, arg_hashes, run)
+
+
+def _catch_uncached(scheduler: Any, parent_job: Any, expr: Any, pairs: list) -> Any:
+    def recover_from(error: BaseException) -> Any:
         for error_class, recover in pairs:
             if isinstance(error, error_class):
                 return scheduler.evaluate(recover(error), parent_job)
         raise error
 
-    return scheduler.evaluate(expr, parent_job).then(None, on_error)
+    return scheduler.evaluate(expr, parent_job).then(None, recover_from)
 
 
 @scheduler_task(namespace="redun")
@@ -105,16 +139,6 @@ def catch_all(
         return scheduler.evaluate(recover(errors[0]), parent_job)
 
     return Promise.all(promises).then(finish)
-
-
-def get_context_value(context: dict, var_path: str, default: Any) -> Any:
-    """``context["a"]["b"]`` for ``var_path="a.b"``, or ``default``."""
-    value: Any = context
-    for part in var_path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return default
-        value = value[part]
-    return value
 
 
 @scheduler_task(namespace="redun")

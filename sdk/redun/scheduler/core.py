@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 import time
 from collections import defaultdict
@@ -33,7 +32,7 @@ from redun.events import (
     JobStateChanged,
     LogLine,
 )
-from redun.executors.base import Executor, get_executor_class
+from redun.executors.base import Executor, executor_type_for, get_executor_class
 from redun.expression import (
     OPERATIONS,
     Expression,
@@ -45,7 +44,8 @@ from redun.expression import (
 from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise, drain
 from redun.scheduler.binding import bind_arguments, lazy_defaults
-from redun.scheduler.cache import CacheChecker
+from redun.scheduler.cache import CacheChecker, Replay
+from redun.scheduler.context import ContextEnv, context_from_config, merge_contexts
 from redun.scheduler.job import Execution, Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
@@ -68,6 +68,8 @@ _ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 _CANCEL = "cancel"
 # Posted by cancel(): the loop stops the execution when it takes it.
 _CANCEL_RUN = "cancel_run"
+# Posted by an async task that awaits an expression (see redun.scheduler.async_tasks).
+_EVALUATE = "evaluate"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
@@ -95,6 +97,11 @@ def set_current_scheduler(scheduler: Scheduler | None) -> None:
 def get_current_job() -> Job | None:
     """The job whose task function is running in this thread, if any."""
     return _current_job.get()
+
+
+def set_job_context(job: Job | None) -> None:
+    """Make ``job`` the current job of this context (an async task's own context)."""
+    _current_job.set(job)
 
 
 class DryRunResult(SchedulerError):
@@ -148,8 +155,7 @@ class Scheduler:
         self.limits: dict[str, int] = {
             key: int(value) for key, value in (self.config.get("limits") or {}).items()
         }
-        context_text = (self.config.get("scheduler") or {}).get("context")
-        self.context: dict = json.loads(context_text) if context_text else {}
+        self.context: dict = context_from_config(self.config.get("scheduler"))
         # Resources held by running jobs, per limit name (kept across runs, like redun).
         self.limits_used: defaultdict[str, int] = defaultdict(int)
         self._limits = Limits(self.limits, self.limits_used)
@@ -177,14 +183,8 @@ class Scheduler:
         executor = self.executors.get(name)
         if executor is None:
             section = self._executor_configs.get(name)
-            if section is not None:
-                # class = pkg.module.Class names a user's executor class.
-                type_name = section.get("class") or section.get("type", "threads")
-            elif name in ("default", "threads", "local"):
-                type_name = "threads"
-            elif name == "processes":
-                type_name = "processes"
-            else:
+            type_name = executor_type_for(name, section)
+            if type_name is None:
                 raise UsageError(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
                     "to redun.ini (type = threads|processes|subprocess|docker|aws_batch|gcp_batch|spark)"
@@ -293,7 +293,7 @@ class Scheduler:
     ) -> Any:
         self._dryrun = dryrun
         self._use_cache = cache
-        execution = Execution(execution_id, {**self.context, **(context or {})})
+        execution = Execution(execution_id, merge_contexts(self.context, context))
         execution.argv = list(exec_argv or [])
         self.execution = execution
         backend = self.backend
@@ -470,7 +470,8 @@ class Scheduler:
 
     def _resolve_task(self, expr: TaskExpression) -> Task:
         task = expr.task
-        if task is None:
+        if task is None or task.stale:
+            # A call through a task restored from the cache runs the task as defined now.
             task = get_task_registry().require(expr.task_name)
             if expr.task_options:
                 task = task.options(**expr.task_options)
@@ -478,13 +479,34 @@ class Scheduler:
 
     def _eval_task_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
         task = self._resolve_task(expr)
+        if task.lazy_options:
+            # Options given as expressions are evaluated where the call is made.
+            lazy = {name: task.options_view[name] for name in task.lazy_options}
+            return _then(
+                reduce_value(lazy, self._evaluator(parent_job)),
+                lambda options: self._eval_task_call(task.options(**options), expr, parent_job),
+            )
+        return self._eval_task_call(task, expr, parent_job)
+
+    def _eval_task_call(self, task: Task, expr: TaskExpression, parent_job: Job | None) -> Any:
         evaluate = self._evaluator(parent_job)
         args = reduce_value(expr.args, evaluate) if expr.args else ()
-        kwargs = expr.kwargs
-        defaults = lazy_defaults(task, expr.args, kwargs)
+        kwargs: Any = expr.kwargs
+        defaults: Any = lazy_defaults(task, expr.args, kwargs)
         if defaults:
-            kwargs = {**kwargs, **defaults}
-        kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
+            # Defaults read the context of the call they belong to (its own
+            # update_context included), not the caller's.
+            base = self._context_for(parent_job, {})
+            context = self._context_for(parent_job, task.options_view)
+            env: Any = parent_job if context is base else ContextEnv(parent_job, context)
+            defaults = reduce_value(defaults, self._evaluator(env))
+            kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
+            if type(kwargs) is Promise or type(defaults) is Promise:
+                kwargs = Promise.all([kwargs, defaults]).then(lambda kd: {**kd[0], **kd[1]})
+            else:
+                kwargs = {**kwargs, **defaults}
+        else:
+            kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
         if type(args) is not Promise and type(kwargs) is not Promise:
             return self._call_task(task, expr, args, kwargs, parent_job)
         return Promise.all([args, kwargs]).then(
@@ -536,12 +558,91 @@ class Scheduler:
         args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
         options, exported = job_options(task, parent)
         context = self._context_for(parent, options)
+        eval_hash = self._eval_hash(task, args_hash, context)
+        return self.add_job(
+            task,
+            expr,
+            parent,
+            args,
+            kwargs,
+            arg_hashes,
+            args_hash,
+            eval_hash,
+            context,
+            options=options,
+            exported=exported,
+            info_params=info_params,
+        )
+
+    def _eval_hash(self, task: Task, args_hash: str, context: dict) -> str:
         if context:
             # The context is an input like the arguments: get_context() reads it
             # anywhere below this call, so a different context is a different call.
-            eval_hash = hash_parts(task.hash, args_hash, self._context_hash(context))
-        else:
-            eval_hash = hash_parts(task.hash, args_hash)
+            return hash_parts(task.hash, args_hash, self._context_hash(context))
+        return hash_parts(task.hash, args_hash)
+
+    def call_inline(
+        self,
+        task: Task,
+        expr: TaskExpression,
+        parent: Job | None,
+        arg_hashes: dict[str, str],
+        run: Callable[[Job, Any], Promise],
+    ) -> Promise:
+        """A scheduler task evaluated as a cached, recorded call of its own (``catch``).
+
+        Args:
+            task: the scheduler task (with the call's options).
+            expr: the scheduler expression being evaluated.
+            parent: the job it is evaluated in.
+            arg_hashes: what identifies the call (name -> hash).
+            run: ``run(job, cached)`` evaluates the call under ``job`` (``cached`` is the
+                expression recorded by an earlier call, or None) and returns a promise;
+                it sets ``job.returned`` to the expression whose value is the result.
+        """
+        args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
+        options, exported = job_options(task, parent)
+        context = self._context_for(parent, options)
+        eval_hash = self._eval_hash(task, args_hash, context)
+        return self.add_job(
+            task,
+            expr,
+            parent,
+            (),
+            {},
+            arg_hashes,
+            args_hash,
+            eval_hash,
+            context,
+            inline=run,
+            options=options,
+            exported=exported,
+        )
+
+    def add_job(
+        self,
+        task: Task,
+        expr: TaskExpression | None,
+        parent: Job | None,
+        args: tuple,
+        kwargs: dict,
+        arg_hashes: dict[str, str],
+        args_hash: str,
+        eval_hash: str,
+        context: dict,
+        *,
+        inline: Callable[[Job, Any], Promise] | None = None,
+        options: dict,
+        exported: dict,
+        info_params: Any = None,
+    ) -> Promise:
+        """A promise of the call's value: a new job, or the job of the same call in this run.
+
+        ``inline`` makes a job of a scheduler task that caches like a call (``catch``):
+        instead of an executor, ``inline(job, None)`` evaluates it, or on a replay
+        ``inline(job, recorded_expression)``; it returns a promise and sets
+        ``job.returned`` to the expression it evaluated.
+        """
         scope = options.get("cache_scope", CacheScope.BACKEND)
         existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
         if existing is not None:
@@ -558,6 +659,7 @@ class Scheduler:
         job.options = options  # shared, read-only
         job.exported = exported
         job.context = context
+        job.inline = inline
         if options is not task.options_view:
             job.executor_name = options.get("executor", "default")
         if info_params:
@@ -567,6 +669,8 @@ class Scheduler:
             # @task(tags=...) / .options(tags=...): on the job, and on the task version.
             self.add_tags("job", job.id, tags)
             self.add_tags("task", task.hash, task.get_task_option("tags") or tags)
+        if (parent is not None and not parent.prov) or not options.get("prov", True):
+            job.prov = False  # not recorded, nor read from the cache (as in the original)
         promise: Promise = Promise()
         job.promise = promise
         if parent is not None:
@@ -576,15 +680,17 @@ class Scheduler:
         # A NONE-scoped job is never shared: keyed by its own id, it is found by nobody.
         self._jobs_by_eval[eval_hash if scope is not CacheScope.NONE else job.id] = job
         self._emit(job)
-        if self._use_cache and scope is CacheScope.BACKEND:
+        if self._use_cache and scope is CacheScope.BACKEND and job.prov:
             self._to_check.append(job)
         else:
             if not self._use_cache:
                 job.reason = "cache disabled"
             elif scope is CacheScope.CSE:
                 job.reason = "task has cache=False"
-            else:
+            elif scope is CacheScope.NONE:
                 job.reason = "task has cache_scope=NONE"
+            else:
+                job.reason = "prov=False: not recorded, so never taken from the cache"
             self._to_run.append(job)
         return promise
 
@@ -594,7 +700,7 @@ class Scheduler:
         else:
             base = self.execution.context if self.execution else {}
         override = options.get("_context_override")
-        return {**base, **override} if override else base
+        return merge_contexts(base, override) if override else base
 
     def _context_hash(self, context: dict) -> str:
         # Jobs share their parent's context object: hash each object once.
@@ -627,6 +733,9 @@ class Scheduler:
             if hit is None:
                 self._to_run.append(job)
                 continue
+            if isinstance(hit, Replay):
+                self._replay(job, hit)
+                continue
             job.cached = True
             job.call_hash = hit.call_hash
             job.result_hash = hit.result_hash
@@ -637,7 +746,41 @@ class Scheduler:
             assert job.promise is not None
             job.promise.do_resolve(hit.value)
 
+    def _replay(self, job: Job, replay: Replay) -> None:
+        """Take ``job`` from the cache, re-evaluating the expression its call returned."""
+        job.cached = True
+        job.replayed = True
+        job.reason = replay.reason
+        job.expr_hash = replay.expr_hash
+        self._emit(job)  # still pending (its function does not run), now known as cached
+        if job.inline is not None:
+            self._start_inline(job, replay.expr)
+        else:
+            self._settle_with(job, reduce_value(replay.expr, self._evaluator(job)))
+
+    def _settle_with(self, job: Job, reduced: Any) -> None:
+        if type(reduced) is Promise:
+            reduced.add_waiter(_job_result_ready, (self, job))
+        else:
+            self._finish_job(job, reduced)
+
+    def _start_inline(self, job: Job, cached: Any) -> None:
+        try:
+            outcome = job.inline(job, cached)
+        except Exception as error:
+            self._fail_job(job, error)
+            return
+        self._settle_with(job, outcome)
+
     def _dispatch(self, jobs: list[Job]) -> None:
+        if any(job.inline is not None for job in jobs):
+            # Scheduler tasks that cache like calls evaluate here, in dry runs too.
+            for job in jobs:
+                if job.inline is not None:
+                    job.transition(JobState.RUNNING)
+                    self._emit(job)
+                    self._start_inline(job, None)
+            jobs = [job for job in jobs if job.inline is None]
         if self._dryrun:
             for job in jobs:
                 self._dryrun_jobs.append(job)
@@ -665,6 +808,8 @@ class Scheduler:
                     assert job.promise is not None
                     job.promise.do_reject(error)
                 continue
+            if not executor.supports_async():
+                batch = self._refuse_async(executor, batch)
             if not executor.reports_start:
                 # Remote and pooled executors: a handed-over job counts as running.
                 for job in batch:
@@ -672,6 +817,22 @@ class Scheduler:
                     self._emit(job)
             self._working.update(batch)
             executor.submit_batch(batch)
+
+    def _refuse_async(self, executor: Executor, batch: list[Job]) -> list[Job]:
+        accepted = []
+        for job in batch:
+            if job.task.is_coroutine:
+                self._release(job)
+                self._fail_job(
+                    job,
+                    SchedulerError(
+                        f"executor {executor.name!r} does not run async tasks "
+                        f"({job.task.fullname} is `async def`); use a thread executor"
+                    ),
+                )
+            else:
+                accepted.append(job)
+        return accepted
 
     def _release(self, job: Job) -> None:
         granted = self._limits.release(job)
@@ -722,6 +883,11 @@ class Scheduler:
             self._release(job)  # granted resources it will never use
         error = JobCancelled(message or f"job {job.id} ({job.task.fullname}) was cancelled")
         self._fail_job(job, error)
+
+    def evaluate_for_job(self, job: Job, expr: Any, callback: Callable[[bool, Any], None]) -> None:
+        """Evaluate ``expr`` as a child of running ``job``; ``callback(ok, value)`` gets the
+        outcome on the scheduler's thread. Thread-safe (async tasks ``await`` through it)."""
+        self._inbox.put((job, _EVALUATE, (expr, callback)))
 
     def post_log(self, job: Job, stream: str, text: str) -> None:
         """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe.
@@ -800,6 +966,15 @@ class Scheduler:
                 job.transition(JobState.QUEUED)
                 self._emit(job)
             return
+        if ok is _EVALUATE:
+            expr, callback = value
+            try:
+                promise = self.evaluate(expr, job)
+            except Exception as error:
+                callback(False, error)
+            else:
+                promise.add_waiter(_notify, callback)
+            return
         if job in self._working:
             # Its work has stopped: only now are its resources free again.
             self._working.discard(job)
@@ -829,10 +1004,11 @@ class Scheduler:
             job.transition(JobState.RUNNING)
             self._emit(job)
         reduced = reduce_value(value, self._evaluator(job))
-        if type(reduced) is Promise:
-            reduced.add_waiter(_job_result_ready, (self, job))
-        else:
-            self._finish_job(job, reduced)
+        if reduced is not value and not job.task.is_coroutine:
+            # It returned expressions: recorded, so that a later run can re-evaluate them
+            # when only calls below this one changed (an async task's awaits are not in it).
+            job.returned = value
+        self._settle_with(job, reduced)
 
     def _finish_job(self, job: Job, result: Any) -> None:
         try:
@@ -847,7 +1023,7 @@ class Scheduler:
         children = [child.call_hash for child in job.child_jobs if child.call_hash]
         job.call_hash = hash_parts(job.task.hash, job.args_hash, result_hash, *children)
         job.reason = job.reason or "no earlier call with this code and these arguments"
-        job.transition(JobState.DONE)
+        job.transition(JobState.CACHED if job.replayed else JobState.DONE)
         self._emit(job)
         assert job.promise is not None
         job.promise.do_resolve(result)
@@ -926,14 +1102,30 @@ class Scheduler:
                 raise ExecutorError(f"stopping executor {executor.name!r} failed") from error
 
 
+def _notify(callback: Callable[[bool, Any], None], ok: bool, value: Any) -> None:
+    callback(ok, value)
+
+
 def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
     scheduler, job = arg
-    if job.state is not JobState.RUNNING:
-        return
+    if job.state is not JobState.RUNNING and not (job.replayed and job.state is JobState.PENDING):
+        return  # cancelled meanwhile
     if ok:
         scheduler._finish_job(job, value)
     else:
         scheduler._fail_job(job, value)
+
+
+def _then(value: Any, func: Callable[[Any], Any]) -> Any:
+    if type(value) is Promise:
+        return value.then(func)
+    return func(value)
+
+
+def _normalize_limits(limits: Any) -> dict[str, int]:
+    if isinstance(limits, dict):
+        return {str(key): int(value) for key, value in limits.items()}
+    return {str(name): 1 for name in limits}
 
 
 def _safe_repr(value: Any) -> str:

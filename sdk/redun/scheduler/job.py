@@ -38,7 +38,9 @@ class JobState(enum.Enum):
 _TERMINAL = frozenset({JobState.CACHED, JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
 # Legal transitions. RUNNING -> PENDING and QUEUED -> PENDING are retries. A queued
-# job that finishes passes through RUNNING (it ran, even if no poll saw it run).
+# job that finishes passes through RUNNING (it ran, even if no poll saw it run). A cached
+# call whose returned expression is evaluated again (see redun.scheduler.replay) never
+# runs: it waits in PENDING for the calls below it, then becomes CACHED (or FAILED).
 _TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset(
         {JobState.QUEUED, JobState.RUNNING, JobState.CACHED, JobState.FAILED, JobState.CANCELLED}
@@ -134,6 +136,11 @@ class Job:
         "options",
         "exported",
         "context",
+        "returned",
+        "expr_hash",
+        "replayed",
+        "prov",
+        "inline",
     )
 
     def __init__(
@@ -170,6 +177,17 @@ class Job:
         self.options: dict = {}
         self.exported: dict = _NO_EXPORTS
         self.context: dict = {}
+        # What the function returned, when it held expressions (recorded for replays).
+        self.returned: Any = None
+        # The value hash of the recorded returned expression, once known.
+        self.expr_hash: str | None = None
+        # True when the call came from the cache and only its expression was re-evaluated.
+        self.replayed = False
+        # False when the job's provenance is not recorded (prov=False, or under such a job).
+        self.prov = True
+        # For scheduler tasks that cache like a call (catch): evaluates in the scheduler
+        # instead of an executor; called as inline(job, cached_expression_or_None).
+        self.inline: Any = None
 
     def transition(self, new_state: JobState) -> None:
         """Move to ``new_state``, refusing moves the lifecycle does not allow."""
@@ -209,3 +227,12 @@ class Job:
 
     def __repr__(self) -> str:
         return f"Job(id={self.id[:8]}, task={self.task.fullname}, state={self.state.value})"
+
+    def __reduce__(self) -> Any:
+        # A job is not a value: pickled inside something that refers to it (an error
+        # keeps its job for messages), it becomes None.
+        return (_none, ())
+
+
+def _none() -> None:
+    return None

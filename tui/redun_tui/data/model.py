@@ -95,6 +95,14 @@ class JobInfo:
     call_order: int = 0
     """Its place in the execution's creation order (0: unknown); siblings sort by it."""
 
+    @property
+    def reevaluated(self) -> bool:
+        """From the cache, but the expression it returned was evaluated again (below it,
+        only the calls that changed ran)."""
+        from redun.scheduler.replay import REPLAY_REASON_PREFIX
+
+        return self.cached and self.reason.startswith(REPLAY_REASON_PREFIX)
+
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> JobInfo:
         """A job from a ``job_state`` event (see ``redun.client.convert.event_to_dict``)."""

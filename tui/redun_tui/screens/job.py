@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static
 
 from redun.errors import RedunError
-from redun_tui.data.model import TERMINAL_STATES, JobDetail, LogChunk, ValuePreview
+from redun_tui.data.model import TERMINAL_STATES, JobDetail, JobInfo, LogChunk, ValuePreview
 from redun_tui.data.source import Subscription
 from redun_tui.format import duration, job_duration, state_text
 from redun_tui.screens.base import RedunScreen
@@ -206,7 +206,7 @@ class JobScreen(RedunScreen):
             ("execution", job.execution_id),
             ("parent", job.parent_id or "(root job)"),
             ("executor", job.executor),
-            ("cache", "hit" if job.cached else "miss"),
+            ("cache", _cache_text(job)),
             ("took", duration(job_duration(job, now))),
             ("task hash", job.task_hash),
             ("call hash", job.call_hash),
@@ -263,3 +263,9 @@ class JobScreen(RedunScreen):
     def action_execution(self) -> None:
         if self.detail is not None:
             self.redun.open_execution(self.detail.job.execution_id)
+
+
+def _cache_text(job: JobInfo) -> str:
+    if not job.cached:
+        return "miss"
+    return "hit, its returned expression re-evaluated" if job.reevaluated else "hit"
