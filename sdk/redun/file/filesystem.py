@@ -84,7 +84,26 @@ def file_error(action: str, path: str, exc: OSError, *, hint: str = "") -> FileE
         cls = RedunPermissionError
     else:
         cls = FileError
-    return path_error(cls, action, path, reason + hint, errno=exc.errno)
+    if exc.errno is None or not exc.strerror:
+        return path_error(cls, action, path, reason + hint, errno=exc.errno)
+    # The operating system's own words first, in the shape redun's messages have
+    # ("[Errno 2] No such file or directory. PATH"): scripts that match on them
+    # keep working; then what was being done.
+    error = cls(
+        f"[Errno {exc.errno}] {reason}. {path} (cannot {_on_it(action)}{hint}){_task_suffix()}"
+    )
+    error.errno = exc.errno
+    if isinstance(error, _PathError):
+        error.filename = path
+    return error
+
+
+def _on_it(action: str) -> str:
+    """``action`` said of the path already named: "read it", "remove this directory"."""
+    if action.endswith(" directory"):
+        return action[: -len("directory")] + "this directory"
+    verb, _, rest = action.partition(" for ")
+    return f"{verb} it for {rest}" if rest else f"{action} it"
 
 
 def missing_error(action: str, path: str, what: str = "no such file or directory") -> FileError:
