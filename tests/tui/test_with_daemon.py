@@ -160,3 +160,81 @@ def test_output_of_a_finished_job_comes_from_the_store(daemon: Daemon, project: 
     result = daemon.redun("log", job_id)
     assert result.returncode == 0, result.stderr
     assert "  Output:\n    line 0\n    line 1\n    line 2\n" in result.stdout
+
+
+TALKER = """
+import time
+
+from redun import task
+
+
+@task
+def talk() -> int:
+    print("said before the daemon died", flush=True)
+    time.sleep(60)
+    return 1
+
+
+@task
+def main() -> int:
+    return talk()
+"""
+
+
+def test_an_open_dag_and_job_follow_the_restarted_daemon(
+    fresh_daemon: Daemon, monkeypatch: object
+) -> None:
+    write_workflow(fresh_daemon.project, "talker.py", TALKER)
+    fresh_daemon.start()
+    monkeypatch.chdir(fresh_daemon.project)  # type: ignore[attr-defined]
+    old_pid = fresh_daemon.pid()
+    home = str(fresh_daemon.home)
+    with fresh_daemon.client() as client:
+        run = client.submit("talker.py", "main")
+        talk_id = ""
+        for event in run.events():
+            if event["type"] == "job_state" and event["task"] == "talk":
+                if event["state"] == "running":
+                    talk_id = event["job_id"]
+                    break
+    assert talk_id
+
+    async def scenario() -> None:
+        app = RedunApp(GrpcSource(home), home=home)
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_execution(run.id)
+            await wait_for(pilot, lambda: isinstance(app.screen, ExecutionScreen))
+            dag = app.screen
+            await wait_for(pilot, lambda: talk_id in dag.board.jobs, what="the DAG")
+            app.open_job(talk_id)
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen))
+            job = app.screen
+            # Both screens stay mounted (the job's over the DAG); both lose their streams.
+            os.kill(old_pid, signal.SIGKILL)
+            await wait_for(
+                pilot,
+                lambda: "reconnecting" in job.connection and "reconnecting" in dag.connection,
+                what="both screens to say they are reconnecting",
+            )
+            assert "reconnecting" in str(job.sub_title)  # the screen on top shows it
+            generation = app.source.generation
+            await asyncio.to_thread(fresh_daemon.start)
+            await wait_for(
+                pilot,
+                lambda: not job.connection and not dag.connection,
+                timeout=30,
+                what="both screens back on the new daemon",
+            )
+            # One reconnection served both screens.
+            assert app.source.generation == generation + 1
+            assert app.source.pid == fresh_daemon.pid() != old_pid
+            # The DAG follows the run again: the new daemon closed it as interrupted,
+            # so its stream ends, and no job is left running (closed as the store has them).
+            await wait_for(pilot, lambda: dag.board.done, timeout=30, what="the run's end")
+            assert dag.board.status == "interrupted"
+            assert dag.board.jobs[talk_id].state == "cancelled"
+            assert not dag.board.running()
+            await pilot.press("q")
+            await pilot.press("q")
+
+    asyncio.run(scenario())

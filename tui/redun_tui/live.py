@@ -15,7 +15,7 @@ import math
 import shlex
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redun_tui.data.model import TERMINAL_STATES, JobInfo
@@ -113,7 +113,21 @@ class JobBoard:
                 self.status = event.get("status", "done")
                 self.finished = event
                 changes.finished = event
+                self._close_open_jobs(self.status, changes)
         return changes
+
+    def _close_open_jobs(self, status: str, changes: Changes) -> None:
+        """A run that is over has no running jobs: close those the stream left open.
+
+        As the daemon closes them in the store: a running job of a failed run
+        failed, every other open job was cancelled (a run interrupted by a
+        daemon that died, whose last job states never reached the stream).
+        """
+        for job in list(self.jobs.values()):
+            if job.state in TERMINAL_STATES:
+                continue
+            state = "failed" if status == "failed" and job.state == "running" else "cancelled"
+            self._put(replace(job, state=state), changes)
 
     def _put(self, job: JobInfo, changes: Changes) -> None:
         known = self.jobs.get(job.id)

@@ -165,32 +165,38 @@ class GrpcSource(DataSource):
         self._db: DbSource | None = None
         self._lock = threading.Lock()
         self._streams: set[Subscription[Any]] = set()
+        self._reconnecting = threading.Lock()
         self.client: Any = None
         self.pid = 0
         self.reconnect()
 
-    def reconnect(self) -> None:
+    def reconnect(self, after: int | None = None) -> None:
         """Connect afresh and ask the daemon's health (blocking: call from a worker).
 
         After a daemon restart the old channel may wait out gRPC's own backoff,
         so each attempt makes a new one; the description names the daemon
-        that answered (its pid).
+        that answered (its pid). Screens whose streams broke together pass the
+        :attr:`generation` they saw: the first reconnects, the others find it done.
 
         Raises:
             ClientError: no daemon answers.
         """
-        client = self._connect()
-        try:
-            health = client.health()
-        except BaseException:
-            client.close()
-            raise
-        old, self.client = self.client, client
-        if old is not None:
-            old.close()
-        self.home = health.home or client.home
-        self.pid = health.pid
-        self.description = f"redund {client.address} (pid {health.pid})"
+        with self._reconnecting:
+            if after is not None and self.generation != after:
+                return
+            client = self._connect()
+            try:
+                health = client.health()
+            except BaseException:
+                client.close()
+                raise
+            old, self.client = self.client, client
+            if old is not None:
+                old.close()
+            self.home = health.home or client.home
+            self.pid = health.pid
+            self.description = f"redund {client.address} (pid {health.pid})"
+            self.generation += 1
 
     # -- helpers ----------------------------------------------------------------
     def database(self) -> DbSource:

@@ -73,9 +73,15 @@ class DataSource(abc.ABC):
     live: bool = False
     description: str = ""
     home: str | None = None
+    generation: int = 0
+    """Counts the reconnections: a screen passes the one it saw to :meth:`reconnect`."""
 
-    def reconnect(self) -> None:  # noqa: B027 - a database needs no reconnecting
+    def reconnect(self, after: int | None = None) -> None:  # noqa: B027 - a database needs none
         """Reach the data again after its stream broke (a daemon restart); blocking.
+
+        Args:
+            after: the :attr:`generation` the caller saw when its stream broke; if
+                the source has reconnected since (for another screen), nothing is done.
 
         Raises:
             RedunError: it still does not answer.

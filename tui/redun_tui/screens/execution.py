@@ -15,7 +15,7 @@ from redun_tui.data.model import ExecutionInfo
 from redun_tui.data.source import Subscription
 from redun_tui.format import counts_text, duration, execution_duration, request_text, state_text
 from redun_tui.live import EventBuffer, JobBoard, JobFilter
-from redun_tui.screens.base import RedunScreen
+from redun_tui.screens.base import RedunScreen, stream_broke
 from redun_tui.widgets.counts_table import CountsTable
 from redun_tui.widgets.detail_view import DetailView
 from redun_tui.widgets.filter_bar import FilterBar
@@ -72,6 +72,8 @@ class ExecutionScreen(RedunScreen):
         self.redraws = 0
         self._subscription: Subscription | None = None
         self._filter_dirty = False
+        self.connection = ""
+        """Empty while the stream is live, else what reconnecting is doing."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -91,12 +93,14 @@ class ExecutionScreen(RedunScreen):
         self.load_info()
         # Made here, on the UI thread (it connects only when iterated), so that
         # on_unmount always finds it to close.
+        self._generation = self.source.generation
         self._subscription = self.source.follow_execution(self.execution_id)
         self.follow(self._subscription)
         self.set_interval(self.redraw_interval, self.flush)
         self.set_interval(TICK_INTERVAL, self._tick)
 
     def on_unmount(self) -> None:
+        super().on_unmount()
         if self._subscription is not None:
             self._subscription.close()
 
@@ -112,13 +116,53 @@ class ExecutionScreen(RedunScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="execution-follow")
     def follow(self, subscription: Subscription) -> None:
-        try:
-            for batch in subscription:
-                self.buffer.put(batch)
-        except RedunError as error:
-            if not subscription.closed:
-                self.show_error(error, "lost the event stream")
+        """Read the execution's events; when the stream breaks (the daemon stopped or
+        died), wait for a daemon to answer and follow the execution again from its
+        start (the board takes a replay of what it already shows)."""
+        while True:
+            try:
+                for batch in subscription:
+                    self.buffer.put(batch)
+                break
+            except RedunError as caught:
+                if not stream_broke(caught):
+                    if not subscription.closed:
+                        self.show_error(caught, "lost the event stream")
+                    break
+                error = str(caught)
+            if subscription.closed or self.leaving.is_set():
+                return
+            if not self.wait_for_daemon(error, self._say, self._generation):
+                return
+            try:
+                subscription = self.app.call_from_thread(self._resubscribe)
+            except RuntimeError:  # the app is shutting down
+                return
         self.post_message(self.StreamEnded())
+
+    def _say(self, state: str) -> None:
+        self.connection = state
+        self._title()
+
+    def _title(self) -> None:
+        # Only the screen on top has a header to update.
+        if self.is_current:
+            title = f"execution {self.execution_id[:8]}"
+            self.sub_title = f"{title} · {self.connection}" if self.connection else title
+
+    def on_screen_resume(self) -> None:
+        self._title()
+
+    def _resubscribe(self) -> Subscription:
+        """A new stream of the execution, owned here on the UI thread."""
+        if self._subscription is not None:
+            self._subscription.close()
+        self.connection = ""
+        self._title()
+        self._generation = self.source.generation
+        self._subscription = self.source.follow_execution(self.execution_id)
+        self.load_info()
+        return self._subscription
 
     def flush(self) -> None:
         """Apply what the stream brought since the last redraw."""

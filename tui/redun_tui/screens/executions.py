@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,12 +24,11 @@ from redun_tui.format import (
     state_text,
 )
 from redun_tui.live import EventBuffer
-from redun_tui.screens.base import RedunScreen
+from redun_tui.screens.base import RedunScreen, stream_broke
 
 #: Seconds between redraws of relative times and running durations.
 TIME_INTERVAL = 1.0
 #: Seconds between attempts to reach the daemon again after its stream broke.
-RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
 
 
 class ExecutionsScreen(RedunScreen):
@@ -87,7 +84,6 @@ class ExecutionsScreen(RedunScreen):
         self.watches: dict[str, WatchInfo] = {}
         self._buffer = EventBuffer()
         self._subscription: Subscription | None = None
-        self._leaving = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -122,7 +118,7 @@ class ExecutionsScreen(RedunScreen):
         self.set_interval(TIME_INTERVAL, self._draw_times)
 
     def on_unmount(self) -> None:
-        self._leaving.set()
+        super().on_unmount()
         if self._subscription is not None:
             self._subscription.close()
 
@@ -144,6 +140,7 @@ class ExecutionsScreen(RedunScreen):
         """A new stream of every execution's events, owned here on the UI thread."""
         if self._subscription is not None:
             self._subscription.close()
+        self._generation = self.source.generation
         self._subscription = self.source.follow_all()
         return self._subscription
 
@@ -157,10 +154,14 @@ class ExecutionsScreen(RedunScreen):
                     self._buffer.put(batch)
                 error = "the daemon closed the event stream"
             except RedunError as caught:
+                if not stream_broke(caught):
+                    if not subscription.closed:
+                        self.show_error(caught, "lost the event stream")
+                    return
                 error = str(caught)
-            if subscription.closed or self._leaving.is_set():
+            if subscription.closed or self.leaving.is_set():
                 return
-            if not self._reconnect(error):
+            if not self.wait_for_daemon(error, self._say, self._generation):
                 return
             try:
                 subscription = self.app.call_from_thread(self._subscribe)
@@ -168,24 +169,8 @@ class ExecutionsScreen(RedunScreen):
             except RuntimeError:  # the app is shutting down
                 return
 
-    def _reconnect(self, error: str) -> bool:
-        """Try the daemon again, RECONNECT_DELAYS apart, until it answers; False: leaving."""
-        attempt = 0
-        while True:
-            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-            attempt += 1
-            state = f"reconnecting (attempt {attempt} in {delay:g} s): {error}"
-            try:
-                self.app.call_from_thread(setattr, self, "connection", state)
-            except RuntimeError:
-                return False
-            if self._leaving.wait(delay):
-                return False
-            try:
-                self.source.reconnect()
-                return True
-            except RedunError as caught:
-                error = str(caught)
+    def _say(self, state: str) -> None:
+        self.connection = state
 
     def _reconnected(self) -> None:
         self.connection = "live"

@@ -43,6 +43,12 @@ class JobLog(Log):
             self.write_lines(lines)
         self.lines_received += len(chunks)
 
+    def restart(self) -> None:
+        """Empty the pane: the output is about to be read again from its start."""
+        self.clear()
+        self._partial = ""
+        self.lines_received = 0
+
     def finish(self) -> None:
         """The stream ended: show a trailing partial line."""
         if self._partial:
