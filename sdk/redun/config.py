@@ -203,7 +203,9 @@ def check_config(config: Config, source: str, *, check_types: bool = True) -> No
     for section, options in config.items():
         if section.startswith("executors."):
             kind = options.get("type")
-            if kind is not None and check_types:
+            # With `class = module.Class` the type is only a label: the class is
+            # imported when the executor is first made (as redun does).
+            if kind is not None and check_types and not options.get("class"):
                 from redun.errors import UsageError
                 from redun.executors.base import executor_types, get_executor_class
 

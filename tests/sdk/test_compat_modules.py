@@ -85,7 +85,8 @@ def test_local_executor_modes() -> None:
     assert LocalExecutor("x", config={"mode": "process"}).mode == "process"
 
 
-def test_pytest_plugin(tmp_path: Path) -> None:
+@pytest.mark.parametrize("load", [[], ["-p", "redun.pytest"]], ids=["installed", "named"])
+def test_pytest_plugin(tmp_path: Path, load: list[str]) -> None:
     (tmp_path / "flow.py").write_text(
         "from redun import task\n\n@task\ndef double(x: int) -> int:\n    return 2 * x\n"
     )
@@ -94,8 +95,10 @@ def test_pytest_plugin(tmp_path: Path) -> None:
         "def test_double(scheduler):\n    assert scheduler.run(double(2)) == 4\n\n"
         "def test_fresh_cache(scheduler):\n    assert scheduler.jobs() == []\n"
     )
+    # Installed with redun (a pytest11 entry point), as redun's own example expects:
+    # plain `pytest test_flow.py`, no -p and no conftest; naming it as well still works.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "redun.pytest", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *load, "test_flow.py"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -103,6 +106,47 @@ def test_pytest_plugin(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_a_projects_own_scheduler_fixture_wins_over_the_plugin(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef scheduler():\n    return 'mine'\n"
+    )
+    (tmp_path / "test_own.py").write_text(
+        "def test_own(scheduler):\n    assert scheduler == 'mine'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_own.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_executor_class_with_a_type_label_in_redun_ini(tmp_path: Path) -> None:
+    # redun's custom_executor_config example: `type` is a free label when `class` is set.
+    (tmp_path / "my_executors.py").write_text(EXECUTOR_MODULE)
+    (tmp_path / "flow.py").write_text(
+        "from redun import task\n\n"
+        "@task(executor='my_custom')\ndef process(data: str) -> str:\n"
+        "    return f'processed: {data}'\n\n"
+        "@task\ndef main(data: str = 'hello') -> str:\n    return process(data)\n"
+    )
+    (tmp_path / ".redun").mkdir()
+    (tmp_path / ".redun" / "redun.ini").write_text(
+        "[executors.my_custom]\ntype = my_local\nclass = my_executors.CountingExecutor\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "redun.cli.main", "run", "flow.py", "main"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "'processed: hello'"
 
 
 def test_scheduler_config_helpers(tmp_path: Path) -> None:
