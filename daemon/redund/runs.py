@@ -7,7 +7,8 @@ database what a runner could not (a crash, a kill, an interruption).
 
 Hooks for what comes next: ``submit(..., watch_id=..., reject_load_errors=False)``
 turns a workflow that does not load into a failed run instead of an error,
-and ``on_finished`` listeners receive each finished record with
+and ``on_finished`` listeners receive each finished record (before its
+``execution_finished`` event is published) with
 ``record.dependencies`` (``{"modules": [...], "files": [...]}``: the user's
 source files the run imported and the local files its tasks read or wrote).
 """
@@ -366,6 +367,14 @@ class RunManager:
         )
         record.finished_event = finished
         events.append(finished)
+        # Listeners first (the watches measure what the run left): a client that acts
+        # on execution_finished (deletes an output, saves a file) acts after that, so
+        # its change counts, instead of passing for the finished run's own write.
+        for listener in list(self.on_finished):
+            try:
+                listener(record)
+            except Exception:
+                log.exception("an on_finished listener failed")
         self.hub.publish(events)
         self._cancelling.discard(record.id)
         try:
@@ -385,11 +394,6 @@ class RunManager:
         if done is not None:
             done.set()
         log.info("execution %s %s", record.id, status.value)
-        for listener in list(self.on_finished):
-            try:
-                listener(record)
-            except Exception:
-                log.exception("an on_finished listener failed")
         self._evict()
 
     def _evict(self) -> None:

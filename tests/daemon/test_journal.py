@@ -181,3 +181,17 @@ def test_a_late_write_of_a_killed_runner_does_not_reopen_closed_jobs(
         store.backend.write(late)
     jobs = {job.id: job.state for job in store.list_jobs("e" * 32)}
     assert jobs == {"r": "failed", "n": "running"}, "a new row is written; a closed one stays"
+
+
+def test_watches_hear_of_a_run_end_before_clients_do(db: str, tmp_path: Path) -> None:
+    # A client that acts on execution_finished (deletes an output the run wrote) must
+    # act after the watches measured what the run left, or its change passes for the
+    # run's own write and the watch never re-runs.
+    runs = manager(db, tmp_path / "inflight")
+    record = started(runs, "b" * 32)
+    client = runs.hub.subscribe(lambda event: True)
+    seen_by_client_first: list[bool] = []
+    runs.on_finished.append(lambda finished: seen_by_client_first.append(client.pending_count > 0))
+    asyncio.run(runs._finish(record, ExecutionStatus.DONE, None, None))
+    assert seen_by_client_first == [False]
+    assert client.pending_count > 0  # and the client does get it
