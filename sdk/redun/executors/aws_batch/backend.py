@@ -47,7 +47,7 @@ RESCAN = 60.0
 """Seconds after which an array's unfinished children are described even if nothing moved."""
 KEEP_FINISHED = 24 * 3600.0
 """Finished jobs older than this are not re-attached (their results are not read back)."""
-CANCEL_REASON = "cancelled by redun: the run was cancelled"
+CANCEL_REASON = "terminated by redun: the run was cancelled"
 
 
 @dataclass
