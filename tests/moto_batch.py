@@ -159,7 +159,9 @@ class BatchHarness:
             jobQueueName=QUEUE,
             state="ENABLED",
             priority=1,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}],
+            computeEnvironmentOrder=[
+                {"order": 1, "computeEnvironment": env["computeEnvironmentArn"]}
+            ],
         )
 
     # -- running a job -------------------------------------------------------------------

@@ -86,7 +86,15 @@ def batch_client():
 def all_jobs() -> list[dict]:
     client = batch_client()
     ids: list[str] = []
-    for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
+    for status in (
+        "SUBMITTED",
+        "PENDING",
+        "RUNNABLE",
+        "STARTING",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+    ):
         for page in client.get_paginator("list_jobs").paginate(
             jobQueue="redun-test-queue", jobStatus=status
         ):
@@ -116,9 +124,9 @@ def test_one_call_is_one_batch_job(run: Run, moto_batch) -> None:
     assert job["tags"]["redun-task"] == "aflow.square"
     assert job["jobName"] == f"redun-{job['tags']['redun-key']}-{job['tags']['redun-token'][:8]}"
     assert job["timeout"] == {"attemptDurationSeconds": 600}
-    definition = batch_client().describe_job_definitions(
-        jobDefinitions=[job["jobDefinition"]]
-    )["jobDefinitions"][0]
+    definition = batch_client().describe_job_definitions(jobDefinitions=[job["jobDefinition"]])[
+        "jobDefinitions"
+    ][0]
     assert definition["containerProperties"]["image"] == IMAGE
     assert definition["containerProperties"]["jobRoleArn"].endswith(":role/redun-job")
     calls = run.backend.calls

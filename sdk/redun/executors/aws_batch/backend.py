@@ -27,7 +27,6 @@ from redun.executors.aws_batch.logs import LogTail
 from redun.executors.aws_batch.monitor import (
     ACTIVE_STATES,
     FINAL_STATES,
-    child_index,
     log_stream,
     observe,
     parent_phase,
@@ -177,7 +176,7 @@ class AWSBatchBackend(RemoteBackend):
                 rescan.append((handle, known, str(handle)))
         if rescan:
             wanted: dict[str, tuple[_Known, int]] = {}
-            for handle, known, job_id in rescan:
+            for _handle, known, job_id in rescan:
                 size = int((described[job_id].get("arrayProperties") or {}).get("size") or 0)
                 for index in range(size):
                     child = known.children.get(index)
@@ -188,10 +187,10 @@ class AWSBatchBackend(RemoteBackend):
                 self._note_child(known, index, child, now)
         for handle in handles:
             job = described.get(str(handle))
-            known = self._known.get(handle)
-            if job is None or known is None or not known.array:
+            tracked = self._known.get(handle)
+            if job is None or tracked is None or not tracked.array:
                 continue
-            elements = {index: self._observe(known, index, now) for index in known.children}
+            elements = {index: self._observe(tracked, index, now) for index in tracked.children}
             reports[handle] = Report(parent_phase(job), "", elements)
         return reports
 

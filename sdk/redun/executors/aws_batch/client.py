@@ -29,7 +29,9 @@ def import_boto3() -> Any:
     try:
         import boto3
     except ImportError as exc:
-        raise UsageError(f"the aws_batch executor needs boto3 ({exc}): pip install 'redun[aws]'")
+        raise UsageError(
+            f"the aws_batch executor needs boto3 ({exc}): pip install 'redun[aws]'"
+        ) from exc
     return boto3
 
 
