@@ -90,6 +90,27 @@ class BatchHarness:
             with harness._cond:
                 harness._cond.notify_all()
 
+        original_property = models.Job._get_container_property
+        self._saved["property"] = original_property
+        property_lock = threading.Lock()
+
+        def container_property(job: Any, name: str, default: Any) -> Any:
+            # moto appends AWS_BATCH_JOB_ID to the overrides' own environment list at every
+            # describe (a list all children of an array share): it would grow without end.
+            if name != "environment":
+                return original_property(job, name, default)
+            with property_lock:
+                overrides = job.container_overrides
+                saved = overrides.get("environment")
+                if saved is not None:
+                    overrides["environment"] = list(saved)
+                try:
+                    return original_property(job, name, default)
+                finally:
+                    if saved is not None:
+                        overrides["environment"] = saved
+
+        models.Job._get_container_property = container_property  # type: ignore[method-assign]
         models.Job.run = run  # type: ignore[method-assign]
         models.Job.terminate = terminate  # type: ignore[method-assign]
         return self
@@ -100,6 +121,7 @@ class BatchHarness:
         if self._saved:
             models.Job.run = self._saved["run"]  # type: ignore[method-assign]
             models.Job.terminate = self._saved["terminate"]  # type: ignore[method-assign]
+            models.Job._get_container_property = self._saved["property"]  # type: ignore
 
     def reset(self) -> None:
         """No jobs (their processes killed), and a fresh queue on a fresh moto."""
