@@ -62,6 +62,38 @@ def moto_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_batch_server(moto_server):
+    """moto's server with its Batch job runner replaced by local processes (tests/moto_batch.py)."""
+    pytest.importorskip(
+        "moto.batch", reason="moto's Batch needs the dev extras: pip install 'moto[server,batch]'"
+    )
+    from tests.moto_batch import BatchHarness
+
+    harness = BatchHarness(moto_server.url).install()
+    yield harness
+    harness.kill_all()
+    harness.uninstall()
+
+
+@pytest.fixture
+def moto_batch(moto_batch_server, monkeypatch, tmp_path):
+    """A fresh moto (queue, scratch bucket), AWS env pointing at it; job processes killed after."""
+    import boto3
+
+    from redun.file.filesystem import get_filesystem
+    from tests.cloud import apply_env, aws_env
+    from tests.sdk.aws_batch.helpers import BUCKET
+
+    moto_batch_server.reset()
+    apply_env(monkeypatch, aws_env(tmp_path, moto_batch_server.url))
+    get_filesystem(proto="s3").reset_client()
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    yield moto_batch_server
+    moto_batch_server.kill_all()
+    get_filesystem(proto="s3").reset_client()
+
+
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
     """Poll ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds.
 

@@ -121,3 +121,12 @@ def test_the_gcp_batch_executor_loads_google_cloud_only_when_it_starts() -> None
         "                  'gcs_scratch': 'gs://b/s'})"
     )
     assert _modules(code, CLOUD_AND_HEAVY) == []
+
+
+def test_the_aws_batch_executor_loads_boto3_only_when_it_starts() -> None:
+    code = (
+        "from redun.executors import get_executor_class\n"
+        "cls = get_executor_class('aws_batch')\n"
+        "cls('batch', None, {'queue': 'q', 'image': 'i', 's3_scratch': 's3://b/s'})"
+    )
+    assert _modules(code, CLOUD_AND_HEAVY) == []

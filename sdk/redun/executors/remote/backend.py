@@ -85,6 +85,9 @@ class RemoteBackend(abc.ABC):
     - ``live_logs_complete``: False if those tails may miss lines (a log
       service that ingests late): when a call ends, the part of its captured
       output the tails did not show is posted too.
+    - ``log_streams_merged``: True if the tails carry stdout and stderr as one
+      stream (AWS's awslogs driver): the lines they missed are then found in
+      the outcome's output by their order across both streams.
     - ``max_array_size``: the platform's largest array (bigger batches are split).
     - ``poll_interval``: seconds between polls (``poll_interval`` in the config wins).
     - ``lost_after``: seconds a job may be unknown to the platform before it is lost.
@@ -96,6 +99,7 @@ class RemoteBackend(abc.ABC):
 
     live_logs = False
     live_logs_complete = True
+    log_streams_merged = False
     max_array_size = 10_000
     poll_interval = 5.0
     lost_after = 60.0

@@ -36,7 +36,7 @@ from redun.executors.remote.backend import (
     job_name,
 )
 from redun.executors.remote.errors import ProtocolError
-from redun.executors.remote.flight import Flight, unshown
+from redun.executors.remote.flight import Flight, unshown, unshown_merged
 from redun.executors.remote.outcomes import read_outcome
 from redun.executors.remote.package import build_package, ensure_uploaded, package_options
 from redun.executors.remote.protocol import (
@@ -580,7 +580,11 @@ class RemoteExecutor(Executor):
                     output = []
                 else:  # the tails may have missed lines: post what they did not show
                     shown = flight.shown_text(instruction.index)
-                    output = unshown(settled.outcome.get("output") or [], shown)
+                    captured = settled.outcome.get("output") or []
+                    if self.backend.log_streams_merged:
+                        output = unshown_merged(captured, "".join(shown.values()))
+                    else:
+                        output = unshown(captured, shown)
                 self._deliver(job, settled.outcome, output=output)
             else:
                 error = settled.error

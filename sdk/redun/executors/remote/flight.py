@@ -106,3 +106,28 @@ def unshown(output: list[tuple[str, str]], shown: dict[str, str]) -> list[tuple[
         if lines[drop:]:
             rest.append((stream, "".join(lines[drop:])))
     return rest
+
+
+def unshown_merged(output: list[tuple[str, str]], shown: str) -> list[tuple[str, str]]:
+    """Like :func:`unshown`, for tails that carry both streams as one (CloudWatch's awslogs).
+
+    The lines of ``output`` (all streams, in order) that match the start of the
+    ``shown`` lines are dropped; from the first difference on, everything is kept.
+    """
+    theirs = shown.splitlines()
+    matched = 0
+    rest: list[tuple[str, str]] = []
+    for stream, chunk in output:
+        lines = chunk.splitlines(keepends=True)
+        drop = 0
+        if not rest:
+            while (
+                drop < len(lines)
+                and matched < len(theirs)
+                and lines[drop].rstrip("\n") == theirs[matched]
+            ):
+                drop += 1
+                matched += 1
+        if lines[drop:]:
+            rest.append((stream, "".join(lines[drop:])))
+    return rest
