@@ -99,11 +99,31 @@ class Config:
                     else value
                 )
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._sections.get(key, default)
+    def _nested(self, prefix: str) -> dict[str, dict[str, str]] | None:
+        """``{"batch": {...}}`` for ``prefix="executors"`` from ``[executors.batch]``."""
+        start = prefix + "."
+        found = {
+            name[len(start) :]: options
+            for name, options in self._sections.items()
+            if name.startswith(start)
+        }
+        return found or None
 
-    def __getitem__(self, section: str) -> dict[str, str]:
-        return self._sections[section]
+    def get(self, key: str, default: Any = None) -> Any:
+        """A section's options; as in redun, ``get("executors")`` gives the
+        ``[executors.NAME]`` sections by NAME when there is no ``[executors]``."""
+        found: dict[str, Any] | None = self._sections.get(key)
+        if found is None:
+            found = self._nested(key)
+        return default if found is None else found
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = self._sections.get(section)
+        if found is None:
+            found = self._nested(section)
+            if found is None:
+                raise KeyError(section)
+        return found
 
     def __setitem__(self, section: str, options: dict[str, str]) -> None:
         self._sections[section] = dict(options)

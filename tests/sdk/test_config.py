@@ -177,3 +177,14 @@ def test_a_bad_local_mode_is_named(flow: object) -> None:
     scheduler = Scheduler(config=Config({"executors.mine": {"type": "local", "mode": "fork"}}))
     with pytest.raises(UsageError, match="mode must be 'thread' or 'process', not 'fork'"):
         scheduler.run(find_task(flow, "in_mine", "")(1))
+
+
+def test_sections_by_prefix_as_in_redun() -> None:
+    config = Config({"executors.a": {"type": "threads"}, "executors.b": {"type": "processes"}})
+    assert config["executors"] == {"a": {"type": "threads"}, "b": {"type": "processes"}}
+    assert config.get("executors")["b"] == {"type": "processes"}
+    assert config.get("nothing", "default") == "default"
+    with pytest.raises(KeyError):
+        config["nothing"]
+    config["executors"] = {"own": "section"}  # a real [executors] section wins
+    assert config["executors"] == {"own": "section"}

@@ -161,3 +161,30 @@ def test_no_credentials_says_how_to_provide_them(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "no AWS credentials found; set AWS_PROFILE" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_subclass_configured_in_code_as_in_redun(moto_batch, tmp_path: Path) -> None:
+    # redun's setup_scheduler example: an executor class of a workflow library, made
+    # with its own Config, its section read as config["executors"][NAME].
+    from redun.executors.aws_batch import AWSBatchExecutor
+    from redun.workflow.loader import find_task, import_workflow
+
+    from .helpers import FLOW
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "aflow.py").write_text(FLOW)
+    module = import_workflow(str(code / "aflow.py"))
+
+    class AccountExecutor(AWSBatchExecutor):
+        def __init__(self, name: str) -> None:
+            config = Config({"executors.account1": aws_section(code)})
+            super().__init__(name, config=config["executors"]["account1"])
+
+    scheduler = Scheduler()
+    scheduler.add_executor(AccountExecutor("batch"))
+    try:
+        assert scheduler.run(find_task(module, "square", "aflow")(7))[0] == 49
+    finally:
+        scheduler.stop()
+    assert submitted() == 1
