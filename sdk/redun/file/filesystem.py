@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import errno as errno_codes
 import importlib
-import shutil
 from dataclasses import dataclass
 from shlex import quote
 from typing import IO, Any
@@ -230,6 +229,8 @@ class FileSystem(abc.ABC):
 
     def copy(self, src_path: str, dest_path: str) -> None:
         """Copy one file, streaming it; either side may be on another file system."""
+        import shutil
+
         src_fs = get_filesystem(src_path)
         dest_fs = get_filesystem(dest_path)
         with src_fs.open(src_path, "rb") as infile, dest_fs.open(dest_path, "wb") as outfile:
