@@ -28,7 +28,6 @@ import marshal
 import os
 import signal
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -268,6 +267,8 @@ class WriterProcess:
         self._seq = 0
         self._acked = 0
         self._ready = False
+        import subprocess  # not at the top: a run that never starts one does not import it
+
         flags = ["-I", "-S"] if kind == "sqlite" else ["-I"]
         self.proc = subprocess.Popen(
             [sys.executable, *flags, os.path.abspath(__file__), kind],
