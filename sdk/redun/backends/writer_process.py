@@ -245,6 +245,14 @@ def main(argv: list[str]) -> int:
             write_message(out, reply)
         except (BrokenPipeError, OSError):
             break
+    if kind == "sqlite":
+        # Copy the WAL into the database now, on this process's time. Closing the last
+        # connection would do it otherwise: the parent's, as it exits, keeping the user
+        # waiting (70 ms after a 10,000-job run).
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # noqa: BLE001 - a later checkpoint does it
+            pass
     conn.close()
     return 0
 
