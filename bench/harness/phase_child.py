@@ -106,7 +106,8 @@ def main():
     code = 0
     try:
         _patch_lazily()
-        code = cli_main.main(argv)
+        sys.argv = ["redun", *argv]  # main() owns the process, as the console script
+        code = cli_main.main()
     finally:
         _ended[0] = time.time()
         _switch("exit")

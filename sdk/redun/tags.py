@@ -63,8 +63,16 @@ def format_tag_key_value(key: str, value: Any) -> str:
 
 def get_username() -> str:
     """``$REDUN_USER``, else the login name."""
-    if os.environ.get("REDUN_USER"):
-        return os.environ["REDUN_USER"]
+    return os.environ.get("REDUN_USER") or login_name()
+
+
+def login_name() -> str:
+    """The login name, as :func:`getpass.getuser` finds it (its module loads only when the
+    environment does not say)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        value = os.environ.get(name)
+        if value:
+            return value
     import getpass
 
     return getpass.getuser()

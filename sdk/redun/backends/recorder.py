@@ -78,9 +78,9 @@ def preview(value: Any, limit: int = 200) -> str:
 
 def _user() -> str:
     try:
-        import getpass
+        from redun.tags import login_name
 
-        return getpass.getuser()
+        return login_name()
     except Exception:
         return ""
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import marshal
 import os
-import signal
 import struct
 import sys
 import threading
@@ -189,6 +188,8 @@ def execute_postgres_batch(conn: Any, plan: list[tuple]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     kind = argv[1]
     inp, out = sys.stdin.buffer, sys.stdout.buffer
