@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-stop test test-slow lint typecheck bench compat clean
+.PHONY: setup demo demo-stop test test-slow lint typecheck bench bench-phases compat clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python scripts/editable_paths.py
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -59,6 +60,10 @@ compat: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Where one `redun run` spends its time, phase by phase, cold and cached.
+bench-phases: $(STAMP)
+	$(BIN)/python bench/phases.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

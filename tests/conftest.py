@@ -14,6 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _code_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The code-hash cache of the whole session (and its subprocesses) in a temporary
+    directory, not the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REDUN_CODE_CACHE", str(tmp_path_factory.mktemp("codehash-cache")))
+        yield
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary working directory (its .redun/ holds config and database)."""

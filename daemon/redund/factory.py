@@ -41,6 +41,16 @@ from redund.wire import describe_wait_status
 MAX_PACKET = 65536
 
 
+def _save_caches() -> None:
+    """Write what the run learned about unchanged source files (os._exit skips atexit)."""
+    try:
+        from redun.codehash import disk
+
+        disk.save()
+    except BaseException:  # noqa: BLE001 - a cache only saves time
+        pass
+
+
 class Factory:
     """Forks runners on request; reaps them and reports how they ended."""
 
@@ -126,6 +136,7 @@ class Factory:
                 os.close(self._wake_w)
                 code = redund.runner.main(socket.socket(fileno=fd), run_id)
             finally:
+                _save_caches()
                 os._exit(code)
         os.close(fd)
         self.children[pid] = run_id

@@ -37,7 +37,7 @@ from redun.config import load_config
 from redun.errors import ExecutionCancelled, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
-from redun.scheduler.core import get_current_job
+from redun.scheduler.current import get_current_job
 from redun.workflow.args import parse_task_args
 from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
 from redund.wire import STARTED_TAG, BlockingChannel, ChannelClosed, JobUpdate, LogChunk

@@ -9,11 +9,9 @@ and edit them.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
-import subprocess
 from typing import Any
 
 VERSION_KEY = "redun.version"
@@ -65,7 +63,19 @@ def format_tag_key_value(key: str, value: Any) -> str:
 
 def get_username() -> str:
     """``$REDUN_USER``, else the login name."""
-    return os.environ.get("REDUN_USER") or getpass.getuser()
+    return os.environ.get("REDUN_USER") or login_name()
+
+
+def login_name() -> str:
+    """The login name, as :func:`getpass.getuser` finds it (its module loads only when the
+    environment does not say)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        value = os.environ.get(name)
+        if value:
+            return value
+    import getpass
+
+    return getpass.getuser()
 
 
 def infer_project_name(task: Any) -> str | None:
@@ -75,14 +85,6 @@ def infer_project_name(task: Any) -> str | None:
         return str(namespace.split(".")[0])
     module = getattr(getattr(task, "func", None), "__module__", "") or ""
     return module.split(".")[0] or None
-
-
-def _git(args: list[str], cwd: str) -> str | None:
-    try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def default_execution_tags(
@@ -96,18 +98,17 @@ def default_execution_tags(
     ``$REDUN_GIT_ORIGIN_URL`` override them).
     """
     from redun import __version__
+    from redun.gitinfo import git_commit, git_origin_url
 
     tags: list[tuple[str, Any]] = [(VERSION_KEY, __version__), (USER_KEY, user or get_username())]
     project = project or infer_project_name(task)
     if project:
         tags.append((PROJECT_KEY, project))
     where = workdir or os.getcwd()
-    commit = os.environ.get("REDUN_GIT_COMMIT") or _git(["rev-parse", "--verify", "HEAD"], where)
+    commit = os.environ.get("REDUN_GIT_COMMIT") or git_commit(where)
     if commit:
         tags.append(("git_commit", commit))
-        origin = os.environ.get("REDUN_GIT_ORIGIN_URL") or _git(
-            ["remote", "get-url", "origin"], where
-        )
+        origin = os.environ.get("REDUN_GIT_ORIGIN_URL") or git_origin_url(where)
         if origin:
             tags.append(("git_origin_url", origin))
     return tags

@@ -5,9 +5,11 @@ execution's data) on a queue. Its thread gathers what is queued (for 20 ms
 when a writer process or a database server does the heavy part, else for
 ``flush_interval``), keeps each job once in its newest state, turns jobs into
 rows (:class:`RowBuilder`: job, call node, edges, arguments, values, files,
-task) and commits them in one transaction, through a writer process
-(:mod:`~redun.backends.writer_process`) with one batch in flight while the next
-is built. A finished job is therefore durable a fraction of a second after it
+task) and commits them in one transaction: in this process while batches are
+small (a cached re-run records a few rows), through a writer process
+(:mod:`~redun.backends.writer_process`), started with the first batch of
+``_PROCESS_AFTER`` jobs, with one batch in flight while the next is built. A
+finished job is therefore durable a fraction of a second after it
 finished; ``kill -9`` loses at most what was still queued, and every committed
 call node comes with its values in the same transaction.
 
@@ -18,13 +20,11 @@ fan-out finish first and are written once, finished.
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import os
 import pickle
 import reprlib
-import socket
 import threading
 import time
 import traceback
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from redun.backends.base import type_name_of
 from redun.backends.bulk import Batch, normalize_tags, postgres_plan, sqlite_statements
-from redun.backends.writer_process import WriterProcess, WriterProcessError
+from redun.backends.writer_process import WriterProcessError
 from redun.errors import BackendError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.nested import ATOMS as _ATOMS
@@ -42,6 +42,7 @@ from redun.scheduler.job import JobState
 
 if TYPE_CHECKING:
     from redun.backends.db import DbBackend
+    from redun.backends.writer_process import WriterProcess
     from redun.scheduler.job import Job
 
 logger = logging.getLogger("redun")
@@ -53,6 +54,8 @@ _FIND_BUDGET = 100_000  # objects walked per value looking for files
 _STORE_RETRY_DELAYS = (0.1, 0.5)  # seconds between attempts to write the value store
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
+# Jobs in one batch that make starting a writer process worth its ~30 ms (once per run).
+_PROCESS_AFTER = 200
 _RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
 _START_TIMEOUT = 30.0  # seconds a run waits for its execution row to be committed
 _LOG_CHUNK = 64 << 10  # a job's consecutive output on one stream is stored in rows this large
@@ -75,7 +78,9 @@ def preview(value: Any, limit: int = 200) -> str:
 
 def _user() -> str:
     try:
-        return getpass.getuser()
+        from redun.tags import login_name
+
+        return login_name()
     except Exception:
         return ""
 
@@ -440,7 +445,10 @@ class DbRecorder:
         self._deferred: dict[str, tuple[Job, float]] = {}
         # Output of jobs not yet written in their final state: [stream, parts, size] chunks.
         self._logs: dict[str, list[list[Any]]] = {}
-        self._process = _start_writer_process(backend)
+        # Started with the first large batch: a run that records a few rows (a cached
+        # re-run) commits them here, without paying for a process it would not use.
+        self._process: WriterProcess | None = None
+        self._process_wanted = _wants_writer_process(backend)
         self._in_flight: list[tuple[int, Batch, list[str]]] = []
         self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
         self._thread.start()
@@ -482,7 +490,7 @@ class DbRecorder:
         interval = self.backend.flush_interval
         # With the work done elsewhere (a writer process, a database server) batches
         # stream as they come, so the commits overlap the run instead of trailing it.
-        eager = self._process is not None or self.backend.sqlite_file() is None
+        eager = self._process_wanted or self.backend.sqlite_file() is None
         window = min(interval, _EAGER_WINDOW) if eager else interval
         stopping = False
         while not stopping:
@@ -521,8 +529,12 @@ class DbRecorder:
             self._process.close()
             self._process = None
 
-    def _commit(self, batch: Batch, done: list[str]) -> None:
-        """Commit ``batch``; ``done`` are jobs it writes in their final state."""
+    def _commit(self, batch: Batch, done: list[str], jobs: int = 0) -> None:
+        """Commit ``batch`` (of ``jobs`` jobs); ``done`` are jobs it writes in their final
+        state."""
+        if self._process_wanted and jobs >= _PROCESS_AFTER:
+            self._process_wanted = False  # one attempt: a process that fails stays off
+            self._process = _start_writer_process(self.backend)
         process = self._process
         if process is not None:
             try:
@@ -626,7 +638,7 @@ class DbRecorder:
                 time.sleep(0)
         for job_id in done:
             self._add_log(batch, job_id)
-        self._commit(batch, done)
+        self._commit(batch, done, built)
 
     def _keep_log(self, job_id: str, stream: str, text: str) -> None:
         """Hold a job's output until the job is written (a job's output is bounded at
@@ -666,11 +678,16 @@ class DbRecorder:
             raise error
 
 
+def _wants_writer_process(backend: DbBackend) -> bool:
+    """``[backend] writer = process`` (the default)."""
+    return str(backend.config.get("writer", "process")).lower() == "process"
+
+
 def _start_writer_process(backend: DbBackend) -> WriterProcess | None:
-    """A writer process (``[backend] writer = process``, the default) for SQLite files and
-    PostgreSQL through psycopg2; None means this process writes (a thread)."""
-    if str(backend.config.get("writer", "process")).lower() != "process":
-        return None
+    """A writer process for SQLite files and PostgreSQL through psycopg2; None means this
+    process writes (a thread)."""
+    from redun.backends.writer_process import WriterProcess
+
     path = backend.sqlite_file()
     try:
         if path is not None:
@@ -681,6 +698,15 @@ def _start_writer_process(backend: DbBackend) -> WriterProcess | None:
     except (OSError, WriterProcessError):
         return None
     return None
+
+
+def _hostname() -> str:
+    uname = getattr(os, "uname", None)
+    if uname is not None:  # what gethostname() returns, without importing socket
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()
 
 
 def _execution_row(event: Any) -> tuple:
@@ -694,7 +720,7 @@ def _execution_row(event: Any) -> tuple:
         "running",
         None,
         _user(),
-        socket.gethostname(),
+        _hostname(),
         os.getpid(),
         os.getcwd(),
     )

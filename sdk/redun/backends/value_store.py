@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
 from typing import IO, Any
 
 DEFAULT_INLINE_MAX_BYTES = 64 * 1024
@@ -97,6 +96,8 @@ class ValueStore:
         def open_temp() -> IO[bytes]:
             directory = os.path.dirname(self.path(value_hash))
             os.makedirs(directory, exist_ok=True)
+            import tempfile
+
             fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
             temp.append(name)
             return os.fdopen(fd, "wb")

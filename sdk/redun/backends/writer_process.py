@@ -26,9 +26,7 @@ from __future__ import annotations
 import io
 import marshal
 import os
-import signal
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -190,6 +188,8 @@ def execute_postgres_batch(conn: Any, plan: list[tuple]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     kind = argv[1]
     inp, out = sys.stdin.buffer, sys.stdout.buffer
@@ -246,6 +246,14 @@ def main(argv: list[str]) -> int:
             write_message(out, reply)
         except (BrokenPipeError, OSError):
             break
+    if kind == "sqlite":
+        # Copy the WAL into the database now, on this process's time. Closing the last
+        # connection would do it otherwise: the parent's, as it exits, keeping the user
+        # waiting (70 ms after a 10,000-job run).
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # noqa: BLE001 - a later checkpoint does it
+            pass
     conn.close()
     return 0
 
@@ -268,6 +276,8 @@ class WriterProcess:
         self._seq = 0
         self._acked = 0
         self._ready = False
+        import subprocess  # not at the top: a run that never starts one does not import it
+
         flags = ["-I", "-S"] if kind == "sqlite" else ["-I"]
         self.proc = subprocess.Popen(
             [sys.executable, *flags, os.path.abspath(__file__), kind],

@@ -141,6 +141,16 @@ def register(commands: Any) -> None:
 
 
 def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
+    schedulers: list[Any] = []
+    try:
+        return _run_command(args, task_argv, schedulers)
+    finally:
+        for scheduler in schedulers:
+            # The process ends next: free the job graph now, not in exit's garbage collection.
+            scheduler.release()
+
+
+def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: list[Any]) -> int:
     from redun.scheduler import DryRunResult
 
     full_argv = getattr(args, "full_argv", [])
@@ -158,6 +168,7 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         return EXIT_OK
     task_argv = take_own_options(args, task_argv, keep=_parameter_options(module, args))
     scheduler = make_scheduler(args)
+    schedulers.append(scheduler)
     recorded: dict[str, Any] = {}
     if args.rerun:
         scheduler.load()

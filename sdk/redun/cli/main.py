@@ -7,6 +7,7 @@ that does not load, or a bad redun.ini); 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import traceback
@@ -18,7 +19,24 @@ from redun.errors import RedunError, UsageError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``redun`` parser; with ``command``, only that command's module is imported.
+
+    A run pays only for its own command: ``redun run`` does not import what
+    ``redun log`` or ``redun submit`` need. Without one (``redun --help``, a
+    mistyped command), every command is registered, for the listing.
+    """
+    parser = _global_parser()
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    names = (command,) if command in COMMAND_MODULES else COMMAND_MODULES
+    for name in names:
+        module = _load_command(name)
+        if module is not None:
+            module.register(commands)
+    return parser
+
+
+def _global_parser() -> argparse.ArgumentParser:
     from redun import __version__
 
     parser = argparse.ArgumentParser(
@@ -44,12 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an option for the config's [scheduler] setup_scheduler hook (repeatable)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = _load_command(name)
-        if module is not None:
-            module.register(commands)
     return parser
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command word of ``redun [options] COMMAND ...``, if it names a command."""
+    argv = list(argv)
+    index = _skip_options(argv, 0, _global_parser())
+    if index < len(argv) and argv[index] in COMMAND_MODULES:
+        return argv[index]
+    return None
 
 
 # Each command lives in redun/cli/cmd_<name>.py with register(subparsers), which adds
@@ -88,8 +110,13 @@ def _load_command(name: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    owns_process = argv is None  # the console script, or python -m redun
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(command_of(argv))
+    if owns_process:
+        # What is loaded so far lives as long as the process: out of the garbage
+        # collector's sight, each collection is cheaper, and so is the one at exit.
+        gc.freeze()
     # Everything after FILE TASK belongs to the task: split it off before parsing.
     ours, task_argv = _split_task_args(argv, parser)
     try:

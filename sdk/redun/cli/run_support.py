@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import pprint
 import sys
 from types import ModuleType
 from typing import IO, Any
@@ -54,13 +53,21 @@ def print_task_help(task: Task, out: IO[str] | None = None) -> None:
     (out or sys.stdout).write(parser.format_help())
 
 
+_PLAIN = frozenset({int, float, bool, complex})
+
+
 def print_result(result: Any, out: IO[str] | None = None) -> None:
     """Print ``result`` as redun does: pretty-printed, and nothing at all for None."""
     if result is None:
         return
     out = out or sys.stdout
     try:
-        text = pprint.pformat(result)
+        if type(result) in _PLAIN:
+            text = repr(result)  # what pformat gives them, without importing pprint
+        else:
+            import pprint
+
+            text = pprint.pformat(result)
     except Exception as error:  # the run is recorded: a bad __repr__ must not crash here
         text = f"<{type(result).__qualname__} object; its __repr__ raised {type(error).__name__}>"
     out.write(text + "\n")

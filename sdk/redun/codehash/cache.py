@@ -68,7 +68,7 @@ class _StrongRef:
 
 
 _CODE_HASHES: _IdentityCache[Any, CodeHash] = _IdentityCache()
-_SOURCES: _IdentityCache[types.CodeType, tuple[str, str, tuple[str, ...]]] = _IdentityCache()
+_SOURCES: _IdentityCache[types.CodeType, tuple[str | None, str, tuple[str, ...]]] = _IdentityCache()
 _CODE_NAMES: _IdentityCache[types.CodeType, tuple[str, ...]] = _IdentityCache()
 _CLASS_INFOS: _IdentityCache[type, tuple[str, tuple[str, ...] | None]] = _IdentityCache()
 _MODULE_TREES: dict[str, tuple[list[str], dict[str, list[ast.ClassDef]]]] = {}
@@ -87,3 +87,6 @@ def clear_caches() -> None:
         _MODULE_TREES.clear()
         _MODULE_KINDS.clear()
         _PACKAGES.clear()
+    from redun.codehash import disk
+
+    disk.clear_memory()

@@ -144,12 +144,35 @@ def _code_fingerprint(code: types.CodeType) -> str:
     )
 
 
-def _source_info(fn: types.FunctionType) -> tuple[str, str, tuple[str, ...]]:
-    """(normalized text, its digest, names used by default arguments), cached."""
+def _source_info(fn: types.FunctionType) -> tuple[str | None, str, tuple[str, ...]]:
+    """(normalized text, its digest, names used by default arguments), cached.
+
+    Cached per code object, and on disk per source file (:mod:`.disk`): from
+    there the text is not known (None); :func:`normalized_source` recomputes it.
+    """
     code = fn.__code__
     cached = _SOURCES.get(code)
     if cached is not None:
         return cached
+    from redun.codehash import disk
+
+    stored, token = disk.lookup(code)
+    if stored is not None:
+        info: tuple[str | None, str, tuple[str, ...]] = (None, stored[0], stored[1])
+    else:
+        computed = _compute_source_info(fn)
+        if not computed[0].startswith(_NO_SOURCE):
+            disk.store(code, token, computed[1], computed[2])
+        info = computed
+    _SOURCES.set(code, info)
+    return info
+
+
+_NO_SOURCE = "<no source: "
+
+
+def _compute_source_info(fn: types.FunctionType) -> tuple[str, str, tuple[str, ...]]:
+    code = fn.__code__
     text: str | None = None
     default_names: tuple[str, ...] = ()
     body = None
@@ -172,10 +195,8 @@ def _source_info(fn: types.FunctionType) -> tuple[str, str, tuple[str, ...]]:
             _strip_docstrings(tree)
             text = ast.dump(tree, include_attributes=False)
     if text is None:
-        text = f"<no source: bytecode {_code_fingerprint(code)}>"
-    info = (text, hash_text(text), default_names)
-    _SOURCES.set(code, info)
-    return info
+        text = f"{_NO_SOURCE}bytecode {_code_fingerprint(code)}>"
+    return text, hash_text(text), default_names
 
 
 def _as_function(func: Any) -> types.FunctionType | None:
@@ -219,4 +240,5 @@ def normalized_source(func: Any) -> str:
     fn = _as_function(func)
     if fn is None:
         raise HashingError(f"cannot read the source of {func!r}: not a Python function")
-    return _source_info(fn)[0]
+    text = _source_info(fn)[0]
+    return text if text is not None else _compute_source_info(fn)[0]

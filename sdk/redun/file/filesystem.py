@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import errno as errno_codes
 import importlib
-import shutil
 from dataclasses import dataclass
 from shlex import quote
 from typing import IO, Any
@@ -249,6 +248,8 @@ class FileSystem(abc.ABC):
 
     def copy(self, src_path: str, dest_path: str) -> None:
         """Copy one file, streaming it; either side may be on another file system."""
+        import shutil
+
         src_fs = get_filesystem(src_path)
         dest_fs = get_filesystem(dest_path)
         with src_fs.open(src_path, "rb") as infile, dest_fs.open(dest_path, "wb") as outfile:
@@ -322,7 +323,9 @@ def register_lazy_filesystem(proto: str, target: str) -> None:
 
 
 def list_filesystems() -> list[type[FileSystem]]:
-    """Return the registered (already imported) backend classes."""
+    """Return the registered (already imported) backend classes, the local one always."""
+    if "local" not in _filesystem_classes:
+        _load_filesystem_class("local", None)
     return list(dict.fromkeys(_filesystem_classes.values()))
 
 
@@ -380,7 +383,10 @@ def glob_file(pattern: str) -> list[str]:
     return get_filesystem(pattern).glob(pattern)
 
 
-# Built-in remote backends: their modules (and SDKs) load on first use.
+# Built-in backends load on first use: remote ones with their SDKs, and the local one
+# too, so that reading [file] settings does not import every file module.
+register_lazy_filesystem("local", "redun.file.local:LocalFileSystem")
+register_lazy_filesystem("file", "redun.file.local:LocalFileSystem")
 register_lazy_filesystem("s3", "redun.file.s3:S3FileSystem")
 register_lazy_filesystem("http", "redun.file.http:HTTPFileSystem")
 register_lazy_filesystem("https", "redun.file.http:HTTPFileSystem")

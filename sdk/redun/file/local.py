@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import glob as globlib
-import hashlib
 import os
-import shutil
 from shlex import quote
 from typing import IO, Any
 
@@ -95,6 +93,8 @@ class LocalFileSystem(FileSystem):
             return
         try:
             if recursive:
+                import shutil
+
                 shutil.rmtree(os_path)
             else:
                 os.rmdir(os_path)
@@ -143,7 +143,9 @@ class LocalFileSystem(FileSystem):
         return FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns)
 
     def checksum(self, path: str) -> str:
-        digest = hashlib.blake2b(digest_size=20)
+        from redun.hashing.digest import _blake2b
+
+        digest = _blake2b(digest_size=20)
         buffer = bytearray(CHUNK_SIZE)
         view = memoryview(buffer)
         try:
@@ -167,6 +169,8 @@ class LocalFileSystem(FileSystem):
                 os.makedirs(parent, exist_ok=True)
         except OSError as exc:
             raise file_error("copy to", dest_path, exc) from exc
+        import shutil  # here: most runs copy nothing
+
         try:
             shutil.copyfile(src, dest)
         except (FileNotFoundError, NotADirectoryError) as exc:

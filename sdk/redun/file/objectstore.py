@@ -26,7 +26,6 @@ import errno as errno_codes
 import io
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -136,6 +135,8 @@ class _Upload(io.BufferedIOBase):
     def __init__(self, fs: ObjectStoreFileSystem, path: str, initial: bytes = b"") -> None:
         self._fs = fs
         self._path = path
+        import tempfile
+
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)
         if initial:
             self._spool.write(initial)
@@ -637,6 +638,8 @@ class ObjectStoreFileSystem(FileSystem):
         except OSError as exc:
             raise file_error("copy to", dest_path, exc) from exc
         # Download next to the destination, then rename: no half-written file.
+        import tempfile
+
         fd, partial = tempfile.mkstemp(dir=parent or ".", prefix=".redun-download-")
         os.close(fd)
         try:

@@ -14,7 +14,6 @@ import dataclasses
 import datetime
 import enum
 import functools
-import pathlib
 import re
 import sys
 import threading
@@ -106,7 +105,6 @@ def _leaf_handler(encode: Callable[[Any], bytes]) -> Callable[[Any], _Expansion]
 _SUBCLASS_HANDLERS: list[tuple[type | tuple[type, ...], Callable[[Any], _Expansion]]] = [
     ((datetime.date, datetime.time), _leaf_handler(_encode_datetime)),
     (datetime.timedelta, _leaf_handler(_encode_timedelta)),
-    (pathlib.PurePath, _leaf_handler(_encode_path)),
     (deque, _expand_deque),
 ]
 
@@ -121,6 +119,12 @@ def _register_fractions(module: Any) -> None:
     _SUBCLASS_HANDLERS.append((module.Fraction, _expand_fraction))
 
 
+def _register_pathlib(module: Any) -> None:
+    for cls in (module.PurePosixPath, module.PureWindowsPath, module.PosixPath, module.WindowsPath):
+        _LEAF[cls] = _encode_path
+    _SUBCLASS_HANDLERS.append((module.PurePath, _leaf_handler(_encode_path)))
+
+
 def _register_uuid(module: Any) -> None:
     _LEAF[module.UUID] = _encode_uuid
     _SUBCLASS_HANDLERS.append((module.UUID, _leaf_handler(_encode_uuid)))
@@ -133,6 +137,7 @@ _LAZY_TYPES: dict[str, Callable[[Any], None]] = {
     "decimal": _register_decimal,
     "fractions": _register_fractions,
     "uuid": _register_uuid,
+    "pathlib": _register_pathlib,
 }
 _LAZY_LOCK = threading.Lock()
 

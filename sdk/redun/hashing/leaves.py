@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import array
 import datetime
-import pathlib
 import struct
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import PurePath
 
 _pack_int = struct.Struct("<cq").pack  # tag, signed 64-bit int
 _pack_len = struct.Struct("<cQ").pack  # tag, unsigned 64-bit length/count
@@ -136,7 +138,7 @@ def _encode_uuid(x: Any) -> bytes:
     return _composite(b"k", _qualname(type(x)), x.bytes)
 
 
-def _encode_path(x: pathlib.PurePath) -> bytes:
+def _encode_path(x: PurePath) -> bytes:
     return _composite(b"k", _qualname(type(x)), _utf8(str(x)))
 
 
@@ -166,10 +168,6 @@ _LEAF: dict[type, Callable[[Any], bytes]] = {
     datetime.date: _encode_datetime,
     datetime.time: _encode_datetime,
     datetime.timedelta: _encode_timedelta,
-    pathlib.PurePosixPath: _encode_path,
-    pathlib.PureWindowsPath: _encode_path,
-    pathlib.PosixPath: _encode_path,
-    pathlib.WindowsPath: _encode_path,
     array.array: _encode_array,
     memoryview: _encode_memoryview,
 }

@@ -99,7 +99,7 @@ class AsyncRunner:
 
 async def _run_job(scheduler: Scheduler, job: Job) -> None:
     from redun.logs import JobOutput
-    from redun.scheduler.core import set_job_context
+    from redun.scheduler.current import set_job_context
 
     # This coroutine runs as its own asyncio task, in its own copy of the context.
     set_job_context(job)

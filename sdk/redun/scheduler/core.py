@@ -9,7 +9,6 @@ cache in batches, and hands new jobs to executors in batches.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import time
 from collections import defaultdict
@@ -46,7 +45,15 @@ from redun.promise import Promise, drain
 from redun.scheduler.binding import bind_arguments, lazy_defaults
 from redun.scheduler.cache import CacheChecker, Replay
 from redun.scheduler.context import ContextEnv, context_from_config, merge_contexts
-from redun.scheduler.job import Execution, Job, JobState, job_options
+from redun.scheduler.current import (
+    current_job,
+    current_scheduler,
+    get_current_job,
+    get_current_scheduler,
+    set_current_scheduler,
+    set_job_context,
+)
+from redun.scheduler.job import Execution, Job, JobState, job_options, release_jobs
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
 from redun.scheduler.limits import Limits
@@ -73,35 +80,6 @@ _EVALUATE = "evaluate"
 
 # How deep argument evaluation may recurse before work goes to the explicit stack.
 _MAX_DEPTH = 50
-
-_current_scheduler: contextvars.ContextVar[Scheduler | None] = contextvars.ContextVar(
-    "redun_scheduler", default=None
-)
-_current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar("redun_job", default=None)
-
-
-def get_current_scheduler(required: bool = True) -> Scheduler | None:
-    """The scheduler running in this context (raises NoCurrentScheduler if none and required)."""
-    scheduler = _current_scheduler.get()
-    if scheduler is None and required:
-        from redun.errors import NoCurrentScheduler
-
-        raise NoCurrentScheduler()
-    return scheduler
-
-
-def set_current_scheduler(scheduler: Scheduler | None) -> None:
-    _current_scheduler.set(scheduler)
-
-
-def get_current_job() -> Job | None:
-    """The job whose task function is running in this thread, if any."""
-    return _current_job.get()
-
-
-def set_job_context(job: Job | None) -> None:
-    """Make ``job`` the current job of this context (an async task's own context)."""
-    _current_job.set(job)
 
 
 class DryRunResult(SchedulerError):
@@ -312,7 +290,7 @@ class Scheduler:
             self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
 
         cleanup.callback(finished)
-        cleanup.callback(_current_scheduler.reset, _current_scheduler.set(self))
+        cleanup.callback(current_scheduler.reset, current_scheduler.set(self))
         self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
         self._recorder = recorder
         if tags:
@@ -916,7 +894,7 @@ class Scheduler:
         from redun.logs import JobOutput
 
         self._inbox.put((job, _STARTED, None))
-        token = _current_job.set(job)
+        token = current_job.set(job)
         task = job.task
         try:
             with JobOutput(
@@ -935,7 +913,7 @@ class Scheduler:
         else:
             self._inbox.put((job, True, result))
         finally:
-            _current_job.reset(token)
+            current_job.reset(token)
 
     def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
         if ok is None:
@@ -1093,6 +1071,16 @@ class Scheduler:
         """Every job of the current (or last) execution."""
         return list(self._jobs_by_eval.values())
 
+    def release(self) -> None:
+        """Forget the last execution's jobs, so their memory goes back now.
+
+        Jobs refer to each other (parent and children) and to their promises and
+        expressions; dropped as they are, they wait for a garbage collection, which
+        at the end of a large run takes longer than the process's whole exit.
+        """
+        release_jobs(self._jobs_by_eval.values())
+        self._reset()
+
     def stop(self) -> None:
         """Stop executors' workers."""
         for executor in self.executors.values():
@@ -1100,6 +1088,16 @@ class Scheduler:
                 executor.stop()
             except Exception as error:
                 raise ExecutorError(f"stopping executor {executor.name!r} failed") from error
+
+
+__all__ = [
+    "DryRunResult",
+    "Scheduler",
+    "get_current_job",
+    "get_current_scheduler",
+    "set_current_scheduler",
+    "set_job_context",
+]
 
 
 def _notify(callback: Callable[[bool, Any], None], ok: bool, value: Any) -> None:

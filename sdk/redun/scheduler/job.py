@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from redun.errors import SchedulerError
@@ -236,3 +237,14 @@ class Job:
 
 def _none() -> None:
     return None
+
+
+def release_jobs(jobs: Iterable[Job]) -> None:
+    """Break the reference cycles of finished jobs (parent and children, promise, expression)
+    so that they are freed as soon as nothing else holds them."""
+    for job in jobs:
+        job.child_jobs = []
+        job.parent_job = None
+        job.promise = None
+        job.expr = None
+        job.returned = None

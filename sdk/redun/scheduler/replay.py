@@ -20,7 +20,6 @@ incremental.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from typing import Any
 
@@ -57,6 +56,8 @@ class RecordedExpression:
     @property
     def hash(self) -> str:
         """The value hash the store keeps it under."""
+        import hashlib
+
         return hashlib.sha1(b"redun.expression\0" + self.data).hexdigest()
 
     def __getstate__(self) -> tuple[bytes, str]:

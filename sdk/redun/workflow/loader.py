@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import os
@@ -95,6 +94,8 @@ def find_task(module: ModuleType, task_name: str, source: str) -> Task:
     if len(matches) == 1:
         return matches[0]
     names = [task.name for task in in_module] + [task.fullname for task in in_module]
+    import difflib
+
     close = difflib.get_close_matches(task_name, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     available = ", ".join(sorted({task.name for task in in_module})) or "none"
