@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from textual.screen import Screen
 from textual.worker import Worker
 
 from redun.errors import RedunError
-from redun_tui.data.source import DataSource
+from redun_tui.data.source import DataSource, Subscription
 from redun_tui.failures import report_failure
 
 if TYPE_CHECKING:
@@ -21,6 +21,9 @@ RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
 """Seconds between attempts to reach a daemon that went away (the last one repeats)."""
 
 _ANSWERS = frozenset({"NOT_FOUND", "INVALID_ARGUMENT", "PERMISSION_DENIED", "UNAUTHENTICATED"})
+
+
+T = TypeVar("T")
 
 
 def stream_broke(error: RedunError) -> bool:
@@ -96,3 +99,75 @@ class RedunScreen(Screen[Any]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_failure(self, event)
+
+    def follow_stream(
+        self,
+        subscription: Subscription[T],
+        consume: Callable[[list[T]], object],
+        resubscribe: Callable[[], Subscription[T]],
+        say: Callable[[str], object],
+        what: str,
+        *,
+        ends: bool = True,
+    ) -> bool:
+        """Feed ``consume`` from the stream (in a worker) and keep it going across daemon
+        restarts: when it breaks, wait for a daemon (:meth:`wait_for_daemon`) and take
+        a new stream from ``resubscribe`` (called on the UI thread).
+
+        Args:
+            what: what a refusal is shown as ("lost the event stream").
+            ends: the stream ends by itself (an execution's); if not, its end means
+                the daemon went away.
+
+        Returns:
+            True when the stream ended (or the daemon refused it, shown as an error);
+            False when the screen or the app is leaving.
+        """
+        while True:
+            try:
+                for batch in subscription:
+                    consume(batch)
+                if ends:
+                    return True
+                error = "the daemon closed the stream"
+            except RedunError as caught:
+                if not stream_broke(caught):
+                    if not subscription.closed:
+                        self.show_error(caught, what)
+                    return True
+                error = str(caught)
+            if subscription.closed or self.leaving.is_set():
+                return False
+            if not self.wait_for_daemon(error, say, self._generation):
+                return False
+            try:
+                subscription = self.app.call_from_thread(resubscribe)
+            except RuntimeError:  # the app is shutting down
+                return False
+
+
+class FollowingScreen(RedunScreen):
+    """A screen of one thing (an execution, a job) whose stream follows the daemon;
+    its title says when it is reconnecting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connection = ""
+        """Empty while the stream is live, else what reconnecting is doing."""
+
+    def heading(self) -> str:
+        """The title's own part, e.g. ``execution 1a2b3c4d``."""
+        raise NotImplementedError
+
+    def say(self, state: str) -> None:
+        self.connection = state
+        self.show_title()
+
+    def show_title(self) -> None:
+        # Only the screen on top has a header to update.
+        if self.is_current:
+            heading = self.heading()
+            self.sub_title = f"{heading} · {self.connection}" if self.connection else heading
+
+    def on_screen_resume(self) -> None:
+        self.show_title()

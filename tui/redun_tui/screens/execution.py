@@ -15,7 +15,7 @@ from redun_tui.data.model import ExecutionInfo
 from redun_tui.data.source import Subscription
 from redun_tui.format import counts_text, duration, execution_duration, request_text, state_text
 from redun_tui.live import EventBuffer, JobBoard, JobFilter
-from redun_tui.screens.base import RedunScreen, stream_broke
+from redun_tui.screens.base import FollowingScreen
 from redun_tui.widgets.counts_table import CountsTable
 from redun_tui.widgets.detail_view import DetailView
 from redun_tui.widgets.filter_bar import FilterBar
@@ -25,7 +25,7 @@ from redun_tui.widgets.job_tree import JobTree
 TICK_INTERVAL = 1.0
 
 
-class ExecutionScreen(RedunScreen):
+class ExecutionScreen(FollowingScreen):
     """The jobs of one execution as a tree, updated from its event stream.
 
     Events are buffered by the stream worker and applied every
@@ -72,8 +72,6 @@ class ExecutionScreen(RedunScreen):
         self.redraws = 0
         self._subscription: Subscription | None = None
         self._filter_dirty = False
-        self.connection = ""
-        """Empty while the stream is live, else what reconnecting is doing."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -84,7 +82,7 @@ class ExecutionScreen(RedunScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"execution {self.execution_id[:8]}"
+        self.sub_title = self.heading()
         self.query_one("#summary", DetailView).border_title = "Execution"
         self.query_one("#counts", CountsTable).border_title = "Jobs by task and state"
         tree = self.query_one("#jobs", JobTree)
@@ -116,49 +114,22 @@ class ExecutionScreen(RedunScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="execution-follow")
     def follow(self, subscription: Subscription) -> None:
-        """Read the execution's events; when the stream breaks (the daemon stopped or
-        died), wait for a daemon to answer and follow the execution again from its
-        start (the board takes a replay of what it already shows)."""
-        while True:
-            try:
-                for batch in subscription:
-                    self.buffer.put(batch)
-                break
-            except RedunError as caught:
-                if not stream_broke(caught):
-                    if not subscription.closed:
-                        self.show_error(caught, "lost the event stream")
-                    break
-                error = str(caught)
-            if subscription.closed or self.leaving.is_set():
-                return
-            if not self.wait_for_daemon(error, self._say, self._generation):
-                return
-            try:
-                subscription = self.app.call_from_thread(self._resubscribe)
-            except RuntimeError:  # the app is shutting down
-                return
-        self.post_message(self.StreamEnded())
+        """Read the execution's events; after a daemon restart, follow the execution
+        again from its start (the board takes a replay of what it already shows)."""
+        if self.follow_stream(
+            subscription, self.buffer.put, self._resubscribe, self.say, "lost the event stream"
+        ):
+            self.post_message(self.StreamEnded())
 
-    def _say(self, state: str) -> None:
-        self.connection = state
-        self._title()
-
-    def _title(self) -> None:
-        # Only the screen on top has a header to update.
-        if self.is_current:
-            title = f"execution {self.execution_id[:8]}"
-            self.sub_title = f"{title} · {self.connection}" if self.connection else title
-
-    def on_screen_resume(self) -> None:
-        self._title()
+    def heading(self) -> str:
+        return f"execution {self.execution_id[:8]}"
 
     def _resubscribe(self) -> Subscription:
         """A new stream of the execution, owned here on the UI thread."""
         if self._subscription is not None:
             self._subscription.close()
         self.connection = ""
-        self._title()
+        self.show_title()
         self._generation = self.source.generation
         self._subscription = self.source.follow_execution(self.execution_id)
         self.load_info()

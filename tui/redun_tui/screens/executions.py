@@ -24,7 +24,7 @@ from redun_tui.format import (
     state_text,
 )
 from redun_tui.live import EventBuffer
-from redun_tui.screens.base import RedunScreen, stream_broke
+from redun_tui.screens.base import RedunScreen
 
 #: Seconds between redraws of relative times and running durations.
 TIME_INTERVAL = 1.0
@@ -148,26 +148,19 @@ class ExecutionsScreen(RedunScreen):
     def follow(self, subscription: Subscription) -> None:
         """Read the stream; when it breaks (the daemon stopped or died), reconnect with
         backoff, saying so, and carry on with the daemon that answers."""
-        while True:
-            try:
-                for batch in subscription:
-                    self._buffer.put(batch)
-                error = "the daemon closed the event stream"
-            except RedunError as caught:
-                if not stream_broke(caught):
-                    if not subscription.closed:
-                        self.show_error(caught, "lost the event stream")
-                    return
-                error = str(caught)
-            if subscription.closed or self.leaving.is_set():
-                return
-            if not self.wait_for_daemon(error, self._say, self._generation):
-                return
-            try:
-                subscription = self.app.call_from_thread(self._subscribe)
-                self.app.call_from_thread(self._reconnected)
-            except RuntimeError:  # the app is shutting down
-                return
+        self.follow_stream(
+            subscription,
+            self._buffer.put,
+            self._resubscribe,
+            self._say,
+            "lost the event stream",
+            ends=False,
+        )
+
+    def _resubscribe(self) -> Subscription:
+        subscription = self._subscribe()
+        self._reconnected()
+        return subscription
 
     def _say(self, state: str) -> None:
         self.connection = state

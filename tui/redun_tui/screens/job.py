@@ -17,7 +17,7 @@ from redun.errors import RedunError
 from redun_tui.data.model import TERMINAL_STATES, JobDetail, JobInfo, LogChunk, ValuePreview
 from redun_tui.data.source import Subscription
 from redun_tui.format import duration, job_duration, state_text
-from redun_tui.screens.base import RedunScreen, stream_broke
+from redun_tui.screens.base import FollowingScreen
 from redun_tui.widgets.detail_view import DetailView
 from redun_tui.widgets.job_log import JobLog
 
@@ -61,7 +61,7 @@ def _bare(line: str) -> str:
     return line.lower().rstrip(".")
 
 
-class JobScreen(RedunScreen):
+class JobScreen(FollowingScreen):
     """Everything about one job; its output streams while it runs (follow mode)."""
 
     DEFAULT_CSS = """
@@ -114,8 +114,6 @@ class JobScreen(RedunScreen):
         self._pending: list[LogChunk] = []
         self._lock = threading.Lock()
         self._subscription: Subscription | None = None
-        self.connection = ""
-        """Empty while the stream is live, else what reconnecting is doing."""
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -131,7 +129,7 @@ class JobScreen(RedunScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"job {self.job_id[:8]}"
+        self.sub_title = self.heading()
         self.query_one("#job", DetailView).border_title = "Job"
         self.query_one("#arguments", DetailView).border_title = "Arguments and result"
         self.query_one("#reason", DetailView).border_title = "Why it ran"
@@ -164,49 +162,25 @@ class JobScreen(RedunScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="job-logs")
     def stream_logs(self, subscription: Subscription) -> None:
-        """Read the job's output; when the stream breaks (the daemon stopped or died),
-        wait for a daemon to answer and read the output again from its start."""
-        while True:
-            try:
-                for batch in subscription:
-                    with self._lock:
-                        self._pending.extend(batch)
-                break
-            except RedunError as caught:
-                if not stream_broke(caught):
-                    if not subscription.closed:
-                        self.show_error(caught, "lost the output stream")
-                    break
-                error = str(caught)
-            if subscription.closed or self.leaving.is_set():
-                return
-            if not self.wait_for_daemon(error, self._say, self._generation):
-                return
-            try:
-                subscription = self.app.call_from_thread(self._resubscribe)
-            except RuntimeError:  # the app is shutting down
-                return
-        self.post_message(self.LogEnded())
+        """Read the job's output; after a daemon restart, read it again from its start."""
+        if self.follow_stream(
+            subscription, self._take, self._resubscribe, self.say, "lost the output stream"
+        ):
+            self.post_message(self.LogEnded())
 
-    def _say(self, state: str) -> None:
-        self.connection = state
-        self._title()
+    def _take(self, batch: list[LogChunk]) -> None:
+        with self._lock:
+            self._pending.extend(batch)
 
-    def _title(self) -> None:
-        # Only the screen on top has a header to update.
-        if self.is_current:
-            title = f"job {self.job_id[:8]}"
-            self.sub_title = f"{title} · {self.connection}" if self.connection else title
-
-    def on_screen_resume(self) -> None:
-        self._title()
+    def heading(self) -> str:
+        return f"job {self.job_id[:8]}"
 
     def _resubscribe(self) -> Subscription:
         """A new output stream from the job's start (the pane is cleared), on the UI thread."""
         if self._subscription is not None:
             self._subscription.close()
         self.connection = ""
-        self._title()
+        self.show_title()
         with self._lock:
             self._pending.clear()
         self.query_one("#log", JobLog).restart()
