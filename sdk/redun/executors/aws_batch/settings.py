@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redun.errors import UsageError
+from redun.executors.remote.options import number_option
 
 RETRY_MODES = ("adaptive", "standard", "legacy")
 MIN_TIMEOUT = 60
@@ -124,12 +125,12 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> AwsSettings:
             raise UsageError(f"{section} job_def_extra is not a JSON object: {exc}") from None
     if not isinstance(extra, Mapping):
         raise UsageError(f"{section} job_def_extra must be a JSON object of containerProperties")
-    gpus = _number(section, config, "gpus", int)
-    shared = _number(section, config, "shared_memory", int)
-    interval = _number(section, config, "log_interval", float)
-    reads = _number(section, config, "log_reads_per_minute", int)
-    warning = _number(section, config, "runnable_warning", float)
-    attempts = _number(section, config, "max_attempts", int)
+    gpus = number_option(section, config, "gpus", int)
+    shared = number_option(section, config, "shared_memory", int)
+    interval = number_option(section, config, "log_interval", float)
+    reads = number_option(section, config, "log_reads_per_minute", int)
+    warning = number_option(section, config, "runnable_warning", float)
+    attempts = number_option(section, config, "max_attempts", int)
     return AwsSettings(
         queue=queue,
         image=image,
@@ -140,8 +141,8 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> AwsSettings:
         job_def_extra=dict(extra),
         tags=parse_pairs(config.get("tags"), f"{section} tags", tags=True),
         environment=parse_pairs(config.get("environment"), f"{section} environment"),
-        vcpus=_number(section, config, "vcpus", float),
-        memory=_number(section, config, "memory", float),
+        vcpus=number_option(section, config, "vcpus", float),
+        memory=number_option(section, config, "memory", float),
         gpus=gpus,
         shared_memory=shared,
         privileged=_flag(text("privileged"), False),
@@ -205,16 +206,3 @@ def _flag(value: str, default: bool) -> bool:
     if not value:
         return default
     return value.lower() in ("1", "true", "yes", "on")
-
-
-def _number(section: str, config: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = config.get(key)
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{section} {key} = {value!r} is not a number") from None
-    if number < 0:
-        raise UsageError(f"{section} {key} = {value!r} must not be negative")
-    return number

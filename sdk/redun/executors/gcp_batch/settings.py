@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redun.errors import UsageError
+from redun.executors.remote.options import number_option
 
 PROVISIONING_MODELS = ("standard", "spot", "preemptible")
 MAX_RETRY_COUNT = 10
@@ -130,9 +131,9 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> GcpSettings:
         live_logs = "false"
     if live_logs not in ("auto", "true", "false"):
         raise UsageError(f"{section} live_logs = {live_logs!r}; use auto, true or false")
-    log_interval = _number(section, config, "log_interval", float)
-    reads = _number(section, config, "log_reads_per_minute", int)
-    priority = _number(section, config, "priority", int) or 0
+    log_interval = number_option(section, config, "log_interval", float)
+    reads = number_option(section, config, "log_reads_per_minute", int)
+    priority = number_option(section, config, "priority", int) or 0
     if not 0 <= priority < 100:
         raise UsageError(f"{section} priority = {priority}; use 0 to 99")
     return GcpSettings(
@@ -147,10 +148,10 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> GcpSettings:
         no_external_ip=text("no_external_ip").lower() in ("1", "true", "yes", "on"),
         provisioning_model=model,
         labels=parse_labels(config.get("labels"), f"{section} labels"),
-        vcpus=_number(section, config, "vcpus", float),
-        memory=_number(section, config, "memory", float),
+        vcpus=number_option(section, config, "vcpus", float),
+        memory=number_option(section, config, "memory", float),
         priority=priority,
-        boot_disk_size=_number(section, config, "boot_disk_size", float),
+        boot_disk_size=number_option(section, config, "boot_disk_size", float),
         endpoint=endpoint,
         entrypoint=text("entrypoint") or "redun",
         live_logs=live_logs,
@@ -229,16 +230,3 @@ def parse_labels(value: Any, where: str) -> dict[str, str]:
 def label_value(text: str) -> str:
     """``text`` made a valid label value (lower case; other characters become '_'; 63 long)."""
     return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
-
-
-def _number(section: str, config: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = config.get(key)
-    if value is None or str(value).strip() == "":
-        return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{section} {key} = {value!r} is not a number") from None
-    if number < 0:
-        raise UsageError(f"{section} {key} = {value!r} must not be negative")
-    return number
