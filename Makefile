@@ -47,9 +47,9 @@ typecheck: $(STAMP)
 
 # redun's own public-API tests (the "P tier" of insitro/redun 0.44.1) against this
 # engine, through the compat harness that lives beside the project (../shared/compat,
-# or $(COMPAT_CHECK)). The floor only rises: raise COMPAT_FLOOR when more tests pass,
+# or $(COMPAT_CHECK)). COMPAT_FLOOR is the pass rate in percent of the selected tests (125 of 130 pass: 96.2 %); it only rises: raise it when more tests pass,
 # never lower it. Without the harness (a clone on its own) the step says so and skips.
-COMPAT_FLOOR ?= 125
+COMPAT_FLOOR ?= 96
 COMPAT_CHECK ?= $(firstword $(wildcard ../shared/compat/check ../../shared/compat/check))
 compat: $(STAMP)
 	@if [ -n "$(COMPAT_CHECK)" ] && [ -x "$(COMPAT_CHECK)" ]; then \
