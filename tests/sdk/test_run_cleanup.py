@@ -3,7 +3,11 @@ step of a run's cleanup happens even when one before it fails."""
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
+import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -100,3 +104,38 @@ def test_a_failing_final_commit_is_raised_and_the_scheduler_is_free() -> None:
     assert not scheduler.is_running
     with pytest.raises(BackendError):
         scheduler.run(inc(2))  # runs (not "already running"), and fails the same way
+
+
+@task
+async def twice(x: int) -> int:
+    return 2 * x
+
+
+@task
+def threads_and_async(n: int) -> list:
+    return [fanout(n), twice(n)]
+
+
+def _run_and_drop(n: int) -> weakref.ref:
+    scheduler = Scheduler(backend=MemoryBackend())
+    assert scheduler.run(threads_and_async(n)) == [[i + 1 for i in range(n)], 2 * n]
+    return weakref.ref(scheduler)
+
+
+def test_a_dropped_scheduler_frees_its_threads_and_jobs() -> None:
+    """Worker threads and the async loop outlive a run, not their scheduler: a script
+    or a test suite that makes many schedulers keeps neither their threads nor their
+    job graphs (each of these schedulers started a dozen threads and an event loop)."""
+    before = threading.active_count()
+    refs = [_run_and_drop(12) for _ in range(10)]
+    gc.collect()
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        alive = [ref for ref in refs if ref() is not None]
+        # The last one may still be the thread's current scheduler, as in redun.
+        if len(alive) <= 1 and threading.active_count() <= before + 14:
+            break
+        time.sleep(0.05)
+        gc.collect()
+    assert len([ref for ref in refs if ref() is not None]) <= 1
+    assert threading.active_count() <= before + 14, [t.name for t in threading.enumerate()]

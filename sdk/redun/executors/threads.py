@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,13 @@ _STOP = None
 
 
 class ThreadExecutor(Executor):
-    """Runs each job's function on one of ``max_workers`` threads (started on demand)."""
+    """Runs each job's function on one of ``max_workers`` threads (started on demand).
+
+    The threads outlive a run (the next run of the same scheduler reuses them) but
+    not the executor: they hold it only weakly between jobs, and end when it is
+    collected, so a script or a test suite that makes many schedulers does not
+    keep every one of them, their threads and their last job graph alive.
+    """
 
     reports_start = True
 
@@ -37,6 +44,7 @@ class ThreadExecutor(Executor):
         self._waiting = 0  # jobs queued that no thread has taken yet
         self._lock = threading.Lock()
         self._async: AsyncRunner | None = None
+        weakref.finalize(self, _end_workers, self._queue, self._threads)
 
     def supports_async(self) -> bool:
         return True
@@ -76,30 +84,28 @@ class ThreadExecutor(Executor):
             missing = min(self._waiting - self._idle, self.max_workers - len(self._threads))
             for _ in range(max(0, missing)):
                 thread = threading.Thread(
-                    target=self._work, name=f"redun-{self.name}-{len(self._threads)}", daemon=True
+                    target=_work,
+                    args=(weakref.ref(self), self._queue),
+                    name=f"redun-{self.name}-{len(self._threads)}",
+                    daemon=True,
                 )
                 self._threads.append(thread)
                 self._idle += 1
                 thread.start()
 
-    def _work(self) -> None:
-        scheduler = self.scheduler
-        get = self._queue.get
+    def _run_one(self, job: Job) -> None:
         lock = self._lock
-        while True:
-            job = get()
-            if job is _STOP:
-                return
-            with lock:
-                self._idle -= 1
-                self._waiting -= 1
-            scheduler.run_job_function(job)
-            with lock:
-                self._idle += 1
+        with lock:
+            self._idle -= 1
+            self._waiting -= 1
+        self.scheduler.run_job_function(job)
+        with lock:
+            self._idle += 1
 
     def stop(self) -> None:
         with self._lock:
-            threads, self._threads = self._threads, []
+            threads = list(self._threads)
+            self._threads.clear()
             self._idle = 0
             self._waiting = 0
         for _ in threads:
@@ -109,3 +115,23 @@ class ThreadExecutor(Executor):
         if self._async is not None:
             self._async.stop()
             self._async = None
+
+
+def _work(executor_ref: weakref.ref[ThreadExecutor], queue: SimpleQueue[Job | None]) -> None:
+    """A worker thread: run the queued jobs, holding the executor only while running one."""
+    get = queue.get
+    while True:
+        job = get()
+        if job is _STOP:
+            return
+        executor = executor_ref()
+        if executor is None:
+            return
+        executor._run_one(job)
+        del executor, job
+
+
+def _end_workers(queue: SimpleQueue[Job | None], threads: list[threading.Thread]) -> None:
+    """The executor is gone: its idle threads end (a busy one after its job)."""
+    for _ in threads:
+        queue.put(_STOP)

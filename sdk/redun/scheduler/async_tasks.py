@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +73,17 @@ class AsyncRunner:
     def _start(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
-                loop = asyncio.new_event_loop()
+                # Made in an empty context: the loop keeps handles (its wake-up pipe's
+                # reader) that hold the context they were made in, and this thread's
+                # names the scheduler, which the loop would then keep alive.
+                loop = contextvars.Context().run(asyncio.new_event_loop)
                 thread = threading.Thread(
-                    target=loop.run_forever, name=f"redun-{self.name}-async", daemon=True
+                    target=_serve, args=(loop,), name=f"redun-{self.name}-async", daemon=True
                 )
                 thread.start()
                 self._loop, self._thread = loop, thread
+                # The loop's thread ends with the runner (the executor that owns it).
+                weakref.finalize(self, _stop_loop, loop)
             return self._loop
 
     def submit(self, scheduler: Scheduler, job: Job) -> None:
@@ -90,11 +96,24 @@ class AsyncRunner:
             self._loop = self._thread = None
         if loop is None:
             return
-        loop.call_soon_threadsafe(loop.stop)
+        _stop_loop(loop)
         if thread is not None:
             thread.join(timeout=0.5)
-        if not loop.is_running():
-            loop.close()
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_closed():
+        try:
+            loop.call_soon_threadsafe(loop.stop)
+        except RuntimeError:  # closed meanwhile
+            pass
 
 
 async def _run_job(scheduler: Scheduler, job: Job) -> None:
