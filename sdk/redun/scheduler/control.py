@@ -112,33 +112,65 @@ def catch_all(
     error_class: Any = Exception,
     recover: Any = None,
 ) -> Any:
-    """Evaluate every expression in ``exprs`` even if some fail; then raise or recover."""
-    items = list(exprs)
-    results: list[Any] = [None] * len(items)
-    errors: list[BaseException] = []
-    promises = []
-    for index, item in enumerate(items):
-        promise = scheduler.evaluate(item, parent_job)
+    """Evaluate every expression in the nested value ``exprs``, even if some fail.
 
-        def keep(value: Any, index: int = index) -> None:
-            results[index] = value
+    With no failure, the evaluated nested value. Otherwise, once every
+    expression has succeeded or failed: when all errors are instances of
+    ``error_class`` and ``recover`` is given, ``recover`` is called with the
+    nested value holding each result or its exception; else the first error
+    (the first one not of ``error_class``) is raised.
+    """
+    from redun.nested import map_nested_value
 
-        def fail(error: BaseException) -> None:
-            errors.append(error)
+    promises: list[Promise] = []
 
-        promises.append(promise.then(keep, fail))
+    def start(term: Any) -> Promise:
+        promise = scheduler.evaluate(term, parent_job)
+        promises.append(promise)
+        return promise
+
+    pending = map_nested_value(start, exprs)
+
+    def outcome(term: Any) -> Any:
+        if type(term) is Promise:
+            return term.value if term.is_fulfilled else term.error
+        return term
 
     def finish(_: Any) -> Any:
+        errors = [promise.error for promise in promises if promise.is_rejected]
         if not errors:
-            return type(exprs)(results) if isinstance(exprs, (list, tuple)) else results
-        for error in errors:
-            if not isinstance(error, error_class):
-                raise error
+            return map_nested_value(outcome, pending)
         if recover is None:
             raise errors[0]
-        return scheduler.evaluate(recover(errors[0]), parent_job)
 
-    return Promise.all(promises).then(finish)
+        def handle(options: tuple[Any, Any]) -> Any:
+            classes, recover_task = options
+            for error in errors:
+                if not isinstance(error, classes):
+                    raise error
+            return scheduler.evaluate(recover_task(map_nested_value(outcome, pending)), parent_job)
+
+        # The error classes and the recovery task may themselves be expressions.
+        return scheduler.evaluate((error_class, recover), parent_job).then(handle)
+
+    return _settle_all(promises).then(finish)
+
+
+def _settle_all(promises: list[Promise]) -> Promise:
+    """A promise fulfilled once every one of ``promises`` has settled, either way."""
+    done: Promise = Promise()
+    left = [len(promises)]
+
+    def one(_: Any) -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            done.do_resolve(None)
+
+    if not promises:
+        return done.do_resolve(None)
+    for promise in promises:
+        promise.then(one, one)
+    return done
 
 
 @scheduler_task(namespace="redun")
