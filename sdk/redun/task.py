@@ -583,8 +583,8 @@ def get_tuple_type_length(tuple_type: Any) -> int | None:
         return len(fields) if fields is not None else None
     if typing.get_origin(tuple_type) in (tuple, typing.Tuple):  # noqa: UP006
         args = typing.get_args(tuple_type)
-        if args == ((),):
-            return 0
+        if args == ((),) or (args == () and getattr(tuple_type, "__args__", None) == ()):
+            return 0  # tuple[()]; a bare typing.Tuple has no __args__ and stays unknown
         if args and args[-1] is not Ellipsis:
             return len(args)
     return None

@@ -297,3 +297,18 @@ def test_subrun_evaluates_in_a_scheduler_of_its_own() -> None:
     names = [job.task.fullname for job in scheduler.jobs()]
     assert "redun.subrun_root_task" in names
     assert "test_task_surface.square" not in names  # those ran in the sub-scheduler
+
+
+def test_tuple_type_length_of_each_spelling() -> None:
+    import typing
+    from collections import namedtuple
+
+    from redun.task import get_tuple_type_length
+
+    assert get_tuple_type_length(tuple[int, str]) == 2
+    assert get_tuple_type_length(tuple[()]) == 0
+    assert get_tuple_type_length(typing.Tuple[()]) == 0  # noqa: UP006
+    assert get_tuple_type_length(typing.Tuple) is None  # noqa: UP006
+    assert get_tuple_type_length(tuple) is None
+    assert get_tuple_type_length(tuple[int, ...]) is None
+    assert get_tuple_type_length(namedtuple("Pair", ["a", "b"])) == 2
