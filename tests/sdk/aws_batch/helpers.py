@@ -17,7 +17,7 @@ FLOW = textwrap.dedent(
     import sys
     import time
 
-    from redun import script, task
+    from redun import catch_all, script, task
 
     redun_namespace = "aflow"
 
@@ -94,6 +94,17 @@ FLOW = textwrap.dedent(
     @task
     def waiters(flag: str, marker: str, n: int = 3) -> list:
         return [wait_for.options(memory=1)(flag, marker + str(i)) for i in range(n)]
+
+
+    @task
+    def cancelled_as_none(results: list) -> list:
+        return [None if isinstance(result, Exception) else result for result in results]
+
+
+    @task
+    def waiters_spared(flag: str, marker: str, n: int = 3) -> list:
+        calls = [wait_for.options(memory=1)(flag, marker + str(i)) for i in range(n)]
+        return catch_all(calls, Exception, cancelled_as_none)
     """
 )
 

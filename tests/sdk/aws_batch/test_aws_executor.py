@@ -287,3 +287,24 @@ def test_a_fan_out_of_500_is_one_array_polled_in_chunks(run: Run, moto_batch) ->
     calls = dict(run.backend.calls)
     print(f"\nAPI calls for a 500-call fan-out (poll_interval 0.2 s): {calls}")
     assert calls["submit_job"] == 1 and calls["register_job_definition"] == 1
+
+
+def test_cancelling_one_element_terminates_only_its_child(run: Run, moto_batch) -> None:
+    # catch_all keeps the run going without the cancelled call, so the other two finish.
+    flag, marker = run.tmp_path / "flag", run.tmp_path / "marker"
+    thread, outcome = run.start("waiters_spared", str(flag), str(marker), 3)
+    wait_until(lambda: len(moto_batch.running_pids()) == 3, what="three running children")
+    wait_until(lambda: os.path.exists(f"{marker}1"), what="child 1 to start its task")
+    [job] = [
+        j for j in run.scheduler.jobs() if j.task.name == "wait_for" and j.args[1].endswith("1")
+    ]
+    run.scheduler.cancel_job(job, "not wanted")
+    wait_until(lambda: len(moto_batch.running_pids()) == 2, what="child 1 to be stopped")
+    flag.touch()  # the two others finish
+    thread.join(timeout=60)
+    assert outcome.get("value") == ["released", None, "released"], outcome
+    [parent] = all_jobs()
+    children = batch_client().describe_jobs(jobs=[f"{parent['jobId']}:{i}" for i in range(3)])
+    status = {child["jobId"].rsplit(":", 1)[1]: child["status"] for child in children["jobs"]}
+    assert status == {"0": "SUCCEEDED", "1": "FAILED", "2": "SUCCEEDED"}
+    assert run.backend.calls["terminate_job"] == 1  # the child alone

@@ -211,6 +211,11 @@ class AWSBatchBackend(RemoteBackend):
         if problems:
             raise ExecutorError("; ".join(problems))
 
+    def cancel_elements(self, handle: Handle, indexes: list[int]) -> None:
+        # An array's child is a job of its own ("<arrayJobId>:<index>"): it can be
+        # terminated while its siblings run on.
+        self.cancel([f"{handle}:{index}" for index in indexes])
+
     def find_jobs(self) -> Iterable[FoundJob]:
         found: list[FoundJob] = []
         now_ms = time.time() * 1000

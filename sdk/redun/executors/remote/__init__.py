@@ -64,6 +64,11 @@ The hooks, exactly:
     Stop these jobs with all their elements, now (the run is being
     cancelled: ``redun run`` Ctrl-C, the daemon's cancel, ``redund stop``).
 
+``cancel_elements(handle, indexes)`` (optional)
+    Stop these elements of an array, the others running on (one job of the
+    array was cancelled). Without it the element runs to its end, its
+    outcome ignored.
+
 ``find_jobs() -> [FoundJob]``
     The jobs this executor's platform still knows (in flight, and recently
     ended), each with its name as given at submit and its report. The layer
@@ -78,7 +83,7 @@ The hooks, exactly:
 What the layer guarantees a back end: ``start``, ``submit``, ``poll``,
 ``find_jobs`` and ``read_logs`` are called from one worker thread; ``cancel``
 and ``forget`` may also come from another (the scheduler's, on a cancelled
-run); the call list and code package are in the scratch before ``submit``;
+run); so may ``cancel_elements``; the call list and code package are in the scratch before ``submit``;
 outcomes are read by the layer, never by the back end.
 """
 

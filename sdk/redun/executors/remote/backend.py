@@ -128,6 +128,15 @@ class RemoteBackend(abc.ABC):
     def cancel(self, handles: list[Handle]) -> None:
         """Stop these jobs (and all their elements) now; unknown handles are ignored."""
 
+    def cancel_elements(self, handle: Handle, indexes: list[int]) -> None:
+        """Stop these elements of array job ``handle``, the others running on.
+
+        Optional: a platform that cannot stop one element lets it run to its
+        end, and its outcome is ignored (the array is cancelled once none of its
+        elements is wanted).
+        """
+        return None
+
     def find_jobs(self) -> Iterable[FoundJob]:
         """Jobs of this executor still known to the platform: in flight, or recently ended.
 

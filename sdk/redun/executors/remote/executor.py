@@ -169,6 +169,7 @@ class RemoteExecutor(Executor):
     def cancel_batch(self, jobs: list[Job]) -> None:
         """Stop these jobs; a platform job is cancelled once none of its elements is wanted."""
         handles: list[Handle] = []
+        elements: dict[Handle, list[int]] = {}
         with self._lock:
             ids = {job.id for job in jobs}
             if self._queue:
@@ -181,8 +182,24 @@ class RemoteExecutor(Executor):
                     continue
                 flight, index = where
                 flight.unwatch(index)
-                if not flight.jobs and self._flights.pop(flight.handle, None) is not None:
-                    handles.append(flight.handle)
+                if not flight.jobs:
+                    if self._flights.pop(flight.handle, None) is not None:
+                        handles.append(flight.handle)
+                elif flight.array:
+                    elements.setdefault(flight.handle, []).append(index)
+        for handle, indexes in elements.items():
+            if handle in handles:
+                continue  # its last wanted element went too: the whole array stops
+            try:
+                self.backend.cancel_elements(handle, sorted(indexes))
+            except Exception as error:
+                logger.warning(
+                    "executor %s: cancelling element(s) %s of %s failed: %s",
+                    self.name,
+                    sorted(indexes),
+                    handle,
+                    error,
+                )
         self._cancel_handles(handles)
 
     def _cancel_handles(self, handles: list[Handle]) -> None:
