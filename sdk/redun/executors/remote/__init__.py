@@ -81,10 +81,11 @@ The hooks, exactly:
     captured in each call's outcome is posted when the job ends.
 
 What the layer guarantees a back end: ``start``, ``submit``, ``poll``,
-``find_jobs`` and ``read_logs`` are called from one worker thread; ``cancel``
-and ``forget`` may also come from another (the scheduler's, on a cancelled
-run); so may ``cancel_elements``; the call list and code package are in the scratch before ``submit``;
-outcomes are read by the layer, never by the back end.
+``find_jobs`` and ``read_logs`` are called from one worker thread;
+``cancel``, ``cancel_elements`` and ``forget`` may also come from another
+(the scheduler's, on a cancelled run or job); the call list and code package
+are in the scratch before ``submit``; outcomes are read by the layer, never
+by the back end.
 """
 
 from redun.executors.remote.backend import (
