@@ -362,3 +362,40 @@ def test_a_bad_task_option_fails_its_job_naming_the_task(run: Run, fake_docker) 
     ):
         run.run("square", 2, memory=-1)
     assert fake_docker.runs() == []
+
+
+def test_cancelling_one_call_of_a_fan_out_removes_its_container_only(
+    tmp_path: Path, fake_docker: FakeDocker
+) -> None:
+    run = Run(tmp_path, max_concurrency="3")
+    flag, marker = tmp_path / "flag", tmp_path / "marker"
+    outcome: dict = {}
+
+    def go() -> None:
+        try:
+            outcome["value"] = run.run("waiters_spared", str(flag), str(marker), 3)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    try:
+        for i in range(3):
+            wait_until(Path(f"{marker}{i}").exists, what=f"call {i} to start in its container")
+        pids = [int(Path(f"{marker}{i}").read_text()) for i in range(3)]
+        [job] = [
+            job
+            for job in run.scheduler.jobs()
+            if job.task.name == "wait_for" and job.args[1].endswith("1")
+        ]
+        run.scheduler.cancel_job(job, "not wanted")
+        wait_until(lambda: not alive(pids[1]), what="the cancelled call's container to go")
+        assert alive(pids[0]) and alive(pids[2])
+        flag.write_text("go")
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    finally:
+        flag.write_text("go")
+        run.scheduler.stop()
+    assert outcome.get("value") == ["released", None, "released"], outcome
+    assert len(fake_docker.calls("rm")) >= 1

@@ -13,7 +13,7 @@ FLOW = textwrap.dedent(
     import os
     import time
 
-    from redun import script, task
+    from redun import catch_all, script, task
 
     redun_namespace = "subflow"
 
@@ -57,6 +57,17 @@ FLOW = textwrap.dedent(
     @task
     def two_groups(n: int) -> list:
         return [square(i)[0] for i in range(n)] + [square.options(memory=2)(i + 100)[0] for i in range(n)]
+
+
+    @task
+    def cancelled_as_none(results: list) -> list:
+        return [None if isinstance(result, Exception) else result for result in results]
+
+
+    @task
+    def waiters_spared(flag: str, marker: str, n: int = 3) -> list:
+        calls = [wait_for(flag, marker + str(i)) for i in range(n)]
+        return catch_all(calls, Exception, cancelled_as_none)
     """
 )
 

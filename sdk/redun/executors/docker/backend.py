@@ -232,6 +232,22 @@ class DockerBackend(RemoteBackend):
         if names and self.cli is not None:
             self.cli.remove(names)
 
+    def cancel_elements(self, handle: Handle, indexes: list[int]) -> None:
+        names: list[str] = []
+        with self._lock:
+            track = self._tracks.get(str(handle))
+            if track is None:
+                return
+            unwanted = set(indexes)
+            track.pending = deque(i for i in track.pending if i not in unwanted)
+            for index in unwanted:
+                name = track.containers.pop(index, None)
+                if name is not None:
+                    names.append(name)
+                    self._active.pop(name, None)
+        if names:
+            self._remove(names)  # one still being started is removed once it is
+
     def find_jobs(self) -> Iterable[FoundJob]:
         assert self.cli is not None
         ids = self.cli.container_ids({LABEL_EXECUTOR: self.name, LABEL_SCOPE: self.scope})
@@ -375,8 +391,8 @@ class DockerBackend(RemoteBackend):
                             track.observed[waiting] = Observation(Phase.FAILED, str(error))
                         track.pending.clear()
                         self._garbage.append(name)  # docker may have created it
-                    elif track.cancelled:  # cancelled while docker was starting it
-                        removed.append(name)
+                    elif track.cancelled or track.containers.get(element) != name:
+                        removed.append(name)  # cancelled while docker was starting it
             if removed:
                 self._remove(removed)
 
