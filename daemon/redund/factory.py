@@ -16,6 +16,7 @@ process group and exits, so no run outlives its daemon.
 from __future__ import annotations
 
 import argparse
+import getpass  # noqa: F401  (redun.tags.login_name without $USER)
 import marshal
 import os
 import selectors
@@ -25,18 +26,29 @@ import sys
 
 import sqlalchemy.dialects.sqlite  # noqa: F401
 
-# Pre-warm: everything a runner needs before the user's code (not grpc).
+# Pre-warm: everything a runner needs before the user's code (not grpc), including
+# what every run imports lazily (code hashing, the recorder, the run's command line).
 import redun  # noqa: F401
 import redun.backends.db  # noqa: F401
+import redun.backends.recorder  # noqa: F401
+import redun.backends.writer_process  # noqa: F401
+import redun.codehash  # noqa: F401
+import redun.codehash.disk  # noqa: F401
 import redun.executors.threads  # noqa: F401
 import redun.file  # noqa: F401
+import redun.file.hash_mode  # noqa: F401
 import redun.functools  # noqa: F401
 import redun.scheduler  # noqa: F401
 import redun.spark.host  # noqa: F401  (no pyspark: runners find the warm Spark host)
+import redun.tags  # noqa: F401
 import redun.workflow.args  # noqa: F401
 import redun.workflow.loader  # noqa: F401
+import redund.model  # noqa: F401
 import redund.runner
+from redun.codehash.modules import _system_dirs
 from redund.wire import describe_wait_status
+
+_system_dirs()  # the interpreter's site-packages and stdlib directories: the same in every run
 
 MAX_PACKET = 65536
 
