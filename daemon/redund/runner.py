@@ -159,6 +159,7 @@ class EventForwarder:
         self.dropped_chars = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._closing = threading.Event()  # cuts the sender's flush delay short at close
         self._stop = False
         self._thread = threading.Thread(target=self._send_loop, name="redund-forward", daemon=True)
         self._thread.start()
@@ -263,7 +264,7 @@ class EventForwarder:
                 self._wake.wait(0.05)
                 self._wake.clear()
                 if len(self.queue) < 256:
-                    time.sleep(FLUSH_DELAY)
+                    self._closing.wait(FLUSH_DELAY)
                 self._drain()
         except OSError:
             _daemon_gone()
@@ -271,6 +272,7 @@ class EventForwarder:
     def close(self) -> None:
         """Stop the sender and send what is left."""
         self._stop = True
+        self._closing.set()
         self._wake.set()
         self._thread.join()
         self._drain()
@@ -618,7 +620,8 @@ def main(sock: Any, run_id: str) -> int:
             return EXIT_OK
         forwarder.close()
         channel.send(("ready",))
-        channel.send(("finished", "failed", rejected.error, None, b"", _deps(before, spec, [])))
+        deps = _deps(before, spec, [])
+        channel.send(("finished", "failed", rejected.error, None, b"", deps, False))
         return EXIT_OK
     except BaseException as error:  # anything else while loading: a failed start
         forwarder.close()
@@ -629,6 +632,7 @@ def main(sock: Any, run_id: str) -> int:
     threading.Thread(target=run.control_loop, name="redund-control", daemon=True).start()
     channel.send(("ready",))
     status, failure, result, pickled = "done", None, None, b""
+    recorded = False  # whether the scheduler committed the execution's end itself
     context = (
         json.loads(spec["options"]["context"]) if spec.get("options", {}).get("context") else None
     )
@@ -649,6 +653,8 @@ def main(sock: Any, run_id: str) -> int:
         finally:
             with run.lock:
                 run.running = False
+        # It returned: its recorder committed the end (a dry run records nothing).
+        recorded = not spec.get("dryrun")
         root = scheduler.execution.job if scheduler.execution is not None else None
         result, pickled = preview_of(value, root.result_hash if root is not None else None)
     except ExecutionCancelled:
@@ -665,7 +671,7 @@ def main(sock: Any, run_id: str) -> int:
     try:
         deps = _deps(before, spec, scheduler.jobs(), scheduler.backend)
         forwarder.close()
-        channel.send(("finished", status, failure, result, pickled, deps))
+        channel.send(("finished", status, failure, result, pickled, deps, recorded))
     finally:
         try:
             scheduler.stop()
