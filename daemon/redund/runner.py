@@ -37,6 +37,7 @@ from redun.config import load_config
 from redun.errors import ExecutionCancelled, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
+from redun.nested import ATOMS
 from redun.scheduler.current import get_current_job
 from redun.workflow.args import parse_task_args
 from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
@@ -525,6 +526,19 @@ def _abspath(path: str) -> str:
     return path if _is_object_url(path) else os.path.abspath(path)
 
 
+def _holds_no_files(value: Any) -> bool:
+    """True for a plain value, or a tuple, list or dict of them (most arguments and
+    results): nothing to walk for files."""
+    cls = type(value)
+    if cls in ATOMS:
+        return True
+    if cls is tuple or cls is list:
+        return all(type(item) in ATOMS for item in value)
+    if cls is dict:
+        return all(type(k) in ATOMS and type(v) in ATOMS for k, v in value.items())
+    return False
+
+
 def dependencies(
     before: set[str], workflow_path: str, jobs: list[Any], backend: Any = None
 ) -> dict[str, list[str]]:
@@ -560,7 +574,7 @@ def dependencies(
     given: set[str] = set()  # files passed to the root job: the run's inputs
     for job in jobs:
         for value in (job.args, job.kwargs, job.result):
-            if value is None or type(value) in (int, float, str, bool):
+            if _holds_no_files(value):
                 continue
             for path in _value_files(value, budget=1000):
                 path = _abspath(path)
@@ -569,8 +583,9 @@ def dependencies(
                     results.add(path)
                 elif job.parent_job is None:
                     given.add(path)
-    # A cached job stands for its whole recorded call tree: its files count too.
-    cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
+    # A cached job stands for its whole recorded call tree: its files count too. Not
+    # a replayed one: the calls below it are jobs of this run, counted above.
+    cached = [job.call_hash for job in jobs if job.cached and job.call_hash and not job.replayed]
     if cached and backend is not None:
         try:
             files.update(_abspath(path) for path in backend.files_in_calls(cached))
