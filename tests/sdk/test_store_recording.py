@@ -400,3 +400,26 @@ def test_changed_file_result_is_rerun(url: str, tmp_path: Path) -> None:
     assert again.run(produce_file(path, "v1")).read() == "v1"
     (job,) = again.jobs()
     assert not job.cached and "changed or were deleted" in job.reason
+
+
+def test_the_last_batch_of_a_run_starts_no_writer_process(url: str) -> None:
+    """A writer process takes commits off a running scheduler's GIL; the batch committed
+    at close, with nothing left to run, is committed in this process instead of paying
+    for a process's start (a re-run whose many jobs were cached writes just that)."""
+    from redun.backends.bulk import Batch
+    from redun.backends.recorder import _PROCESS_AFTER, DbRecorder
+
+    backend = DbBackend(url, {"db_uri": url})
+    backend.load()
+    closing = DbRecorder(backend)
+    try:
+        closing._commit(Batch(), [], _PROCESS_AFTER, last=True)
+        assert closing._process is None
+    finally:
+        closing.close()
+    running = DbRecorder(backend)
+    try:
+        running._commit(Batch(), [], _PROCESS_AFTER)
+        assert running._process is not None
+    finally:
+        running.close()

@@ -515,7 +515,7 @@ class DbRecorder:
                 more = bool(events) and not stopping
                 try:
                     if items or (self._deferred and not more) or waiters or stopping:
-                        self._write(items, everything=stopping or bool(waiters))
+                        self._write(items, everything=stopping or bool(waiters), last=stopping)
                     if stopping or waiters:
                         self._settle_all()
                 except BaseException as error:  # report at close; keep draining
@@ -529,10 +529,13 @@ class DbRecorder:
             self._process.close()
             self._process = None
 
-    def _commit(self, batch: Batch, done: list[str], jobs: int = 0) -> None:
+    def _commit(self, batch: Batch, done: list[str], jobs: int = 0, last: bool = False) -> None:
         """Commit ``batch`` (of ``jobs`` jobs); ``done`` are jobs it writes in their final
-        state."""
-        if self._process_wanted and jobs >= _PROCESS_AFTER:
+        state; ``last``: the run is over, nothing follows this batch."""
+        # A writer process takes the commits off the scheduler's GIL while it runs; for
+        # the last batch, with nothing left to run, starting one only adds its start-up
+        # (a re-run whose jobs were all cached commits one batch, at close).
+        if self._process_wanted and jobs >= _PROCESS_AFTER and not last:
             self._process_wanted = False  # one attempt: a process that fails stays off
             self._process = _start_writer_process(self.backend)
         process = self._process
@@ -582,7 +585,9 @@ class DbRecorder:
             self.backend.write(batch)
             self._final.update(done)
 
-    def _write(self, items: list[tuple[str, Any]], everything: bool = False) -> None:
+    def _write(
+        self, items: list[tuple[str, Any]], everything: bool = False, last: bool = False
+    ) -> None:
         batch = Batch()
         jobs: dict[str, Job] = {}
         final = self._final
@@ -638,7 +643,7 @@ class DbRecorder:
                 time.sleep(0)
         for job_id in done:
             self._add_log(batch, job_id)
-        self._commit(batch, done, built)
+        self._commit(batch, done, built, last)
 
     def _keep_log(self, job_id: str, stream: str, text: str) -> None:
         """Hold a job's output until the job is written (a job's output is bounded at
