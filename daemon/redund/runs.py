@@ -338,9 +338,10 @@ class RunManager:
         *,
         recorded: bool = False,
     ) -> None:
-        """Publish the end of a run, then record it (``recorded``: the runner's
-        scheduler already committed it, so waiters need not wait for the daemon's
-        write, which then only closes what the runner left open)."""
+        """Publish the end of a run, then record it. ``recorded``: the runner's
+        scheduler already committed it, so its journal entry goes and waiters are
+        answered before the daemon's write, which then only closes what the runner
+        left open."""
         if record.status.is_final:
             return
         now = time.time()
@@ -383,7 +384,8 @@ class RunManager:
                 log.exception("an on_finished listener failed")
         self.hub.publish(events)
         self._cancelling.discard(record.id)
-        if recorded:
+        if recorded:  # nothing is left for a restart to record: no journal entry
+            self._unjournal(record.id)
             self._wake_waiters(record.id)
         try:
             await asyncio.to_thread(self.store.finish_execution, record, status, error)
