@@ -40,7 +40,12 @@ def plain(i: int) -> int:
 
 @task
 def main(first: str, second: str, folder_path: str) -> list:
-    return [made_here(first), pair(first, second), folder(folder_path), [plain(i) for i in range(5)]]
+    return [
+        made_here(first),
+        pair(first, second),
+        folder(folder_path),
+        [plain(i) for i in range(5)],
+    ]
 
 
 # Every argument and result value of the tree and what they hold: the walk the files
