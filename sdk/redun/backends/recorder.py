@@ -445,7 +445,6 @@ class DbRecorder:
         self._error: BaseException | None = None
         self._final: set[str] = set()
         self._deferred: dict[str, tuple[Job, float]] = {}
-        self._started: threading.Event | None = None  # set once the execution row is in
         # Output of jobs not yet written in their final state: [stream, parts, size] chunks.
         self._logs: dict[str, list[list[Any]]] = {}
         # Started with the first large batch: a run that records a few rows (a cached
@@ -468,14 +467,10 @@ class DbRecorder:
                 self._events.append(("job", job))
         elif cls is ExecutionStarted:
             self._events.append(("execution", event))
-            # Committed before any job runs (see wait_started): a process that dies
-            # in a task (os._exit, a segfault) leaves a 'running' execution whose pid
-            # is gone, which 'redun log' shows as interrupted. The commit overlaps the
-            # cache lookups; a run whose jobs are all cached never waits for it.
-            started = threading.Event()
-            self._started = started
-            self._events.append(("flush", started))
-            self._wake.set()
+            # Committed before any job runs: a process that dies in a task
+            # (os._exit, a segfault) leaves a 'running' execution whose pid is
+            # gone, which 'redun log' shows as interrupted.
+            self.flush(timeout=_START_TIMEOUT)
         elif cls is ExecutionFinished:
             self._events.append(("execution_end", event))
         elif cls is LogLine:
@@ -484,14 +479,6 @@ class DbRecorder:
     def tag(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record tags with the next batch."""
         self._events.append(("tags", (entity_type, entity_id, tags)))
-
-    def wait_started(self) -> None:
-        """Wait until the execution's row is committed (the scheduler calls it before
-        it runs a job)."""
-        started = self._started
-        if started is not None:
-            started.wait(_START_TIMEOUT)
-            self._started = None
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything recorded so far is committed."""

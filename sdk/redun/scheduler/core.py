@@ -751,9 +751,6 @@ class Scheduler:
         self._settle_with(job, outcome)
 
     def _dispatch(self, jobs: list[Job]) -> None:
-        wait_started = getattr(self._recorder, "wait_started", None)
-        if wait_started is not None:
-            wait_started()  # the execution is recorded before any of its jobs runs
         if any(job.inline is not None for job in jobs):
             # Scheduler tasks that cache like calls evaluate here, in dry runs too.
             for job in jobs:
