@@ -426,34 +426,24 @@ def test_the_last_batch_of_a_run_starts_no_writer_process(url: str) -> None:
 
 
 @task
-def pause(seconds: float) -> float:
-    import time
-
-    time.sleep(seconds)
-    return seconds
+def salted_tree(n: int, salt: int) -> list:
+    return [leaf(i) for i in range(n)]
 
 
-@task
-def mostly_cached(n: int, salt: int) -> list:
-    return [leaf(i) for i in range(n)] + [pause(0.3 + salt / 1000)]
+def test_cached_jobs_start_no_writer_process(url: str) -> None:
+    """Cached jobs are one cheap row each: a batch of them is committed in this process,
+    even while the run goes on; a batch of as many calls that ran starts a writer."""
+    from redun.backends.recorder import _PROCESS_AFTER, DbRecorder
 
-
-def test_cached_jobs_start_no_writer_process(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cached jobs are one cheap row each: a re-run that mostly hits the cache commits
-    them in this process, while it still runs, without starting a writer process."""
-    from redun.backends import recorder
-
-    started: list[object] = []
-    real = recorder._start_writer_process
-
-    def spy(backend: DbBackend) -> object:
-        started.append(backend)
-        return real(backend)
-
-    monkeypatch.setattr(recorder, "_start_writer_process", spy)
-    assert len(make_scheduler(url).run(mostly_cached(300, 0))) == 301
-    assert len(started) == 1, "a first run's 300 calls go through a writer process"
-    started.clear()
-    # 300 cached leaf jobs, recorded while pause() still runs (not in the last batch)
-    assert len(make_scheduler(url).run(mostly_cached(300, 1))) == 301
-    assert started == []
+    cold = make_scheduler(url)
+    cold.run(salted_tree(_PROCESS_AFTER, 0))
+    cached = make_scheduler(url)
+    cached.run(salted_tree(_PROCESS_AFTER, 1))  # the root runs; its calls are cached
+    assert sum(job.cached for job in cached.jobs()) >= _PROCESS_AFTER
+    for scheduler, wants_process in ((cached, False), (cold, True)):
+        recorder = DbRecorder(scheduler.backend, scheduler)
+        try:
+            recorder._write([("job", job) for job in scheduler.jobs()])  # not the last batch
+            assert (recorder._process is not None) is wants_process
+        finally:
+            recorder.close()
