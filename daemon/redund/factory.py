@@ -16,27 +16,41 @@ process group and exits, so no run outlives its daemon.
 from __future__ import annotations
 
 import argparse
+import getpass  # noqa: F401  (redun.tags.login_name without $USER)
 import marshal
 import os
 import selectors
 import signal
 import socket
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 import sqlalchemy.dialects.sqlite  # noqa: F401
 
-# Pre-warm: everything a runner needs before the user's code (not grpc).
+# Pre-warm: everything a runner needs before the user's code (not grpc), including
+# what every run imports lazily (code hashing, the recorder, the run's command line).
 import redun  # noqa: F401
 import redun.backends.db  # noqa: F401
+import redun.backends.recorder  # noqa: F401
+import redun.backends.writer_process  # noqa: F401
+import redun.codehash  # noqa: F401
+import redun.codehash.disk  # noqa: F401
 import redun.executors.threads  # noqa: F401
 import redun.file  # noqa: F401
+import redun.file.hash_mode  # noqa: F401
 import redun.functools  # noqa: F401
 import redun.scheduler  # noqa: F401
 import redun.spark.host  # noqa: F401  (no pyspark: runners find the warm Spark host)
+import redun.tags  # noqa: F401
 import redun.workflow.args  # noqa: F401
 import redun.workflow.loader  # noqa: F401
+import redund.model  # noqa: F401
 import redund.runner
+from redun.codehash.modules import _system_dirs
 from redund.wire import describe_wait_status
+
+_system_dirs()  # the interpreter's site-packages and stdlib directories: the same in every run
 
 MAX_PACKET = 65536
 
@@ -57,6 +71,7 @@ class Factory:
     def __init__(self, control: socket.socket) -> None:
         self.control = control
         self.children: dict[int, str] = {}  # pid -> run id
+        self.spare: tuple[int, socket.socket] | None = None  # a runner waiting for its run
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
@@ -75,6 +90,7 @@ class Factory:
         selector = selectors.DefaultSelector()
         selector.register(self.control, selectors.EVENT_READ, "control")
         selector.register(self._wake_r, selectors.EVENT_READ, "signal")
+        self._fork_spare()
         self.send(("ready", os.getpid()))
         try:
             while True:
@@ -117,45 +133,102 @@ class Factory:
         return True
 
     def fork(self, run_id: str, fd: int) -> None:
-        try:
-            pid = os.fork()
-        except OSError as error:
-            os.close(fd)
-            self.send(("fork_failed", run_id, f"cannot fork a runner: {error}"))
-            return
-        if pid == 0:  # the runner
-            code = 70
+        """Hand ``run_id`` (and its socket ``fd``) to the spare runner, else fork one."""
+        pid = self._hand_to_spare(run_id, fd)
+        if pid is None:
             try:
-                os.setpgid(0, 0)
-                signal.set_wakeup_fd(-1)
-                for signum in (signal.SIGCHLD, signal.SIGTERM):
-                    signal.signal(signum, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-                self.control.close()
-                os.close(self._wake_r)
-                os.close(self._wake_w)
-                code = redund.runner.main(socket.socket(fileno=fd), run_id)
-            finally:
-                _save_caches()
-                os._exit(code)
+                pid = os.fork()
+            except OSError as error:
+                os.close(fd)
+                self.send(("fork_failed", run_id, f"cannot fork a runner: {error}"))
+                return
+            if pid == 0:
+                self._become_runner(lambda: (fd, run_id))
         os.close(fd)
         self.children[pid] = run_id
         self.send(("forked", run_id, pid))
 
+    def _fork_spare(self) -> None:
+        """Fork the next run's runner ahead of time: it waits for its run (its socket
+        and run id, sent over a socket pair of its own), so a run does not wait for a
+        fork. It has what the factory has, as a runner forked on demand would."""
+        if self.spare is not None:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return  # the next run forks on demand
+        if pid == 0:
+            ours.close()
+            self._become_runner(lambda: _await_run(theirs))
+        theirs.close()
+        self.spare = (pid, ours)
+
+    def _hand_to_spare(self, run_id: str, fd: int) -> int | None:
+        """The spare's pid once it has the run, or None (no spare, or it is gone)."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        pid, sock = spare
+        try:
+            socket.send_fds(sock, [marshal.dumps(run_id)], [fd])
+        except OSError:
+            _kill_group(pid)  # reaped as any child; the run gets a new fork
+            return None
+        finally:
+            sock.close()
+        return pid
+
+    def _become_runner(self, await_run: Callable[[], tuple[int, str]]) -> NoReturn:
+        """In a forked child: become a runner of the run ``await_run`` gives, then exit."""
+        code = 70
+        try:
+            os.setpgid(0, 0)
+            signal.set_wakeup_fd(-1)
+            for signum in (signal.SIGCHLD, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.control.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            if self.spare is not None:
+                self.spare[1].close()
+            fd, run_id = await_run()
+            code = redund.runner.main(socket.socket(fileno=fd), run_id)
+        finally:
+            _save_caches()
+            os._exit(code)
+
     def reap(self) -> None:
-        while self.children:
+        while self.children or self.spare is not None:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
+            if self.spare is not None and pid == self.spare[0]:
+                self.spare[1].close()
+                self.spare = None  # killed while waiting: the next run forks on demand
+                continue
             run_id = self.children.pop(pid, None)
             if run_id is not None:
                 _kill_group(pid)  # whatever the run left behind
                 self.send(("exited", run_id, pid, describe_wait_status(status)))
+                # Forked when no run is left, not while one runs: on a busy machine
+                # that would slow the run in flight.
+                if not self.children:
+                    self._fork_spare()
 
     def kill_all(self) -> None:
+        if self.spare is not None:
+            pid, sock = self.spare
+            self.spare = None
+            sock.close()
+            self.children[pid] = ""
         for pid in list(self.children):
             _kill_group(pid)
         for pid in list(self.children):
@@ -164,6 +237,18 @@ class Factory:
             except ChildProcessError:
                 pass
         self.children.clear()
+
+
+def _await_run(sock: socket.socket) -> tuple[int, str]:
+    """In a spare runner: wait for the run (its id, and its socket as an fd)."""
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(sock, MAX_PACKET, 1)
+    except OSError:
+        data, fds = b"", []
+    sock.close()
+    if not data or not fds:  # the factory went away before giving it a run
+        os._exit(0)
+    return fds[0], marshal.loads(data)
 
 
 def _kill_group(pgid: int) -> None:

@@ -37,6 +37,7 @@ from redun.config import load_config
 from redun.errors import ExecutionCancelled, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.expression import format_arguments
+from redun.nested import ATOMS
 from redun.scheduler.current import get_current_job
 from redun.workflow.args import parse_task_args
 from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
@@ -159,6 +160,7 @@ class EventForwarder:
         self.dropped_chars = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._closing = threading.Event()  # cuts the sender's flush delay short at close
         self._stop = False
         self._thread = threading.Thread(target=self._send_loop, name="redund-forward", daemon=True)
         self._thread.start()
@@ -263,7 +265,7 @@ class EventForwarder:
                 self._wake.wait(0.05)
                 self._wake.clear()
                 if len(self.queue) < 256:
-                    time.sleep(FLUSH_DELAY)
+                    self._closing.wait(FLUSH_DELAY)
                 self._drain()
         except OSError:
             _daemon_gone()
@@ -271,6 +273,7 @@ class EventForwarder:
     def close(self) -> None:
         """Stop the sender and send what is left."""
         self._stop = True
+        self._closing.set()
         self._wake.set()
         self._thread.join()
         self._drain()
@@ -523,6 +526,19 @@ def _abspath(path: str) -> str:
     return path if _is_object_url(path) else os.path.abspath(path)
 
 
+def _holds_no_files(value: Any) -> bool:
+    """True for a plain value, or a tuple, list or dict of them (most arguments and
+    results): nothing to walk for files."""
+    cls = type(value)
+    if cls in ATOMS:
+        return True
+    if cls is tuple or cls is list:
+        return all(type(item) in ATOMS for item in value)
+    if cls is dict:
+        return all(type(k) in ATOMS and type(v) in ATOMS for k, v in value.items())
+    return False
+
+
 def dependencies(
     before: set[str], workflow_path: str, jobs: list[Any], backend: Any = None
 ) -> dict[str, list[str]]:
@@ -558,7 +574,7 @@ def dependencies(
     given: set[str] = set()  # files passed to the root job: the run's inputs
     for job in jobs:
         for value in (job.args, job.kwargs, job.result):
-            if value is None or type(value) in (int, float, str, bool):
+            if _holds_no_files(value):
                 continue
             for path in _value_files(value, budget=1000):
                 path = _abspath(path)
@@ -567,8 +583,9 @@ def dependencies(
                     results.add(path)
                 elif job.parent_job is None:
                     given.add(path)
-    # A cached job stands for its whole recorded call tree: its files count too.
-    cached = [job.call_hash for job in jobs if job.cached and job.call_hash]
+    # A cached job stands for its whole recorded call tree: its files count too. Not
+    # a replayed one: the calls below it are jobs of this run, counted above.
+    cached = [job.call_hash for job in jobs if job.cached and job.call_hash and not job.replayed]
     if cached and backend is not None:
         try:
             files.update(_abspath(path) for path in backend.files_in_calls(cached))
@@ -618,7 +635,8 @@ def main(sock: Any, run_id: str) -> int:
             return EXIT_OK
         forwarder.close()
         channel.send(("ready",))
-        channel.send(("finished", "failed", rejected.error, None, b"", _deps(before, spec, [])))
+        deps = _deps(before, spec, [])
+        channel.send(("finished", "failed", rejected.error, None, b"", deps, False))
         return EXIT_OK
     except BaseException as error:  # anything else while loading: a failed start
         forwarder.close()
@@ -629,6 +647,7 @@ def main(sock: Any, run_id: str) -> int:
     threading.Thread(target=run.control_loop, name="redund-control", daemon=True).start()
     channel.send(("ready",))
     status, failure, result, pickled = "done", None, None, b""
+    recorded = False  # whether the scheduler committed the execution's end itself
     context = (
         json.loads(spec["options"]["context"]) if spec.get("options", {}).get("context") else None
     )
@@ -649,6 +668,8 @@ def main(sock: Any, run_id: str) -> int:
         finally:
             with run.lock:
                 run.running = False
+        # It returned: its recorder committed the end (a dry run records nothing).
+        recorded = not spec.get("dryrun")
         root = scheduler.execution.job if scheduler.execution is not None else None
         result, pickled = preview_of(value, root.result_hash if root is not None else None)
     except ExecutionCancelled:
@@ -665,7 +686,7 @@ def main(sock: Any, run_id: str) -> int:
     try:
         deps = _deps(before, spec, scheduler.jobs(), scheduler.backend)
         forwarder.close()
-        channel.send(("finished", status, failure, result, pickled, deps))
+        channel.send(("finished", status, failure, result, pickled, deps, recorded))
     finally:
         try:
             scheduler.stop()

@@ -211,7 +211,7 @@ class RunManager:
                     self.hub.publish(self._apply_events(record, message[1]))
                 elif kind == "finished" and not finished:
                     finished = True
-                    _, status, error, result, pickled, deps = message
+                    _, status, error, result, pickled, deps, recorded = message
                     record.pickled = pickled or b""
                     record.dependencies = deps or {}
                     await self._finish(
@@ -219,6 +219,7 @@ class RunManager:
                         ExecutionStatus(status),
                         ErrorInfo.from_tuple(error),
                         ValuePreview.from_tuple(result),
+                        recorded=bool(recorded),
                     )
                 # A frame already buffered is read without suspending: let health
                 # checks and other clients in between frames.
@@ -334,7 +335,13 @@ class RunManager:
         status: ExecutionStatus,
         error: ErrorInfo | None,
         result: ValuePreview | None,
+        *,
+        recorded: bool = False,
     ) -> None:
+        """Publish the end of a run, then record it. ``recorded``: the runner's
+        scheduler already committed it, so its journal entry goes and waiters are
+        answered before the daemon's write, which then only closes what the runner
+        left open."""
         if record.status.is_final:
             return
         now = time.time()
@@ -377,6 +384,9 @@ class RunManager:
                 log.exception("an on_finished listener failed")
         self.hub.publish(events)
         self._cancelling.discard(record.id)
+        if recorded:  # nothing is left for a restart to record: no journal entry
+            self._unjournal(record.id)
+            self._wake_waiters(record.id)
         try:
             await asyncio.to_thread(self.store.finish_execution, record, status, error)
         except Exception:
@@ -390,11 +400,14 @@ class RunManager:
             self._journal_outcome(record, status, error)
         else:
             self._unjournal(record.id)
-        done = self._finished.pop(record.id, None)
-        if done is not None:
-            done.set()
+        self._wake_waiters(record.id)
         log.info("execution %s %s", record.id, status.value)
         self._evict()
+
+    def _wake_waiters(self, execution_id: str) -> None:
+        done = self._finished.pop(execution_id, None)
+        if done is not None:
+            done.set()
 
     def _evict(self) -> None:
         finished = [r for r in self.records.values() if r.status.is_final]

@@ -9,7 +9,9 @@ Runner -> daemon::
     ("ready",)                                  workflow loaded, run starts
     ("rejected", kind, error)                   kind: "not_found" | "invalid"
     ("events", [item, ...])                     JobUpdate, LogChunk or ("S", time) items
-    ("finished", status, error, result, pickled, deps)
+    ("finished", status, error, result, pickled, deps, recorded)
+                                                recorded: the run's own scheduler
+                                                committed the execution's end
 
 Daemon -> runner::
 

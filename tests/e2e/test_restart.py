@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 
 import pytest
 
-from redun.client import ExecutionInterrupted
+from redun.client import ExecutionCancelled, ExecutionInterrupted
+from tests.conftest import wait_for
 
 from .helpers import Daemon
 
@@ -94,3 +96,41 @@ def test_stop_cancels_runs_in_flight(fresh_daemon: Daemon, monkeypatch: pytest.M
     fresh_daemon.start()
     with fresh_daemon.client() as client:
         assert client.execution(run.id).status == 4  # CANCELLED
+
+
+def _factory_of(daemon_pid: int) -> int:
+    for child in _children(daemon_pid):
+        with open(f"/proc/{child}/cmdline", "rb") as handle:
+            if b"redund.factory" in handle.read():
+                return child
+    raise AssertionError("the daemon has no runner factory")
+
+
+def test_a_run_starts_in_a_runner_forked_before_it_was_submitted(
+    fresh_daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(fresh_daemon.project)
+    fresh_daemon.start()
+    factory = _factory_of(fresh_daemon.pid())
+    runners: list[int] = []
+
+    def one_spare() -> bool:
+        return len([c for c in _children(factory) if c not in runners]) == 1 and not any(
+            _alive(r) for r in runners
+        )
+
+    with fresh_daemon.client() as client:
+        for _ in range(2):  # at start, and again once the previous run's runner ended
+            wait_for(one_spare, "a spare runner, and no other")
+            (spare,) = _children(factory)
+            run = client.submit("flow.py", "hang")
+            entry = fresh_daemon.home / "redund-inflight" / f"{run.id}.json"
+            runners.append(int(json.loads(entry.read_text())["pid"]))
+            assert runners[-1] == spare
+            client.cancel(run.id)
+            with pytest.raises(ExecutionCancelled):
+                run.result(timeout=30)
+        wait_for(one_spare, "a spare runner, and no other")
+    (spare,) = _children(factory)
+    os.kill(fresh_daemon.pid(), signal.SIGKILL)
+    wait_for(lambda: not _alive(spare) and not _alive(factory), "the spare to die with its daemon")

@@ -400,3 +400,50 @@ def test_changed_file_result_is_rerun(url: str, tmp_path: Path) -> None:
     assert again.run(produce_file(path, "v1")).read() == "v1"
     (job,) = again.jobs()
     assert not job.cached and "changed or were deleted" in job.reason
+
+
+def test_the_last_batch_of_a_run_starts_no_writer_process(url: str) -> None:
+    """A writer process takes commits off a running scheduler's GIL; the batch committed
+    at close, with nothing left to run, is committed in this process instead of paying
+    for a process's start (a re-run whose many jobs were cached writes just that)."""
+    from redun.backends.bulk import Batch
+    from redun.backends.recorder import _PROCESS_AFTER, DbRecorder
+
+    backend = DbBackend(url, {"db_uri": url})
+    backend.load()
+    closing = DbRecorder(backend)
+    try:
+        closing._commit(Batch(), [], _PROCESS_AFTER, last=True)
+        assert closing._process is None
+    finally:
+        closing.close()
+    running = DbRecorder(backend)
+    try:
+        running._commit(Batch(), [], _PROCESS_AFTER)
+        assert running._process is not None
+    finally:
+        running.close()
+
+
+@task
+def salted_tree(n: int, salt: int) -> list:
+    return [leaf(i) for i in range(n)]
+
+
+def test_cached_jobs_start_no_writer_process(url: str) -> None:
+    """Cached jobs are one cheap row each: a batch of them is committed in this process,
+    even while the run goes on; a batch of as many calls that ran starts a writer."""
+    from redun.backends.recorder import _PROCESS_AFTER, DbRecorder
+
+    cold = make_scheduler(url)
+    cold.run(salted_tree(_PROCESS_AFTER, 0))
+    cached = make_scheduler(url)
+    cached.run(salted_tree(_PROCESS_AFTER, 1))  # the root runs; its calls are cached
+    assert sum(job.cached for job in cached.jobs()) >= _PROCESS_AFTER
+    for scheduler, wants_process in ((cached, False), (cold, True)):
+        recorder = DbRecorder(scheduler.backend, scheduler)
+        try:
+            recorder._write([("job", job) for job in scheduler.jobs()])  # not the last batch
+            assert (recorder._process is not None) is wants_process
+        finally:
+            recorder.close()

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from redun.backends import bulk
 from redun.backends.base import Backend, CallRecord
+from redun.backends.calltree import CallTrees
 from redun.backends.revisions import HEAD_REVISION, original_redun_message
 from redun.backends.sqlite_direct import (
     DirectSqlite,
@@ -100,6 +101,7 @@ class DbBackend(Backend):
         # Hashes known to be committed (lets the recorder skip re-pickling values).
         self.written_values: set[str] = set()
         self.written_tasks: set[str] = set()
+        self._trees = CallTrees(self.query_in)  # call trees read (they never change)
 
     def __repr__(self) -> str:
         return f"DbBackend({mask_uri(self.db_uri)!r})"
@@ -209,6 +211,7 @@ class DbBackend(Backend):
                 self._engine.dispose()
                 self._engine = None
             self._loaded = False
+            self._trees.clear()
 
     def query(self, sql: str, **params: Any) -> list[Any]:
         """Rows of ``sql`` (``:name`` parameters; list values expand for ``IN :name``).
@@ -287,86 +290,17 @@ class DbBackend(Backend):
         return found
 
     def get_call_tree(self, call_hashes: list[str]) -> dict[str, CallRecord]:
-        tree: dict[str, CallRecord] = {}
-        children: dict[str, list[tuple[int, str]]] = {}
-        # One query per chunk of roots: the tree's nodes, each with its child edges.
-        rows = self.query_in(
-            "WITH RECURSIVE tree(h) AS ("
-            " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
-            " UNION SELECT e.child_call_hash FROM redun_call_edge e"
-            " JOIN tree t ON e.parent_call_hash = t.h) "
-            "SELECT c.call_hash, c.task_name, c.task_hash, c.args_hash, c.eval_hash,"
-            " c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable,"
-            " e.position, e.child_call_hash"
-            " FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
-            " LEFT JOIN redun_call_edge e ON e.parent_call_hash = c.call_hash",
-            "roots",
-            call_hashes,
-        )
-        for (
-            call_hash,
-            task_name,
-            task_hash,
-            args_hash,
-            eval_hash,
-            result_hash,
-            check,
-            expr_hash,
-            cacheable,
-            position,
-            child,
-        ) in rows:
-            if call_hash not in tree:
-                tree[call_hash] = CallRecord(
-                    call_hash,
-                    task_name,
-                    task_hash,
-                    args_hash,
-                    eval_hash,
-                    result_hash,
-                    result_needs_check=None if check is None else bool(check),
-                    expr_hash=expr_hash,
-                    cacheable=cacheable is None or bool(cacheable),
-                )
-            if child is not None:
-                children.setdefault(call_hash, []).append((position, child))
-        for parent, items in children.items():
-            items.sort()
-            tree[parent].child_call_hashes = tuple(child for _, child in items)
-        return tree
+        return self._trees.tree(call_hashes)
 
     def checked_arguments(self, root_call_hashes: list[str]) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for call_hash, value_hash in self.query_in(
-            "WITH RECURSIVE tree(h) AS ("
-            " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
-            " UNION SELECT e.child_call_hash FROM redun_call_edge e"
-            " JOIN tree t ON e.parent_call_hash = t.h) "
-            "SELECT a.call_hash, a.value_hash FROM tree"
-            " JOIN redun_argument a ON a.call_hash = tree.h"
-            " JOIN redun_value v ON v.hash = a.value_hash WHERE v.needs_check",
-            "roots",
-            root_call_hashes,
-        ):
-            found.setdefault(call_hash, []).append(value_hash)
-        return found
+        return self._trees.checked_arguments(root_call_hashes)
 
     def files_in_calls(self, call_hashes: list[str]) -> set[str]:
-        rows = self.query_in(
-            "WITH RECURSIVE tree(h) AS ("
-            " SELECT call_hash FROM redun_call_node WHERE call_hash IN :roots"
-            " UNION SELECT e.child_call_hash FROM redun_call_edge e"
-            " JOIN tree t ON e.parent_call_hash = t.h),"
-            " vals(v) AS ("
-            " SELECT c.result_hash FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
-            " UNION SELECT a.value_hash FROM tree JOIN redun_argument a ON a.call_hash = tree.h"
-            " UNION SELECT s.child_hash FROM redun_subvalue s JOIN vals ON s.parent_hash = vals.v) "
-            "SELECT DISTINCT f.path, f.kind FROM vals JOIN redun_file f ON f.value_hash = vals.v",
-            "roots",
-            call_hashes,
-        )
         # an object store's directory is a prefix: "gs://b/d/", as a live Dir is reported
-        return {path + "/" if kind == "dir" and "://" in path else path for path, kind in rows}
+        return {
+            path + "/" if kind == "dir" and "://" in path else path
+            for path, kind in self._trees.files(call_hashes)
+        }
 
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -6,9 +6,10 @@ when a writer process or a database server does the heavy part, else for
 ``flush_interval``), keeps each job once in its newest state, turns jobs into
 rows (:class:`RowBuilder`: job, call node, edges, arguments, values, files,
 task) and commits them in one transaction: in this process while batches are
-small (a cached re-run records a few rows), through a writer process
+small (a cached re-run records a few rows, one per job), through a writer process
 (:mod:`~redun.backends.writer_process`), started with the first batch of
-``_PROCESS_AFTER`` jobs, with one batch in flight while the next is built. A
+``_PROCESS_AFTER`` calls that ran (not at close: nothing runs any more then),
+with one batch in flight while the next is built. A
 finished job is therefore durable a fraction of a second after it
 finished; ``kill -9`` loses at most what was still queued, and every committed
 call node comes with its values in the same transaction.
@@ -54,7 +55,8 @@ _FIND_BUDGET = 100_000  # objects walked per value looking for files
 _STORE_RETRY_DELAYS = (0.1, 0.5)  # seconds between attempts to write the value store
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
-# Jobs in one batch that make starting a writer process worth its ~30 ms (once per run).
+# Calls in one batch (jobs that ran: call node, values, arguments) that make starting a
+# writer process worth its ~30 ms (once per run); a cached job is one cheap row.
 _PROCESS_AFTER = 200
 _RUNNING_AFTER = 1.0  # seconds a job runs before its "running" row is written
 _START_TIMEOUT = 30.0  # seconds a run waits for its execution row to be committed
@@ -515,7 +517,7 @@ class DbRecorder:
                 more = bool(events) and not stopping
                 try:
                     if items or (self._deferred and not more) or waiters or stopping:
-                        self._write(items, everything=stopping or bool(waiters))
+                        self._write(items, everything=stopping or bool(waiters), last=stopping)
                     if stopping or waiters:
                         self._settle_all()
                 except BaseException as error:  # report at close; keep draining
@@ -529,10 +531,13 @@ class DbRecorder:
             self._process.close()
             self._process = None
 
-    def _commit(self, batch: Batch, done: list[str], jobs: int = 0) -> None:
-        """Commit ``batch`` (of ``jobs`` jobs); ``done`` are jobs it writes in their final
-        state."""
-        if self._process_wanted and jobs >= _PROCESS_AFTER:
+    def _commit(self, batch: Batch, done: list[str], calls: int = 0, last: bool = False) -> None:
+        """Commit ``batch`` (with ``calls`` call nodes); ``done`` are jobs it writes in
+        their final state; ``last``: the run is over, nothing follows this batch."""
+        # A writer process takes the commits off the scheduler's GIL while it runs; for
+        # the last batch, with nothing left to run, starting one only adds its start-up
+        # (a re-run whose jobs were all cached commits one batch, at close).
+        if self._process_wanted and calls >= _PROCESS_AFTER and not last:
             self._process_wanted = False  # one attempt: a process that fails stays off
             self._process = _start_writer_process(self.backend)
         process = self._process
@@ -582,7 +587,9 @@ class DbRecorder:
             self.backend.write(batch)
             self._final.update(done)
 
-    def _write(self, items: list[tuple[str, Any]], everything: bool = False) -> None:
+    def _write(
+        self, items: list[tuple[str, Any]], everything: bool = False, last: bool = False
+    ) -> None:
         batch = Batch()
         jobs: dict[str, Job] = {}
         final = self._final
@@ -638,7 +645,7 @@ class DbRecorder:
                 time.sleep(0)
         for job_id in done:
             self._add_log(batch, job_id)
-        self._commit(batch, done, built)
+        self._commit(batch, done, len(batch.rows["redun_call_node"]), last)
 
     def _keep_log(self, job_id: str, stream: str, text: str) -> None:
         """Hold a job's output until the job is written (a job's output is bounded at
