@@ -110,3 +110,20 @@ def test_a_tree_is_walked_in_the_database_once(tmp_path: Path) -> None:
     assert statements.count(TREE_SQL) == 1
     assert backend.get_call_tree([root]) == tree
     assert statements.count(TREE_SQL) == 1
+
+
+def test_a_call_missing_below_leaves_out_only_itself(tmp_path: Path) -> None:
+    """A tree with a call that was never recorded (an edge to nothing) still gives the
+    checked arguments and files of the calls that were."""
+    import sqlite3
+
+    backend, root, expected = _recorded(tmp_path)
+    tree = backend_from_config({"db_uri": f"sqlite:///{tmp_path}/redun.db"}).get_call_tree([root])
+    plain_call = next(h for h, r in tree.items() if r.task_name.endswith(".plain"))
+    count_call = next(h for h, r in tree.items() if r.task_name.endswith(".count"))
+    with sqlite3.connect(tmp_path / "redun.db") as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute("DELETE FROM redun_call_node WHERE call_hash = ?", (plain_call,))
+    assert list(backend.checked_arguments([root])) == [count_call]
+    assert plain_call not in backend.get_call_tree([root])
+    assert backend.files_in_calls([root]) == expected

@@ -52,6 +52,31 @@ SUBVALUE_FILES_SQL = (
 QueryIn = Callable[[str, str, Sequence[Any]], list[Any]]
 
 
+def call_record(
+    call_hash: str,
+    task_name: str,
+    task_hash: str,
+    args_hash: str,
+    eval_hash: str,
+    result_hash: str,
+    needs_check: Any,
+    expr_hash: str | None,
+    cacheable: Any,
+) -> CallRecord:
+    """A ``redun_call_node`` row as a record (SQLite gives its flags as 0/1/NULL)."""
+    return CallRecord(
+        call_hash,
+        task_name,
+        task_hash,
+        args_hash,
+        eval_hash,
+        result_hash,
+        result_needs_check=None if needs_check is None else bool(needs_check),
+        expr_hash=expr_hash,
+        cacheable=cacheable is None or bool(cacheable),
+    )
+
+
 class CallTrees:
     """The call trees this process read, by call hash (see the module doc).
 
@@ -70,41 +95,17 @@ class CallTrees:
 
     def tree(self, roots: list[str]) -> dict[str, CallRecord]:
         """The given calls and all their descendants (those recorded), by call hash."""
-        known = self._reachable(roots)
-        if known is not None:
-            return {h: self.nodes[h] for h in known}
-        self._read(roots)
-        tree: dict[str, CallRecord] = {}
-        stack = list(roots)
         nodes = self.nodes
-        while stack:
-            call_hash = stack.pop()
-            if call_hash in tree:
-                continue
-            record = nodes.get(call_hash)
-            if record is None:
-                continue
-            tree[call_hash] = record
-            stack.extend(record.child_call_hashes)
-        return tree
+        return {h: nodes[h] for h in self._known(roots)}
 
     def checked_arguments(self, roots: list[str]) -> dict[str, list[str]]:
         """For each call below ``roots``, its argument values that need a check."""
-        known = self._reachable(roots)
-        if known is None:
-            self._read(roots)
-            known = self._reachable(roots) or set()
         checked = self.checked
-        return {h: checked[h] for h in known if h in checked}
+        return {h: checked[h] for h in self._known(roots) if h in checked}
 
     def files(self, roots: list[str]) -> set[tuple[str, str]]:
         """``(path, kind)`` pairs of the files in the arguments and results below ``roots``."""
-        known = self._reachable(roots)
-        if known is None:
-            self._read(roots)
-            known = self._reachable(roots)
-            if known is None:  # some call below was never recorded: what was, counts
-                known = set(self.tree(roots))
+        known = self._known(roots)
         nodes, checked = self.nodes, self.checked
         values: set[str] = set()
         for call_hash in known:
@@ -119,8 +120,18 @@ class CallTrees:
         rows += self._query_in(SUBVALUE_FILES_SQL, "hashes", hashes)
         return {(path, kind) for path, kind in rows}
 
-    def _reachable(self, roots: list[str]) -> set[str] | None:
-        """Every call below ``roots`` if all of them were read, else None."""
+    def _known(self, roots: list[str]) -> set[str]:
+        """Every recorded call below ``roots``, read from the database unless all were."""
+        known = self._below(roots, complete=True)
+        if known is None:
+            self._read(roots)
+            # A call below that was never recorded is left out: what was, counts.
+            known = self._below(roots, complete=False)
+        assert known is not None
+        return known
+
+    def _below(self, roots: list[str], *, complete: bool) -> set[str] | None:
+        """The calls below ``roots`` already read (None if ``complete`` and one was not)."""
         nodes = self.nodes
         seen: set[str] = set()
         stack = list(roots)
@@ -130,7 +141,9 @@ class CallTrees:
                 continue
             record = nodes.get(call_hash)
             if record is None:
-                return None
+                if complete:
+                    return None
+                continue
             seen.add(call_hash)
             stack.extend(record.child_call_hashes)
         return seen
@@ -154,16 +167,16 @@ class CallTrees:
         ) in self._query_in(TREE_SQL, "roots", roots):
             if kind == 0:
                 if call_hash not in nodes:
-                    nodes[call_hash] = CallRecord(
+                    nodes[call_hash] = call_record(
                         call_hash,
                         second,
                         task_hash,
                         args_hash,
                         eval_hash,
                         result_hash,
-                        result_needs_check=None if check is None else bool(check),
-                        expr_hash=expr_hash,
-                        cacheable=cacheable is None or bool(cacheable),
+                        check,
+                        expr_hash,
+                        cacheable,
                     )
             elif kind == 1:
                 edges.setdefault(call_hash, {})[position] = second

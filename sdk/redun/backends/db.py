@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from redun.backends import bulk
 from redun.backends.base import Backend, CallRecord
-from redun.backends.calltree import CallTrees
+from redun.backends.calltree import CallTrees, call_record
 from redun.backends.revisions import HEAD_REVISION, original_redun_message
 from redun.backends.sqlite_direct import (
     DirectSqlite,
@@ -276,16 +276,16 @@ class DbBackend(Backend):
             expr_hash,
             cacheable,
         ) in rows:
-            found[eval_hash] = CallRecord(
+            found[eval_hash] = call_record(
                 call_hash,
                 task_name,
                 task_hash,
                 args_hash,
                 eval_hash,
                 result_hash,
-                result_needs_check=None if check is None else bool(check),
-                expr_hash=expr_hash,
-                cacheable=cacheable is None or bool(cacheable),
+                check,
+                expr_hash,
+                cacheable,
             )
         return found
 
