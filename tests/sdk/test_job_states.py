@@ -52,3 +52,66 @@ def test_illegal_moves_name_the_job_and_both_states(path) -> None:
         IllegalTransition, match=rf"\(job_states.noop\) cannot go from \w+ to {last.value}"
     ):
         j.transition(last)
+
+
+# A worker thread says a job started without waking the scheduler (a short job's
+# outcome passes it through RUNNING anyway); the scheduler notices within moments.
+_attempts: list[int] = []
+
+
+@task(namespace="job_states")
+def lone_sleeper(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@task(namespace="job_states", retries=1)
+def fails_once(seconds: float) -> str:
+    import time
+
+    _attempts.append(1)
+    time.sleep(seconds)
+    if len(_attempts) == 1:
+        raise ValueError("first attempt fails")
+    return "second attempt"
+
+
+def _timeline(scheduler, expr) -> list[tuple[str, str, float]]:
+    import time
+
+    from redun.events import JobStateChanged
+
+    seen: list[tuple[str, str, float]] = []
+
+    def watch(event: object) -> None:
+        if isinstance(event, JobStateChanged):
+            seen.append((event.task, event.state, time.monotonic()))
+
+    scheduler.events.subscribe(watch)
+    scheduler.run(expr)
+    return seen
+
+
+def test_a_long_job_is_shown_running_while_it_runs() -> None:
+    from redun import Scheduler
+    from redun.backends.memory import MemoryBackend
+
+    seen = _timeline(Scheduler(backend=MemoryBackend()), lone_sleeper(0.6))
+    mine = [(state, when) for name, state, when in seen if name.endswith("lone_sleeper")]
+    states = [state for state, _ in mine]
+    assert states == ["pending", "running", "done"]
+    # Running was said while the function still slept, not with its outcome.
+    assert mine[2][1] - mine[1][1] > 0.4
+
+
+def test_a_retried_job_is_shown_running_once_per_attempt() -> None:
+    from redun import Scheduler
+    from redun.backends.memory import MemoryBackend
+
+    _attempts.clear()
+    # The first attempt fails before its start is noticed: it is shown running all the same.
+    seen = _timeline(Scheduler(backend=MemoryBackend()), fails_once(0.0))
+    states = [state for name, state, _ in seen if name.endswith("fails_once")]
+    assert states == ["pending", "running", "pending", "running", "done"]

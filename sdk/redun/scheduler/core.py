@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -67,6 +67,8 @@ logger = logging.getLogger("redun")
 
 # Posted by run_job_function (or a remote executor) when a job's function actually starts.
 _STARTED = "started"
+# Seconds a job that started on a worker thread may wait to be shown running.
+_START_NOTICE = 0.05
 # Posted by a remote executor when the job waits in its platform's queue.
 _QUEUED = "queued"
 # States in which a job may still receive its outcome from an executor.
@@ -138,6 +140,11 @@ class Scheduler:
         self.limits_used: defaultdict[str, int] = defaultdict(int)
         self._limits = Limits(self.limits, self.limits_used)
         self._inbox: SimpleQueue[tuple[Job, bool | str | None, Any]] = SimpleQueue()
+        # Jobs whose function started on a worker thread. Appending wakes nobody: the
+        # loop takes them when it wakes for something else (an outcome, at the latest
+        # _START_NOTICE seconds later), so a short job costs no GIL hand-over to say
+        # it started; its outcome passes it through RUNNING anyway.
+        self._started: deque[tuple[Job, int]] = deque()
         self._running = False
         # As in insitro/redun: a job status table logged every this many seconds.
         self.job_status_interval = status_interval(job_status_interval, self.config)
@@ -250,6 +257,7 @@ class Scheduler:
         """Take what jobs of earlier runs posted since they ended: outcomes are dropped,
         output goes out as LogLines of the execution that wrote it."""
         inbox = self._inbox
+        self._take_started()
         while True:
             try:
                 item = inbox.get_nowait()
@@ -321,28 +329,41 @@ class Scheduler:
             self._pump()
             return root
         inbox = self._inbox
+        started = self._started
         told = False
+        interval = self.job_status_interval
+        next_status = None if interval is None else time.monotonic() + interval
         while True:
             self._pump()
             if not root.is_pending:
                 break
+            if started:
+                self._take_started()
             if not self._working:
                 told = self._wait_for_earlier_work(told)
-            interval = self.job_status_interval
-            if interval is None:
-                item = inbox.get()
-            else:
-                try:
-                    item = inbox.get(timeout=interval)
-                except Empty:
+            # While work is out, wake now and then to say which of it started.
+            timeout = _START_NOTICE
+            if next_status is not None:
+                timeout = max(0.0, min(timeout, next_status - time.monotonic()))
+            try:
+                item = inbox.get(timeout=timeout)
+            except Empty:
+                if started:
+                    self._take_started()
+                if next_status is not None and time.monotonic() >= next_status:
                     self.log_job_statuses()
-                    continue
+                    next_status = time.monotonic() + interval  # type: ignore[operator]
+                continue
             while True:
                 self._handle_outcome(*item)
                 try:
                     item = inbox.get_nowait()
                 except Empty:
                     break
+            # After the outcomes: a worker says a job started after posting the outcome
+            # of the one before it, so no more jobs show running than there are workers.
+            if started:
+                self._take_started()
         if self.job_status_interval is not None:
             self.log_job_statuses()
         if root.is_rejected:
@@ -379,6 +400,13 @@ class Scheduler:
                 ", ".join(sorted({job.task.fullname for job in earlier})),
             )
         return True
+
+    def _take_started(self) -> None:
+        started = self._started
+        while started:
+            job, attempt = started.popleft()
+            if job.attempt == attempt:  # not an earlier attempt of a job since retried
+                self._handle_outcome(job, _STARTED, None)
 
     def _pump(self) -> None:
         """Check the cache and dispatch jobs until nothing new appears."""
@@ -485,8 +513,11 @@ class Scheduler:
                 kwargs = {**kwargs, **defaults}
         else:
             kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
-        if type(args) is not Promise and type(kwargs) is not Promise:
-            return self._call_task(task, expr, args, kwargs, parent_job)
+        if type(kwargs) is not Promise:
+            if type(args) is not Promise:
+                return self._call_task(task, expr, args, kwargs, parent_job)
+            # A chain's link: only its argument is still to come.
+            return args.then(lambda ready: self._call_task(task, expr, ready, kwargs, parent_job))
         return Promise.all([args, kwargs]).then(
             lambda ak: self._call_task(task, expr, ak[0], ak[1], parent_job)
         )
@@ -696,7 +727,7 @@ class Scheduler:
                     job.execution.id if job.execution else "",
                     job_id=job.id,
                     task=job.task.fullname,
-                    state=job.state.value,
+                    state=job.state._value_,
                     parent_job_id=parent.id if parent is not None else None,
                     executor=job.executor_name,
                     cached=job.cached,
@@ -893,7 +924,7 @@ class Scheduler:
         """
         from redun.logs import JobOutput
 
-        self._inbox.put((job, _STARTED, None))
+        self._started.append((job, job.attempt))
         token = current_job.set(job)
         task = job.task
         try:
@@ -917,6 +948,9 @@ class Scheduler:
 
     def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
         if ok is None:
+            if job.state is JobState.PENDING and job in self._working:
+                # Output comes from a job that runs, even if no start was noticed yet.
+                self._handle_outcome(job, _STARTED, None)
             if self.events.active:
                 stream, text, execution_id, when = value
                 self.events.emit(
@@ -960,6 +994,8 @@ class Scheduler:
         if job.state not in _ACTIVE:
             return  # cancelled while it ran
         if not ok:
+            if job.state is JobState.PENDING and self._started:
+                self._take_started()  # it may have started on a worker, unnoticed yet
             retries = int(job.options.get("retries", 0) or 0)
             if (
                 job.attempt < retries
@@ -978,7 +1014,8 @@ class Scheduler:
             self._fail_job(job, value)
             return
         if job.state is not JobState.RUNNING:
-            # A remote job can finish between two polls: it ran all the same.
+            # It ran, even if its start was not noticed (a worker thread says so quietly,
+            # a remote job can finish between two polls).
             job.transition(JobState.RUNNING)
             self._emit(job)
         reduced = reduce_value(value, self._evaluator(job))
