@@ -48,5 +48,9 @@ def hash_parts(*parts: str) -> str:
         if type(part) is not str and not isinstance(part, str):
             raise HashingError(f"hash_parts() takes str parts, not {type(part).__name__}")
     framed = "".join([f"{len(part)}:{part}" for part in parts])
-    data = f"{len(parts)}|{framed}".encode("utf-8", "surrogatepass")
-    return _blake2b(data, digest_size=DIGEST_SIZE, person=_PERSON_PARTS).hexdigest()
+    hasher = _PARTS_HASHER.copy()  # cheaper than a new hasher with its parameters
+    hasher.update(f"{len(parts)}|{framed}".encode("utf-8", "surrogatepass"))
+    return hasher.hexdigest()
+
+
+_PARTS_HASHER = _blake2b(digest_size=DIGEST_SIZE, person=_PERSON_PARTS)

@@ -50,11 +50,18 @@ def hash_value(obj: Any) -> str:
             data = _pack_int(b"i", obj)
         except _struct_error:
             data = _encode_bigint(obj)
-        return _blake2b(data, digest_size=DIGEST_SIZE, person=_PERSON_VALUE).hexdigest()
+        hasher = _VALUE_HASHER.copy()  # cheaper than a new hasher with its parameters
+        hasher.update(data)
+        return hasher.hexdigest()
     enc = _LEAF.get(t)
     if enc is not None:
-        return _blake2b(enc(obj), digest_size=DIGEST_SIZE, person=_PERSON_VALUE).hexdigest()
+        hasher = _VALUE_HASHER.copy()
+        hasher.update(enc(obj))
+        return hasher.hexdigest()
     return _encode(obj, None).hexdigest()
+
+
+_VALUE_HASHER = _blake2b(digest_size=DIGEST_SIZE, person=_PERSON_VALUE)
 
 
 def hash_value_fallback(obj: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import _random
 import os
 import time
 from collections.abc import Iterable
@@ -30,6 +31,10 @@ class JobState(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+    # Members are singletons: hash by identity, in C (Enum's own __hash__ is Python code,
+    # and states are looked up in sets several times per job).
+    __hash__ = object.__hash__
 
     @property
     def is_terminal(self) -> bool:
@@ -85,9 +90,22 @@ class IllegalTransition(SchedulerError):
     """A job was asked to move to a state it cannot reach from where it is."""
 
 
+def _seed() -> int:
+    return int.from_bytes(os.urandom(32), "big")
+
+
+# Random ids without a system call each: a generator seeded from the OS, and again in
+# a forked child (which would otherwise repeat its parent's ids). Not the ``random``
+# module's generator, which user code may seed (nor its import, 2 ms at start-up).
+_ids = _random.Random(_seed())
+_bits = _ids.getrandbits
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _ids.seed(_seed()))
+
+
 def new_id() -> str:
     """A random 32-hex-digit id (uuid4-sized, cheaper to make)."""
-    return os.urandom(16).hex()
+    return f"{_bits(128):032x}"
 
 
 class Execution:
