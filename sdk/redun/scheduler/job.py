@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import enum
 import _random
+import enum
 import os
 import time
 from collections.abc import Iterable
