@@ -151,3 +151,45 @@ def gcs_scratch(gcs_emulator, monkeypatch):
     storage.Client().create_bucket(BUCKET)
     yield gcs_emulator
     get_filesystem(proto="gs").reset_client()
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A test that leaves a non-daemon thread running (a run it started and never
+    released) would keep the interpreter from exiting, and CI would wait out its whole
+    time limit on a suite that has finished. Give such threads a moment, then name them
+    and their stacks and exit with the suite's status (failed if it had passed)."""
+    import threading
+    import traceback
+
+    def stragglers() -> list[threading.Thread]:
+        current = threading.current_thread()
+        return [
+            thread
+            for thread in threading.enumerate()
+            if thread is not current and not thread.daemon and thread.is_alive()
+        ]
+
+    deadline = time.monotonic() + 20
+    while stragglers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = stragglers()
+    if not left:
+        return
+    frames = sys._current_frames()
+    out = sys.__stderr__ or sys.stderr
+    out.write(f"\n{len(left)} non-daemon thread(s) still running after the tests:\n")
+    for thread in left:
+        out.write(f"--- {thread.name}\n")
+        frame = frames.get(thread.ident or 0)
+        if frame is not None:
+            out.write("".join(traceback.format_stack(frame)))
+    out.flush()
+    status = _exit_status[-1] if _exit_status else 1
+    os._exit(status or 1)

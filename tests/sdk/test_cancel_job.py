@@ -71,7 +71,7 @@ def start(scheduler: Scheduler, expr: Any) -> tuple[threading.Thread, list]:
         except BaseException as error:  # noqa: BLE001 - handed to the test
             outcome.append(error)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, outcome
 

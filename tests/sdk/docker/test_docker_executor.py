@@ -20,7 +20,7 @@ from redun.errors import ExecutorError, UsageError
 from redun.events import JobStateChanged, LogLine
 from redun.workflow.loader import find_task, import_workflow
 
-from ..remote.helpers import FLOW, wait_until
+from ..remote.helpers import FLOW, pid_in, wait_until
 from .conftest import FakeDocker
 
 
@@ -273,11 +273,10 @@ def test_cancelling_a_run_kills_and_removes_its_containers(tmp_path, fake_docker
         except BaseException as error:  # noqa: BLE001 - handed to the test
             outcome["error"] = error
 
-    thread = threading.Thread(target=go)
+    thread = threading.Thread(target=go, daemon=True)
     thread.start()
     try:
-        wait_until(marker.exists, what="the task to start in its container")
-        pid = int(marker.read_text())
+        pid = pid_in(marker)
         assert alive(pid)
         [job] = [job for job in run.scheduler.jobs() if job.task.name == "wait_for"]
         run.scheduler.cancel_job(job, "stop it")
@@ -286,6 +285,7 @@ def test_cancelling_a_run_kills_and_removes_its_containers(tmp_path, fake_docker
         assert not alive(pid)  # killed by docker rm -f (its flag was never set)
     finally:
         flag.write_text("go")
+        thread.join(timeout=60)  # the run ends before its executors stop
         run.scheduler.stop()
     assert "stop it" in str(outcome.get("error")), outcome
     assert fake_docker.containers() == []
@@ -377,12 +377,10 @@ def test_cancelling_one_call_of_a_fan_out_removes_its_container_only(
         except BaseException as error:  # noqa: BLE001 - handed to the test
             outcome["error"] = error
 
-    thread = threading.Thread(target=go)
+    thread = threading.Thread(target=go, daemon=True)
     thread.start()
     try:
-        for i in range(3):
-            wait_until(Path(f"{marker}{i}").exists, what=f"call {i} to start in its container")
-        pids = [int(Path(f"{marker}{i}").read_text()) for i in range(3)]
+        pids = [pid_in(Path(f"{marker}{i}")) for i in range(3)]
         [job] = [
             job
             for job in run.scheduler.jobs()
@@ -396,6 +394,7 @@ def test_cancelling_one_call_of_a_fan_out_removes_its_container_only(
         assert not thread.is_alive()
     finally:
         flag.write_text("go")
+        thread.join(timeout=60)  # the run ends before its executors stop
         run.scheduler.stop()
     assert outcome.get("value") == ["released", None, "released"], outcome
     assert len(fake_docker.calls("rm")) >= 1

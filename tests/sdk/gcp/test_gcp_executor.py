@@ -144,7 +144,7 @@ def _preempt_while_waiting(run: Run, fake_batch, retries: int):
         except BaseException as error:  # noqa: BLE001 - handed to the test
             outcome["error"] = error
 
-    thread = threading.Thread(target=go)
+    thread = threading.Thread(target=go, daemon=True)
     thread.start()
     wait_until(lambda: marker.exists() and marker.read_text().count("\n") == 1, what="a start")
     [job_id] = fake_batch.created
@@ -196,7 +196,9 @@ def _chat(run: Run, flag: Path, *, before_release) -> str:
     import threading
 
     outcome: dict = {}
-    thread = threading.Thread(target=lambda: outcome.update(value=run.run("chatty", str(flag))))
+    thread = threading.Thread(
+        target=lambda: outcome.update(value=run.run("chatty", str(flag))), daemon=True
+    )
     thread.start()
     try:
         before_release()

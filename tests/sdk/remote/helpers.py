@@ -95,6 +95,17 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str
         time.sleep(0.02)
 
 
+def pid_in(marker: Path, timeout: float = 60.0) -> int:
+    """The pid a task wrote to ``marker``, once its whole line is there (the file exists
+    from the moment the task opens it, before the write lands)."""
+
+    def written() -> str:
+        text = marker.read_text() if marker.exists() else ""
+        return text if text.endswith("\n") else ""
+
+    return int(str(wait_until(written, timeout, what=f"a pid in {marker.name}")).split()[0])
+
+
 def processes_with(text: str) -> list[int]:
     """Pids of live processes whose command line contains ``text`` (zombies excluded)."""
     found = []

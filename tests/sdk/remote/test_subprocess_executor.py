@@ -153,7 +153,7 @@ def _lose_launcher_while_running(run: Run, retries: int):
         except BaseException as error:  # noqa: BLE001 - handed to the test
             outcome["error"] = error
 
-    thread = threading.Thread(target=go)
+    thread = threading.Thread(target=go, daemon=True)
     thread.start()
     wait_until(lambda: marker.exists() and marker.read_text().count("\n") == 1, what="first run")
     [launcher] = launcher_pids(state_dir)
