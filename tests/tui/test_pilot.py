@@ -259,6 +259,7 @@ def test_no_daemon_offers_a_read_only_browse(daemon: Daemon, project: Path) -> N
             await wait_for(pilot, lambda: isinstance(app.screen, ExecutionScreen))
             await wait_for(pilot, lambda: app.screen.board.done)
             assert len(app.screen.board.jobs) == 5
+            await wait_for(pilot, lambda: app.screen.info is not None, what="the record")
             await pilot.press("r")  # re-run needs the daemon: refused with a message
             await wait_for(
                 pilot,

@@ -215,11 +215,15 @@ class ExecutionScreen(FollowingScreen):
         self.query_one("#filter", FilterBar).focus()
 
     def action_rerun(self) -> None:
-        if self.info is not None:
+        if self.info is None:
+            self.notify("the execution's record is still loading: try again in a moment")
+        else:
             self.redun.run_request(self.info.request)
 
     def action_watch(self) -> None:
-        if self.info is not None:
+        if self.info is None:
+            self.notify("the execution's record is still loading: try again in a moment")
+        else:
             self.redun.run_request(self.info.request, watch=True)
 
     def action_cancel(self) -> None:
