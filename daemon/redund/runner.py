@@ -168,17 +168,7 @@ class EventForwarder:
     def __call__(self, event: Event) -> None:
         cls = type(event)
         if cls is JobStateChanged:
-            job = event.job  # type: ignore[attr-defined]
-            jobs = self.jobs
-            first = event.job_id not in jobs  # type: ignore[attr-defined]
-            summary = None
-            if first and job is not None:
-                jobs[job.id] = job
-                summary = format_arguments(job.args, job.kwargs, limit=40)
-            error = None
-            if event.state == "failed" and job is not None and job.error is not None:  # type: ignore[attr-defined]
-                error = error_tuple(job.error)
-            update = JobUpdate(
+            self._job_update(
                 event.time,
                 event.job_id,  # type: ignore[attr-defined]
                 event.parent_job_id or "",  # type: ignore[attr-defined]
@@ -187,18 +177,66 @@ class EventForwarder:
                 event.executor,  # type: ignore[attr-defined]
                 event.cached,  # type: ignore[attr-defined]
                 event.reason or "",  # type: ignore[attr-defined]
-                (job.call_hash or "") if job is not None else "",
-                summary,
-                error,
-                job.task.hash if first and job is not None else None,
+                event.job,  # type: ignore[attr-defined]
             )
-            self._append(update.to_wire())
         elif cls is LogLine:
             self.log(event.job_id, event.stream, event.text, event.time)  # type: ignore[attr-defined]
         elif cls is ExecutionStarted:
             self._append((STARTED_TAG, event.time))
         elif cls is ExecutionFinished:
             self.finished = event  # type: ignore[assignment]
+
+    def job_changed(self, job: Any) -> None:
+        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built."""
+        parent = job.parent_job
+        self._job_update(
+            time.time(),
+            job.id,
+            parent.id if parent is not None else "",
+            job.task.fullname,
+            job.state._value_,
+            job.executor_name,
+            job.cached,
+            job.reason or "",
+            job,
+        )
+
+    def _job_update(
+        self,
+        when: float,
+        job_id: str,
+        parent_job_id: str,
+        task: str,
+        state: str,
+        executor: str,
+        cached: bool,
+        reason: str,
+        job: Any,
+    ) -> None:
+        jobs = self.jobs
+        first = job_id not in jobs
+        summary = None
+        if first and job is not None:
+            jobs[job_id] = job
+            summary = format_arguments(job.args, job.kwargs, limit=40)
+        error = None
+        if state == "failed" and job is not None and job.error is not None:
+            error = error_tuple(job.error)
+        update = JobUpdate(
+            when,
+            job_id,
+            parent_job_id,
+            task,
+            state,
+            executor,
+            cached,
+            reason,
+            (job.call_hash or "") if job is not None else "",
+            summary,
+            error,
+            job.task.hash if first and job is not None else None,
+        )
+        self._append(update.to_wire())
 
     def _append(self, item: Any) -> None:
         with self._lock:
@@ -642,7 +680,7 @@ def main(sock: Any, run_id: str) -> int:
         forwarder.close()
         channel.send(("rejected", "invalid", load_error_tuple(spec["workflow_path"], error)))
         return EXIT_OK
-    scheduler.events.subscribe(forwarder)
+    scheduler.events.attach(forwarder)
     run.scheduler, run.forwarder = scheduler, forwarder
     threading.Thread(target=run.control_loop, name="redund-control", daemon=True).start()
     channel.send(("ready",))
@@ -651,7 +689,7 @@ def main(sock: Any, run_id: str) -> int:
     context = (
         json.loads(spec["options"]["context"]) if spec.get("options", {}).get("context") else None
     )
-    scheduler.events.subscribe(run.on_event)
+    scheduler.events.subscribe(run.on_event, job_states=False)
     try:
         with run.lock:
             if run.cancelled:

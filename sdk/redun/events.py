@@ -101,36 +101,107 @@ class EventBus:
     Each subscriber is isolated: one that raises is logged (its first failure
     with the traceback, later ones at debug level) and the event still reaches
     the others. An observer's bug must not stop the run it observes.
+
+    Job states are the one event per state change of every job, so the bus has a
+    cheaper path for them: an in-process observer that only needs the job itself
+    registers with :meth:`observe_jobs` (and subscribes with ``job_states=False``
+    for the other events); it is called with the live :class:`~redun.scheduler.job.Job`,
+    and no :class:`JobStateChanged` is built unless a subscriber asks for them.
     """
 
-    __slots__ = ("_subscribers", "_failures")
+    __slots__ = ("_subscribers", "_job_subscribers", "_observers", "_failures")
 
     def __init__(self) -> None:
-        self._subscribers: tuple[Subscriber, ...] = ()
+        self._subscribers: tuple[Subscriber, ...] = ()  # every event but job states
+        self._job_subscribers: tuple[Subscriber, ...] = ()  # JobStateChanged events
+        self._observers: tuple[Callable[[Job], Any], ...] = ()  # the job, on each change
         self._failures: dict[int, int] = {}  # id(subscriber) -> events it raised on
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Add a subscriber; returns a function that removes it."""
+    def subscribe(self, subscriber: Subscriber, *, job_states: bool = True) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it. With ``job_states=False``
+        it gets every event but :class:`JobStateChanged` (see :meth:`observe_jobs`)."""
         self._subscribers = (*self._subscribers, subscriber)
+        if job_states:
+            self._job_subscribers = (*self._job_subscribers, subscriber)
 
         def unsubscribe() -> None:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+            self._job_subscribers = tuple(s for s in self._job_subscribers if s is not subscriber)
 
         return unsubscribe
+
+    def observe_jobs(self, observer: Callable[[Job], Any]) -> Callable[[], None]:
+        """Call ``observer(job)`` each time a job changes state (the job's fields say
+        how); returns a function that removes it."""
+        self._observers = (*self._observers, observer)
+
+        def unsubscribe() -> None:
+            self._observers = tuple(o for o in self._observers if o is not observer)
+
+        return unsubscribe
+
+    def attach(self, listener: Subscriber) -> Callable[[], None]:
+        """Subscribe ``listener``; if it has a ``job_changed(job)`` method, job states
+        reach it through that (:meth:`observe_jobs`) instead of as events. Returns a
+        function that removes it."""
+        job_changed = getattr(listener, "job_changed", None)
+        if job_changed is None:
+            return self.subscribe(listener)
+        unobserve = self.observe_jobs(job_changed)
+        unsubscribe = self.subscribe(listener, job_states=False)
+
+        def detach() -> None:
+            unobserve()
+            unsubscribe()
+
+        return detach
 
     @property
     def active(self) -> bool:
         """True if anyone listens (lets emitters skip building events)."""
-        return bool(self._subscribers)
+        return bool(self._subscribers or self._observers)
+
+    @property
+    def watches_jobs(self) -> bool:
+        """True if anyone wants job state changes."""
+        return bool(self._job_subscribers or self._observers)
 
     def emit(self, event: Event) -> None:
-        for subscriber in self._subscribers:
+        if type(event) is JobStateChanged:
+            job = event.job
+            if job is not None:
+                for observer in self._observers:
+                    try:
+                        observer(job)
+                    except Exception:
+                        self._failed(observer, event.type)
+            subscribers = self._job_subscribers
+        else:
+            subscribers = self._subscribers
+        for subscriber in subscribers:
             try:
                 subscriber(event)
             except Exception:
-                self._failed(subscriber, event)
+                self._failed(subscriber, event.type)
 
-    def _failed(self, subscriber: Subscriber, event: Event) -> None:
+    def job_changed(self, job: Job, event_for: Callable[[Job], JobStateChanged]) -> None:
+        """``job`` changed state: observers get the job, and subscribers of job states
+        the event ``event_for(job)`` builds (only if there are any)."""
+        for observer in self._observers:
+            try:
+                observer(job)
+            except Exception:
+                self._failed(observer, JobStateChanged.type)
+        subscribers = self._job_subscribers
+        if subscribers:
+            event = event_for(job)
+            for subscriber in subscribers:
+                try:
+                    subscriber(event)
+                except Exception:
+                    self._failed(subscriber, event.type)
+
+    def _failed(self, subscriber: Callable[..., Any], event_type: str) -> None:
         count = self._failures.get(id(subscriber), 0) + 1
         self._failures[id(subscriber)] = count
         if count == 1:
@@ -138,7 +209,7 @@ class EventBus:
                 "event subscriber %r failed on a %s event; the run goes on without it "
                 "(later failures are logged at debug level)",
                 subscriber,
-                event.type,
+                event_type,
             )
         else:
             logger.debug("event subscriber %r failed again (%d times)", subscriber, count)

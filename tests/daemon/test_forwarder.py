@@ -72,3 +72,40 @@ def test_job_states_are_never_dropped_and_keep_their_order() -> None:
     assert len(updates) == 15_000
     assert [u.state for u in updates[:3]] == ["pending", "running", "done"]
     assert all(len(frame) <= runner.MAX_FRAME_ITEMS for frame in receiver.frames)
+
+
+def test_a_job_observed_directly_travels_as_its_event_would() -> None:
+    from redun import Scheduler, task
+
+    @task(namespace="forwarder_test")
+    def double(i: int) -> int:
+        return 2 * i
+
+    @task(namespace="forwarder_test")
+    def pair() -> list:
+        return [double(1), double(2)]
+
+    observed, observed_receiver, observed_sock = _pair()
+    evented, evented_receiver, evented_sock = _pair()
+    scheduler = Scheduler()
+    scheduler.events.attach(observed)  # through job_changed: no JobStateChanged built
+    scheduler.events.subscribe(evented)  # through the events
+    assert scheduler.run(pair()) == [2, 4]
+    for forwarder, sock, receiver in (
+        (observed, observed_sock, observed_receiver),
+        (evented, evented_sock, evented_receiver),
+    ):
+        forwarder.close()
+        sock.close()
+        receiver.thread.join(10)
+
+    def updates(receiver: Receiver) -> list[tuple]:
+        found = [JobUpdate.from_wire(item) for item in receiver.items() if item[0] == JOB_TAG]
+        # All but the time: the two paths read the clock at different moments.
+        return [(u.job_id, u.parent_id, u.task, u.state, u.executor, u.cached,
+                 u.call_hash, u.args_summary, u.task_hash) for u in found]  # fmt: skip
+
+    got = updates(observed_receiver)
+    assert got == updates(evented_receiver)
+    assert [u[3] for u in got if u[2].endswith("pair")] == ["pending", "running", "done"]
+    assert {u[1] for u in got if u[2].endswith("double")} == {got[0][0]}  # parent: pair's job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from redun.backends.base import Backend, CallRecord, call_record_for, needs_validity_check
@@ -51,7 +52,7 @@ class MemoryBackend(Backend):
         return {h for h in value_hashes if h in self.values and self.values[h][1]}
 
     def recorder(self, scheduler: Any) -> Any:
-        return self._record
+        return _Recorder(self._record_job)
 
     def checked_arguments(self, root_call_hashes: list[str]) -> dict[str, list[str]]:
         tree = self.get_call_tree(root_call_hashes)
@@ -81,9 +82,10 @@ class MemoryBackend(Backend):
         return recorded.hash
 
     def _record(self, event: Event) -> None:
-        if type(event) is not JobStateChanged or event.job is None:
-            return
-        job = event.job
+        if type(event) is JobStateChanged and event.job is not None:
+            self._record_job(event.job)
+
+    def _record_job(self, job: Any) -> None:
         if not job.prov or not (job.state is JobState.DONE or job.replayed):
             return
         if job.state is not JobState.DONE and job.state is not JobState.CACHED:
@@ -98,3 +100,16 @@ class MemoryBackend(Backend):
             self.values[record.result_hash] = (job.result, needs_validity_check(job.result))
         self._record_checked_arguments(job, record)
         self.tasks[record.task_hash] = job.task.fullname
+
+
+class _Recorder:
+    """What the memory store gives a run to record it: only job states matter, and
+    they arrive as the jobs themselves (:meth:`redun.events.EventBus.attach`)."""
+
+    __slots__ = ("job_changed",)
+
+    def __init__(self, record_job: Callable[[Any], None]) -> None:
+        self.job_changed = record_job
+
+    def __call__(self, event: Event) -> None:
+        pass

@@ -455,16 +455,20 @@ class DbRecorder:
         self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
         self._thread.start()
 
+    def job_changed(self, job: Job) -> None:
+        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built."""
+        # Pending jobs are not written: they become running or cached moments later
+        # (but a cached call re-evaluating its expression stays pending a while).
+        # Jobs with prov=False (and those below them) are not written at all.
+        if job.prov and (job.state is not JobState.PENDING or job.replayed):
+            self._events.append(("job", job))
+
     def __call__(self, event: Event) -> None:
         cls = type(event)
         if cls is JobStateChanged:
             job = event.job  # type: ignore[attr-defined]
-            # Pending jobs are not written: they become running or cached moments later
-            # (but a cached call re-evaluating its expression stays pending a while).
-            # Jobs with prov=False (and those below them) are not written at all.
-            state = event.state  # type: ignore[attr-defined]
-            if job is not None and job.prov and (state != "pending" or job.replayed):
-                self._events.append(("job", job))
+            if job is not None:
+                self.job_changed(job)
         elif cls is ExecutionStarted:
             self._events.append(("execution", event))
             # Committed before any job runs: a process that dies in a task

@@ -190,7 +190,7 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
         raise UsageError(f"--tag: {error}") from None
     tags = default_execution_tags(task, user=args.user, project=args.project) + tags
     tally = ProgressTally()
-    scheduler.events.subscribe(tally)
+    scheduler.events.attach(tally)
     display = ProgressDisplay(tally, enabled=None if not args.no_progress else False)
     expr = task(**kwargs)
     # Open the database first: an unreachable one is a one-line error, not a traceback.

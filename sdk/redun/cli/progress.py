@@ -5,9 +5,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redun.events import Event, ExecutionFinished, JobStateChanged
+
+if TYPE_CHECKING:
+    from redun.scheduler.job import Job
 
 STATES = ("pending", "queued", "running", "cached", "done", "failed", "cancelled")
 _STYLES = {
@@ -34,19 +37,26 @@ class ProgressTally:
 
     def __call__(self, event: Event) -> None:
         if type(event) is JobStateChanged:
-            with self._lock:
-                previous = self._state.get(event.job_id)
-                if previous is not None:
-                    self.counts[previous[0]][previous[1]] -= 1
-                self._state[event.job_id] = (event.task, event.state)
-                task_counts = self.counts.get(event.task)
-                if task_counts is None:
-                    task_counts = self.counts[event.task] = dict.fromkeys(STATES, 0)
-                task_counts[event.state] += 1
-                if event.state == "queued":
-                    self.queued_seen = True
+            self.count(event.job_id, event.task, event.state)
         elif type(event) is ExecutionFinished:
             self.finished = time.monotonic()
+
+    def job_changed(self, job: Job) -> None:
+        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built."""
+        self.count(job.id, job.task.fullname, job.state._value_)
+
+    def count(self, job_id: str, task: str, state: str) -> None:
+        with self._lock:
+            previous = self._state.get(job_id)
+            if previous is not None:
+                self.counts[previous[0]][previous[1]] -= 1
+            self._state[job_id] = (task, state)
+            task_counts = self.counts.get(task)
+            if task_counts is None:
+                task_counts = self.counts[task] = dict.fromkeys(STATES, 0)
+            task_counts[state] += 1
+            if state == "queued":
+                self.queued_seen = True
 
     def snapshot(self) -> list[tuple[str, dict[str, int]]]:
         with self._lock:

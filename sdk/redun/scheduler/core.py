@@ -288,10 +288,10 @@ class Scheduler:
         self._cache = CacheChecker(backend, get_task_registry())
         recorder = backend.recorder(self) if hasattr(backend, "recorder") else None
         if recorder is not None:
-            cleanup.callback(self.events.subscribe(recorder))
+            cleanup.callback(self.events.attach(recorder))
             if hasattr(recorder, "close"):
                 cleanup.callback(recorder.close)  # after ExecutionFinished: it commits that too
-        self._emit_jobs = self.events.active
+        self._emit_jobs = self.events.watches_jobs
         status, error_text = "failed", None
 
         def finished() -> None:
@@ -721,20 +721,7 @@ class Scheduler:
 
     def _emit(self, job: Job) -> None:
         if self._emit_jobs:
-            parent = job.parent_job
-            self.events.emit(
-                JobStateChanged(
-                    job.execution.id if job.execution else "",
-                    job_id=job.id,
-                    task=job.task.fullname,
-                    state=job.state._value_,
-                    parent_job_id=parent.id if parent is not None else None,
-                    executor=job.executor_name,
-                    cached=job.cached,
-                    reason=job.reason,
-                    job=job,
-                )
-            )
+            self.events.job_changed(job, _job_event)
 
     def _check_cache(self, jobs: list[Job]) -> None:
         assert self._cache is not None
@@ -1125,6 +1112,22 @@ class Scheduler:
                 executor.stop()
             except Exception as error:
                 raise ExecutorError(f"stopping executor {executor.name!r} failed") from error
+
+
+def _job_event(job: Job) -> JobStateChanged:
+    """The event of ``job``'s current state, for subscribers of job states."""
+    parent = job.parent_job
+    return JobStateChanged(
+        job.execution.id if job.execution else "",
+        job_id=job.id,
+        task=job.task.fullname,
+        state=job.state._value_,
+        parent_job_id=parent.id if parent is not None else None,
+        executor=job.executor_name,
+        cached=job.cached,
+        reason=job.reason,
+        job=job,
+    )
 
 
 __all__ = [
