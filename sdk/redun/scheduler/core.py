@@ -53,6 +53,7 @@ from redun.scheduler.current import (
     set_current_scheduler,
     set_job_context,
 )
+from redun.scheduler.exprkey import expression_key
 from redun.scheduler.job import Execution, Job, JobState, job_options, release_jobs
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
@@ -213,6 +214,9 @@ class Scheduler:
         self._recorder: Any = None
         self._context_hashes: dict[int, tuple[dict, str]] = {}
         self._handle_forks: dict[tuple[str, str], int] = {}
+        # Scheduler and operator expressions evaluated so far, per parent job (None: the
+        # root): key -> (expression, value or promise). See _evaluated_under.
+        self._evaluated: dict[Any, dict[Any, tuple[Expression, Any]]] = {}
 
     # -- running -----------------------------------------------------------
     def run(
@@ -522,17 +526,49 @@ class Scheduler:
             lambda ak: self._call_task(task, expr, ak[0], ak[1], parent_job)
         )
 
+    def _evaluated_under(self, parent_job: Job | None) -> dict[Any, tuple[Expression, Any]]:
+        """What was evaluated under ``parent_job`` in this execution, by key.
+
+        Scheduler tasks are not cached calls and operators are not jobs, so without
+        this an expression referenced twice (``x + x``) would be evaluated twice. As in
+        insitro/redun, each is evaluated once per parent job: a scheduler expression
+        keyed by its hash (``echo(1) + echo(1)`` is one evaluation), an operator
+        expression by identity (hashing every ``x[0]`` would cost more than it saves).
+        Task calls need none of this: their jobs are shared by call hash.
+        """
+        memo = self._evaluated.get(parent_job)
+        if memo is None:
+            memo = self._evaluated[parent_job] = {}
+        return memo
+
     def _eval_scheduler_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
         task = self._resolve_task(expr)
         if not isinstance(task, SchedulerTask):
             return self._eval_task_expr(expr, parent_job)
+        memo = self._evaluated_under(parent_job)
+        key = expression_key(expr)
+        seen = memo.get(key)
+        if seen is not None:
+            return seen[1]
         result = task.func(self, parent_job, expr, *expr.args, **expr.kwargs)
         evaluate = self._evaluator(parent_job)
         if type(result) is Promise:
-            return result.then(lambda value: reduce_value(value, evaluate))
-        return reduce_value(result, evaluate)
+            result = result.then(lambda value: reduce_value(value, evaluate))
+        else:
+            result = reduce_value(result, evaluate)
+        memo[key] = (expr, result)  # the expression too: it keeps its id from being reused
+        return result
 
     def _eval_simple_expr(self, expr: SimpleExpression, parent_job: Job | None) -> Any:
+        memo = self._evaluated_under(parent_job)
+        seen = memo.get(id(expr))
+        if seen is not None:
+            return seen[1]
+        result = self._apply_simple_expr(expr, parent_job)
+        memo[id(expr)] = (expr, result)
+        return result
+
+    def _apply_simple_expr(self, expr: SimpleExpression, parent_job: Job | None) -> Any:
         evaluate = self._evaluator(parent_job)
         args = reduce_value(expr.args, evaluate)
         kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}
@@ -993,6 +1029,8 @@ class Scheduler:
                 and not isinstance(value, JobCancelled)  # an outcome, never retried
             ):
                 job.attempt += 1
+                # A new attempt evaluates afresh what it awaits (an async task).
+                self._evaluated.pop(job, None)
                 if job.state is not JobState.PENDING:
                     job.transition(JobState.PENDING)
                     self._emit(job)
@@ -1027,6 +1065,8 @@ class Scheduler:
         job.reason = job.reason or "no earlier call with this code and these arguments"
         job.transition(JobState.CACHED if job.replayed else JobState.DONE)
         self._emit(job)
+        if self._evaluated:
+            self._evaluated.pop(job, None)  # nothing is evaluated under it any more
         assert job.promise is not None
         job.promise.do_resolve(result)
 
@@ -1041,6 +1081,8 @@ class Scheduler:
                 pass
         job.transition(JobState.CANCELLED if isinstance(error, JobCancelled) else JobState.FAILED)
         self._emit(job)
+        if self._evaluated:
+            self._evaluated.pop(job, None)
         assert job.promise is not None
         job.promise.do_reject(error)
 
