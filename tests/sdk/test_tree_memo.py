@@ -4,6 +4,7 @@ the verdict's conditions hold, and walks the tree (which says why) as soon as on
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from redun import File, Scheduler, task
 from redun.backends import schema
+from redun.backends.calltree import CallTrees
 from redun.backends.db import DbBackend
 from redun.backends.migrate import read_state, run_alembic
 from redun.config import Config
@@ -96,6 +98,19 @@ def test_a_cached_rerun_is_answered_without_reading_the_tree(
     assert root_job(scheduler, "fan_a").reason == walked_reason
 
 
+def test_roots_looked_up_together_keep_a_verdict_each(
+    url: str, tree_reads: list[list[str]]
+) -> None:
+    assert run(url, [fan_a(3), fan_a(5), gather_a([1, 2])])[0] == [6, 15, 3]
+    assert run(url, [fan_a(3), fan_a(5), gather_a([1, 2])])[0] == [6, 15, 3]
+    assert len(tree_reads) == 1 and len(tree_reads[0]) == 3  # one walk for the three
+    assert len(stored_checks(url)) == 3
+    RAN.clear()
+    result, scheduler = run(url, [fan_a(3), fan_a(5), gather_a([1, 2])])
+    assert result == [6, 15, 3] and RAN == [] and len(tree_reads) == 1
+    assert all(job.cached for job in scheduler.jobs())
+
+
 def define_leaf_b(offset: int) -> None:
     @task(name="leaf_b")
     def leaf(x: int) -> int:
@@ -162,8 +177,24 @@ def files_c(path: str) -> int:
     return count_c(write_c(path))
 
 
+def without_tree_reads(monkeypatch: pytest.MonkeyPatch, ask: Callable[..., Any], *args: Any) -> Any:
+    """What ``ask(*args)`` answers, checking that it read no call tree."""
+    reads: list[list[str]] = []
+    original = CallTrees._read
+
+    def counting(self: CallTrees, roots: list[str]) -> None:
+        reads.append(roots)
+        original(self, roots)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CallTrees, "_read", counting)
+        answer = ask(*args)
+    assert reads == []
+    return answer
+
+
 def test_an_edited_file_in_a_leaf_result_invalidates_the_verdict(
-    url: str, tmp_path: Path, tree_reads: list[list[str]]
+    url: str, tmp_path: Path, tree_reads: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = str(tmp_path / "out.txt")
     for _ in range(2):
@@ -173,9 +204,10 @@ def test_an_edited_file_in_a_leaf_result_invalidates_the_verdict(
     RAN.clear()
     result, scheduler = run(url, files_c(path))
     assert result == 3 and RAN == [] and len(tree_reads) == 1
-    # What skipped the tree read is still answered: the files of the cached job.
+    # The files of the cached job (a watch follows them) come from the verdict too.
     root = root_job(scheduler, "files_c")
-    assert scheduler.backend.files_in_calls([root.call_hash]) == {path}
+    files = without_tree_reads(monkeypatch, scheduler.backend.files_in_calls, [root.call_hash])
+    assert files == {path}
 
     Path(path).write_text("edited by hand")
     RAN.clear()

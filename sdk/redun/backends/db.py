@@ -345,10 +345,21 @@ class DbBackend(Backend):
                 return taken
 
     def files_in_calls(self, call_hashes: list[str]) -> set[str]:
+        # A tree not read in this process (its root was valid by a stored verdict) need
+        # not be: a verdict that stopped nowhere lists every value in it that can hold
+        # files (those that need a check), which is all the files query looks at.
+        roots = list(call_hashes)
+        values: list[str] = []
+        unread = [h for h in roots if h not in self._trees.nodes]
+        if unread:
+            whole = {h: c for h, c in self.tree_checks(unread).items() if not c.shallow}
+            for check in whole.values():
+                values.extend(check.checks)
+            roots = [h for h in roots if h not in whole]
         # an object store's directory is a prefix: "gs://b/d/", as a live Dir is reported
         return {
             path + "/" if kind == "dir" and "://" in path else path
-            for path, kind in self._trees.files(call_hashes)
+            for path, kind in self._trees.files(roots, values)
         }
 
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:

@@ -222,8 +222,10 @@ class CacheChecker:
         tree: dict[str, CallRecord],
         checks: set[str],
         file_args: dict[str, list[str]],
+        budget: list[int],
     ) -> TreeCheck | None:
-        """What ``root``, just found valid, rests on (None: too many values, or not known)."""
+        """What ``root``, just found valid, rests on (None: too many values, not known, or
+        more calls than ``budget[0]``, which it spends)."""
         tasks: set[tuple[str, str]] = set()
         shallow: set[str] = set()
         values: set[str] = set()
@@ -234,8 +236,9 @@ class CacheChecker:
             if call_hash in seen:
                 continue
             seen.add(call_hash)
+            budget[0] -= 1
             record = tree.get(call_hash)
-            if record is None:
+            if record is None or budget[0] < 0:
                 return None
             tasks.add((record.task_name, record.task_hash))
             if record.result_hash in checks:
@@ -325,11 +328,33 @@ class CacheChecker:
                             why[call_hash] = why.get(child, "a call below it is not valid")
                             break
                 valid[call_hash] = ok
-        # Keep the verdicts on the valid roots for later runs (see the module doc).
+        self._keep_tree_checks(roots, tree, checks, file_args)
+
+    def _keep_tree_checks(
+        self,
+        roots: list[str],
+        tree: dict[str, CallRecord],
+        checks: set[str],
+        file_args: dict[str, list[str]],
+    ) -> None:
+        """Keep the verdicts on the roots just found valid, for later runs (module doc)."""
+        valid = self._valid
         kept: dict[str, TreeCheck] = {}
+        if len(roots) == 1 and valid.get(roots[0], False):
+            # One root (a workflow's main call): the tree is exactly what is below it, and
+            # with no shallow task in it, the walk went everywhere and checked ``checks``.
+            tasks = {(record.task_name, record.task_hash) for record in tree.values()}
+            if not any(self._is_shallow(name) for name, _ in tasks):
+                if len(checks) <= MAX_TREE_CHECK_VALUES:
+                    kept[roots[0]] = TreeCheck(list(tasks), [], list(checks))
+                    self.backend.remember_tree_checks(kept)
+                return
+        # Each root's own tree, within a few walks' worth of steps: many roots sharing
+        # big subtrees get no verdict rather than cost more than the walk did.
+        budget = [4 * len(tree) + 1000]
         for root in roots:
             if valid.get(root, False):
-                check = self._tree_check(root, tree, checks, file_args)
+                check = self._tree_check(root, tree, checks, file_args, budget)
                 if check is not None:
                     kept[root] = check
         if kept:
