@@ -3,8 +3,9 @@
 Runs ``redun -c <tmp>/.redun run <workload>.py main --n N`` as a user types it,
 with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` is dropped for the
 children and the cache is warmed first), on an empty database ("cold") and
-again on that database ("cached"), ``--repeat`` times each, and prints the
-median milliseconds of each phase of the main thread:
+again on that database ("cached": it walks the cached call tree and keeps its
+verdict) and once more ("again": answered by that verdict), ``--repeat`` times
+each, and prints the median milliseconds of each phase of the main thread:
 
 * ``interpreter+site``: from spawning the process to the first line of the
   script (interpreter start, ``site``, .pth files and import hooks);
@@ -105,7 +106,8 @@ def _plain(python: str, cwd: Path, argv: list[str]) -> float:
 
 def measure(python: str, workload: str, n: int, repeat: int) -> dict[str, dict]:
     argv = _redun_argv(workload, n)
-    results: dict[str, dict] = {mode: {"phases": [], "plain": []} for mode in ("cold", "cached")}
+    modes = ("cold", "cached", "again")
+    results: dict[str, dict] = {mode: {"phases": [], "plain": []} for mode in modes}
     with tempfile.TemporaryDirectory(prefix="redun-phases-") as tmp:
         cwd = Path(tmp)
         shutil.copy(WORKLOADS / f"{workload}.py", cwd)
@@ -114,9 +116,11 @@ def measure(python: str, workload: str, n: int, repeat: int) -> dict[str, dict]:
             shutil.rmtree(cwd / ".redun", ignore_errors=True)
             results["cold"]["phases"].append(_instrumented(python, cwd, argv))
             results["cached"]["phases"].append(_instrumented(python, cwd, argv))
+            results["again"]["phases"].append(_instrumented(python, cwd, argv))
             shutil.rmtree(cwd / ".redun", ignore_errors=True)
             results["cold"]["plain"].append(_plain(python, cwd, argv))
             results["cached"]["plain"].append(_plain(python, cwd, argv))
+            results["again"]["plain"].append(_plain(python, cwd, argv))
     return results
 
 

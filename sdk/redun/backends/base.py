@@ -45,6 +45,21 @@ class CallRecord:
 
 
 @dataclass(slots=True)
+class TreeCheck:
+    """What the call tree below a call was found valid on (see :mod:`redun.scheduler.cache`).
+
+    The tree below a call hash never changes, so the same conditions give the same
+    verdict: the tasks in the walked calls still have these hashes, the tasks the
+    walk stopped at still have ``check_valid="shallow"``, these values (files in
+    results and arguments) are still valid.
+    """
+
+    tasks: list[tuple[str, str]]  # (task name, task hash) of every call walked
+    shallow: list[str]  # names of the check_valid="shallow" tasks the walk stopped at
+    checks: list[str]  # value hashes whose validity the walk checked
+
+
+@dataclass(slots=True)
 class CacheHit:
     """A cached call found valid for a job."""
 
@@ -83,6 +98,20 @@ class Backend:
         (Their value hashes: values that need a validity check.)
         """
         return {}
+
+    def tree_checks(self, call_hashes: list[str]) -> dict[str, TreeCheck]:
+        """The stored verdicts on the call trees below these calls (those that have one).
+
+        See :mod:`redun.scheduler.cache`: a :class:`TreeCheck` lists what a call's
+        tree was found valid on. Backends that keep none return an empty dict.
+        """
+        return {}
+
+    def remember_tree_checks(self, checks: dict[str, TreeCheck]) -> None:
+        """Keep these verdicts for later runs (with the run's records, if it has some).
+
+        A verdict that is lost costs a later run a walk of the tree, nothing else.
+        """
 
     def files_in_calls(self, call_hashes: list[str]) -> set[str]:
         """Paths of the files in the arguments and results of these calls and all below them.

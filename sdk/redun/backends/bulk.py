@@ -44,6 +44,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "redun_subvalue": ("parent_hash", "child_hash"),
     "redun_tag": ("entity_type", "entity_id", "key", "value"),
     "redun_task": ("hash", "fullname", "namespace", "name", "version", "source", "code_parts"),
+    "redun_tree_check": ("call_hash", "tasks", "shallow", "checks"),
     "redun_value": (
         "hash", "type_name", "format", "location", "data", "size", "needs_check", "preview",
     ),
@@ -60,11 +61,13 @@ PK_SIZE: dict[str, int] = {
     "redun_subvalue": 2,
     "redun_tag": 4,
     "redun_task": 1,
+    "redun_tree_check": 1,
     "redun_value": 1,
 }
 _PK_SIZE = PK_SIZE
 # Tables whose rows replace older ones with the same key (the rest keep the first).
-UPSERT = frozenset({"redun_job", "redun_evaluation"})
+# (A tree check: the newest verdict on a call tree replaces an older one.)
+UPSERT = frozenset({"redun_job", "redun_evaluation", "redun_tree_check"})
 # A job row in one of these states is final: a late write (a killed runner's last
 # batch, committed after the daemon closed the run's jobs) must not reopen it.
 FINAL_JOB_STATES = ("cached", "done", "failed", "cancelled")
@@ -82,6 +85,7 @@ WRITE_ORDER = (
     "redun_job",
     "redun_job_log",
     "redun_tag",
+    "redun_tree_check",
 )
 
 

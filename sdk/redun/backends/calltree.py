@@ -103,19 +103,20 @@ class CallTrees:
         checked = self.checked
         return {h: checked[h] for h in self._known(roots) if h in checked}
 
-    def files(self, roots: list[str]) -> set[tuple[str, str]]:
-        """``(path, kind)`` pairs of the files in the arguments and results below ``roots``."""
-        known = self._known(roots)
+    def files(self, roots: list[str], values: Sequence[str] = ()) -> set[tuple[str, str]]:
+        """``(path, kind)`` pairs of the files in the arguments and results below ``roots``,
+        and in ``values`` (the checked values of other trees, known without reading them)."""
+        known = self._known(roots) if roots else set()
         nodes, checked = self.nodes, self.checked
-        values: set[str] = set()
+        wanted: set[str] = set(values)
         for call_hash in known:
             record = nodes[call_hash]
             if record.result_needs_check is not False:
-                values.add(record.result_hash)
-            values.update(checked.get(call_hash, ()))
-        if not values:
+                wanted.add(record.result_hash)
+            wanted.update(checked.get(call_hash, ()))
+        if not wanted:
             return set()
-        hashes = sorted(values)
+        hashes = sorted(wanted)
         rows = self._query_in(FILES_SQL, "hashes", hashes)
         rows += self._query_in(SUBVALUE_FILES_SQL, "hashes", hashes)
         return {(path, kind) for path, kind in rows}

@@ -22,16 +22,18 @@ Modules: :mod:`~redun.backends.engine` opens databases through SQLAlchemy,
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redun.backends import bulk
-from redun.backends.base import Backend, CallRecord
+from redun.backends.base import Backend, CallRecord, TreeCheck
 from redun.backends.calltree import CallTrees, call_record
 from redun.backends.revisions import HEAD_REVISION, original_redun_message
 from redun.backends.sqlite_direct import (
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 
 _CHUNK = 900
 _WRITE_ATTEMPTS = 6
+# Tree verdicts kept for a recorder at most (a dry run has none to write them).
+_MAX_PENDING_TREE_CHECKS = 100_000
 
 
 def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
@@ -102,6 +106,8 @@ class DbBackend(Backend):
         self.written_values: set[str] = set()
         self.written_tasks: set[str] = set()
         self._trees = CallTrees(self.query_in)  # call trees read (they never change)
+        # Verdicts on call trees (redun_tree_check rows) for the recorder's next batch.
+        self._tree_check_rows: deque[tuple[str, str, str, str]] = deque()
 
     def __repr__(self) -> str:
         return f"DbBackend({mask_uri(self.db_uri)!r})"
@@ -295,11 +301,65 @@ class DbBackend(Backend):
     def checked_arguments(self, root_call_hashes: list[str]) -> dict[str, list[str]]:
         return self._trees.checked_arguments(root_call_hashes)
 
+    def tree_checks(self, call_hashes: list[str]) -> dict[str, TreeCheck]:
+        found: dict[str, TreeCheck] = {}
+        rows = self.query_in(
+            "SELECT call_hash, tasks, shallow, checks FROM redun_tree_check "
+            "WHERE call_hash IN :hashes",
+            "hashes",
+            call_hashes,
+        )
+        for call_hash, tasks, shallow, checks in rows:
+            try:
+                found[call_hash] = TreeCheck(
+                    [(name, task_hash) for name, task_hash in json.loads(tasks)],
+                    list(json.loads(shallow)),
+                    list(json.loads(checks)),
+                )
+            except (TypeError, ValueError):
+                continue  # unreadable: the tree is walked
+        return found
+
+    def remember_tree_checks(self, checks: dict[str, TreeCheck]) -> None:
+        rows = self._tree_check_rows
+        if len(rows) > _MAX_PENDING_TREE_CHECKS:
+            return  # nobody records them (no recorder): a later run walks instead
+        for call_hash, check in checks.items():
+            rows.append(
+                (
+                    call_hash,
+                    json.dumps(sorted(check.tasks), separators=(",", ":")),
+                    json.dumps(sorted(check.shallow), separators=(",", ":")),
+                    json.dumps(sorted(check.checks), separators=(",", ":")),
+                )
+            )
+
+    def take_tree_checks(self) -> list[tuple[str, str, str, str]]:
+        """The verdicts remembered since the last call, as ``redun_tree_check`` rows."""
+        rows = self._tree_check_rows
+        taken: list[tuple[str, str, str, str]] = []
+        while True:
+            try:
+                taken.append(rows.popleft())
+            except IndexError:
+                return taken
+
     def files_in_calls(self, call_hashes: list[str]) -> set[str]:
+        # A tree not read in this process (its root was valid by a stored verdict) need
+        # not be: a verdict that stopped nowhere lists every value in it that can hold
+        # files (those that need a check), which is all the files query looks at.
+        roots = list(call_hashes)
+        values: list[str] = []
+        unread = [h for h in roots if h not in self._trees.nodes]
+        if unread:
+            whole = {h: c for h, c in self.tree_checks(unread).items() if not c.shallow}
+            for check in whole.values():
+                values.extend(check.checks)
+            roots = [h for h in roots if h not in whole]
         # an object store's directory is a prefix: "gs://b/d/", as a live Dir is reported
         return {
             path + "/" if kind == "dir" and "://" in path else path
-            for path, kind in self._trees.files(call_hashes)
+            for path, kind in self._trees.files(roots, values)
         }
 
     def get_values(self, value_hashes: list[str]) -> dict[str, Any]:

@@ -618,6 +618,9 @@ class DbRecorder:
                     batch.add("redun_tag", (entity_type, entity_id, key, value))
             elif kind == "log":
                 self._keep_log(payload.job_id, payload.stream, payload.text)
+        # Verdicts on cached call trees found valid in this run (read by later runs).
+        for row in self.backend.take_tree_checks():
+            batch.add("redun_tree_check", row)
         # A job seen running is written as running only once it has run for a while:
         # most jobs of a fan-out finish first and are written once, finished.
         now = time.monotonic()

@@ -188,4 +188,17 @@ tag = Table(
     Index("ix_redun_tag_key", "key"),
 )
 
+# A valid verdict on the call tree below a call, and what it rested on (JSON lists): the
+# tasks in it as [name, hash] pairs, the check_valid="shallow" tasks the check stopped
+# at, the values it checked (files). Same conditions later: valid, without the walk.
+tree_check = Table(
+    "redun_tree_check",
+    metadata,
+    Column("call_hash", String(40), primary_key=True),
+    Column("tasks", Text),
+    Column("shallow", Text),
+    Column("checks", Text),
+    sqlite_with_rowid=False,
+)
+
 TABLES = {table.name: table for table in metadata.sorted_tables}

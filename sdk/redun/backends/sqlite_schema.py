@@ -31,6 +31,7 @@ SQLITE_DDL: tuple[str, ...] = (
     'CREATE INDEX ix_redun_tag_key ON redun_tag ("key")',
     'CREATE TABLE redun_task ( hash VARCHAR(40) NOT NULL, fullname VARCHAR(256) NOT NULL, namespace VARCHAR(256), name VARCHAR(256), version VARCHAR(64), source TEXT, code_parts TEXT, PRIMARY KEY (hash) ) WITHOUT ROWID',
     'CREATE INDEX ix_redun_task_fullname ON redun_task (fullname)',
+    'CREATE TABLE redun_tree_check ( call_hash VARCHAR(40) NOT NULL, tasks TEXT, shallow TEXT, checks TEXT, PRIMARY KEY (call_hash) ) WITHOUT ROWID',
     'CREATE TABLE redun_value ( hash VARCHAR(40) NOT NULL, type_name VARCHAR(256), format VARCHAR(16), location VARCHAR(16), data BLOB, size INTEGER, needs_check BOOLEAN, preview TEXT, PRIMARY KEY (hash) ) WITHOUT ROWID',
     'CREATE TABLE redun_alembic_version ( version_num VARCHAR(32) NOT NULL, CONSTRAINT redun_alembic_version_pkc PRIMARY KEY (version_num) )',
 )  # fmt: skip

@@ -23,6 +23,17 @@ files changed runs again.
 Lookups are batched: one query per scheduler iteration, one more for the call
 trees of the hits, one for their values and recorded expressions.
 
+A full check that finds a call valid is remembered in the store (a
+:class:`~redun.backends.base.TreeCheck`): the tree below a call hash never
+changes, so the verdict rests only on the current hashes of the tasks in the
+walked calls, on the tasks the walk stopped at still being
+``check_valid="shallow"``, and on the files it checked still being valid. A
+later run (any process) that finds those conditions takes the call as valid
+without reading its tree, with one query for the verdicts of all its hits; any
+difference, and the tree is walked as above (the walk alone says why a call is
+not valid). Verdicts resting on many files (over :data:`MAX_TREE_CHECK_VALUES`)
+are not kept: checking them costs about what the walk does.
+
 A miss or a replay sets ``job.reason`` to why the recorded call did not count
 as it stood (which task in the call tree changed, which result's files
 changed), so ``redun explain`` and ``--dryrun`` can say it without another
@@ -35,12 +46,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from redun.backends.base import CacheHit, CallRecord, value_is_valid
+from redun.backends.base import CacheHit, CallRecord, TreeCheck, value_is_valid
 from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
 if TYPE_CHECKING:
     from redun.scheduler.job import Job
     from redun.task import TaskRegistry
+
+
+# A verdict resting on more values than this is not kept (see the module doc).
+MAX_TREE_CHECK_VALUES = 100
 
 
 @dataclass(slots=True)
@@ -94,6 +109,8 @@ class CacheChecker:
             if job.eval_hash in found and job.task.check_valid == "full"
         ]
         unknown = [h for h in full_roots if h not in self._valid]
+        if unknown:
+            unknown = self._judge_from_tree_checks(unknown)
         tree = self.backend.get_call_tree(unknown) if unknown else {}
         if tree:
             self._judge_tree(unknown, tree)
@@ -179,6 +196,62 @@ class CacheChecker:
             shallow = self._shallow[task_name] = task is not None and task.check_valid == "shallow"
         return shallow
 
+    def _judge_from_tree_checks(self, roots: list[str]) -> list[str]:
+        """Mark valid the roots whose stored verdict still holds; the others, to walk."""
+        stored = self.backend.tree_checks(roots)
+        if not stored:
+            return roots
+        holding: dict[str, TreeCheck] = {}
+        for root, check in stored.items():
+            if all(self._task_hash(name) == task_hash for name, task_hash in check.tasks) and all(
+                self._is_shallow(name) for name in check.shallow
+            ):
+                holding[root] = check
+        wanted = sorted({h for check in holding.values() for h in check.checks})
+        values = self.backend.get_values(wanted) if wanted else {}
+        valid = self._valid
+        for root, check in holding.items():
+            # A value that cannot be loaded: the walk decides.
+            if all(h in values and value_is_valid(values[h]) for h in check.checks):
+                valid[root] = True
+        return [root for root in roots if root not in valid]
+
+    def _tree_check(
+        self,
+        root: str,
+        tree: dict[str, CallRecord],
+        checks: set[str],
+        file_args: dict[str, list[str]],
+        budget: list[int],
+    ) -> TreeCheck | None:
+        """What ``root``, just found valid, rests on (None: too many values, not known, or
+        more calls than ``budget[0]``, which it spends)."""
+        tasks: set[tuple[str, str]] = set()
+        shallow: set[str] = set()
+        values: set[str] = set()
+        seen: set[str] = set()
+        stack = [root]
+        while stack:
+            call_hash = stack.pop()
+            if call_hash in seen:
+                continue
+            seen.add(call_hash)
+            budget[0] -= 1
+            record = tree.get(call_hash)
+            if record is None or budget[0] < 0:
+                return None
+            tasks.add((record.task_name, record.task_hash))
+            if record.result_hash in checks:
+                values.add(record.result_hash)
+            values.update(file_args.get(call_hash, ()))
+            if len(values) > MAX_TREE_CHECK_VALUES:
+                return None
+            if call_hash != root and self._is_shallow(record.task_name):
+                shallow.add(record.task_name)  # the walk stops here, as in _judge_tree
+                continue
+            stack.extend(record.child_call_hashes)
+        return TreeCheck(list(tasks), list(shallow), list(values))
+
     def _judge_tree(self, roots: list[str], tree: dict[str, CallRecord]) -> None:
         """Set ``self._valid`` for every call in ``tree``, children before parents."""
         unknown = [r.result_hash for r in tree.values() if r.result_needs_check is None]
@@ -255,3 +328,34 @@ class CacheChecker:
                             why[call_hash] = why.get(child, "a call below it is not valid")
                             break
                 valid[call_hash] = ok
+        self._keep_tree_checks(roots, tree, checks, file_args)
+
+    def _keep_tree_checks(
+        self,
+        roots: list[str],
+        tree: dict[str, CallRecord],
+        checks: set[str],
+        file_args: dict[str, list[str]],
+    ) -> None:
+        """Keep the verdicts on the roots just found valid, for later runs (module doc)."""
+        valid = self._valid
+        kept: dict[str, TreeCheck] = {}
+        if len(roots) == 1 and valid.get(roots[0], False):
+            # One root (a workflow's main call): the tree is exactly what is below it, and
+            # with no shallow task in it, the walk went everywhere and checked ``checks``.
+            tasks = {(record.task_name, record.task_hash) for record in tree.values()}
+            if not any(self._is_shallow(name) for name, _ in tasks):
+                if len(checks) <= MAX_TREE_CHECK_VALUES:
+                    kept[roots[0]] = TreeCheck(list(tasks), [], list(checks))
+                    self.backend.remember_tree_checks(kept)
+                return
+        # Each root's own tree, within a few walks' worth of steps: many roots sharing
+        # big subtrees get no verdict rather than cost more than the walk did.
+        budget = [4 * len(tree) + 1000]
+        for root in roots:
+            if valid.get(root, False):
+                check = self._tree_check(root, tree, checks, file_args, budget)
+                if check is not None:
+                    kept[root] = check
+        if kept:
+            self.backend.remember_tree_checks(kept)
