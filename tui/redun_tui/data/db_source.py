@@ -467,7 +467,10 @@ class DbSource(DataSource):
         return hits
 
     def close(self) -> None:
-        self.backend.close()
+        # Under the lock every read holds: closing the connections while a worker's
+        # query runs on one of them crashes the interpreter (sqlite3 does not guard it).
+        with self._lock:
+            self.backend.close()
 
 
 def _preview(record: Any) -> ValuePreview:
