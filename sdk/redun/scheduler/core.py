@@ -261,14 +261,18 @@ class Scheduler:
         """Take what jobs of earlier runs posted since they ended: outcomes are dropped,
         output goes out as LogLines of the execution that wrote it."""
         inbox = self._inbox
-        self._take_started()
         while True:
             try:
                 item = inbox.get_nowait()
             except Empty:
-                return
+                break
             if item[1] is not _CANCEL_RUN:  # a cancel of a run that has ended
                 self._handle_outcome(*item)
+        started = self._started
+        while started:
+            job, attempt = started.popleft()
+            if job.attempt == attempt:
+                self._handle_outcome(job, _STARTED, None)
 
     def _run(
         self,
@@ -341,8 +345,8 @@ class Scheduler:
             self._pump()
             if not root.is_pending:
                 break
-            if started:
-                self._take_started()
+            if started and self._take_started():
+                continue  # outcomes came with the starts: dispatch what they freed
             if not self._working:
                 told = self._wait_for_earlier_work(told)
             # While work is out, wake now and then to say which of it started.
@@ -352,8 +356,8 @@ class Scheduler:
             try:
                 item = inbox.get(timeout=timeout)
             except Empty:
-                if started:
-                    self._take_started()
+                if started and self._take_started():
+                    continue
                 if next_status is not None and time.monotonic() >= next_status:
                     self.log_job_statuses()
                     next_status = time.monotonic() + interval  # type: ignore[operator]
@@ -364,8 +368,6 @@ class Scheduler:
                     item = inbox.get_nowait()
                 except Empty:
                     break
-            # After the outcomes: a worker says a job started after posting the outcome
-            # of the one before it, so no more jobs show running than there are workers.
             if started:
                 self._take_started()
         if self.job_status_interval is not None:
@@ -405,12 +407,28 @@ class Scheduler:
             )
         return True
 
-    def _take_started(self) -> None:
+    def _take_started(self) -> bool:
+        """Show running the jobs that started on a worker; True if outcomes were handled.
+
+        A worker says a job started after posting the outcome of the one before it, so
+        the outcomes in the inbox once the starts are taken are handled first: no more
+        jobs show running than there are workers.
+        """
         started = self._started
-        while started:
-            job, attempt = started.popleft()
+        taken = [started.popleft() for _ in range(len(started))]
+        handled = False
+        inbox = self._inbox
+        while True:
+            try:
+                item = inbox.get_nowait()
+            except Empty:
+                break
+            handled = True
+            self._handle_outcome(*item)
+        for job, attempt in taken:
             if job.attempt == attempt:  # not an earlier attempt of a job since retried
                 self._handle_outcome(job, _STARTED, None)
+        return handled
 
     def _pump(self) -> None:
         """Check the cache and dispatch jobs until nothing new appears."""
@@ -1017,8 +1035,11 @@ class Scheduler:
         if job.state not in _ACTIVE:
             return  # cancelled while it ran
         if not ok:
-            if job.state is JobState.PENDING and self._started:
-                self._take_started()  # it may have started on a worker, unnoticed yet
+            if job.state is JobState.PENDING and any(
+                started is job and attempt == job.attempt for started, attempt in self._started
+            ):
+                # It started on a worker, unnoticed yet: its outcome says so.
+                self._handle_outcome(job, _STARTED, None)
             retries = int(job.options.get("retries", 0) or 0)
             if (
                 job.attempt < retries
