@@ -9,47 +9,93 @@ order; a subscriber that needs to do slow work hands it to its own thread.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from time import time as _now
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from redun.scheduler.job import Job
 
 
-@dataclass(slots=True)
 class Event:
-    """Base of all events. ``time`` is seconds since the epoch."""
+    """Base of all events. ``time`` is seconds since the epoch (now, unless given).
 
-    execution_id: str
-    time: float = field(default_factory=time.time, kw_only=True)
+    Events are plain slotted classes written out by hand rather than dataclasses:
+    they are built on every run's import path, where generating a dataclass's
+    methods costs more than the rest of this module. ``_fields`` names the fields
+    in constructor order; equality and repr follow it.
+    """
 
+    __slots__ = ("execution_id", "time")
+    _fields: tuple[str, ...] = ("execution_id",)
+    _hidden: tuple[str, ...] = ()  # fields left out of repr
     type = "event"
 
+    def __init__(self, execution_id: str, *, time: float | None = None) -> None:
+        self.execution_id = execution_id
+        self.time = _now() if time is None else time
 
-@dataclass(slots=True)
+    def __repr__(self) -> str:
+        shown = [
+            f"{name}={getattr(self, name)!r}" for name in self._fields if name not in self._hidden
+        ]
+        shown.insert(1, f"time={self.time!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.time == other.time and all(  # type: ignore[attr-defined]
+            getattr(self, name) == getattr(other, name) for name in self._fields
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+
 class ExecutionStarted(Event):
     """An execution began evaluating ``expr`` (its repr)."""
 
-    expr: str = ""
-    argv: list[str] = field(default_factory=list)
-
+    __slots__ = ("expr", "argv")
+    _fields = ("execution_id", "expr", "argv")
     type = "execution_started"
 
+    def __init__(
+        self,
+        execution_id: str,
+        expr: str = "",
+        argv: list[str] | None = None,
+        *,
+        time: float | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.time = _now() if time is None else time
+        self.expr = expr
+        self.argv = [] if argv is None else argv
 
-@dataclass(slots=True)
+
 class ExecutionFinished(Event):
     """An execution ended: ``status`` is done, failed or cancelled."""
 
-    status: str = "done"
-    error: str | None = None
-    result_repr: str | None = None
-
+    __slots__ = ("status", "error", "result_repr")
+    _fields = ("execution_id", "status", "error", "result_repr")
     type = "execution_finished"
 
+    def __init__(
+        self,
+        execution_id: str,
+        status: str = "done",
+        error: str | None = None,
+        result_repr: str | None = None,
+        *,
+        time: float | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.time = _now() if time is None else time
+        self.status = status
+        self.error = error
+        self.result_repr = result_repr
 
-@dataclass(slots=True)
+
 class JobStateChanged(Event):
     """A job moved to ``state`` (pending, running, cached, done, failed, cancelled).
 
@@ -57,37 +103,89 @@ class JobStateChanged(Event):
     plain data for the wire.
     """
 
-    job_id: str = ""
-    task: str = ""
-    state: str = ""
-    parent_job_id: str | None = None
-    executor: str = ""
-    cached: bool = False
-    reason: str = ""
-    job: Job | None = field(default=None, repr=False)
-
+    __slots__ = ("job_id", "task", "state", "parent_job_id", "executor", "cached", "reason", "job")
+    _fields = (
+        "execution_id",
+        "job_id",
+        "task",
+        "state",
+        "parent_job_id",
+        "executor",
+        "cached",
+        "reason",
+        "job",
+    )
+    _hidden = ("job",)
     type = "job_state"
 
+    def __init__(
+        self,
+        execution_id: str,
+        job_id: str = "",
+        task: str = "",
+        state: str = "",
+        parent_job_id: str | None = None,
+        executor: str = "",
+        cached: bool = False,
+        reason: str = "",
+        job: Job | None = None,
+        *,
+        time: float | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.time = _now() if time is None else time
+        self.job_id = job_id
+        self.task = task
+        self.state = state
+        self.parent_job_id = parent_job_id
+        self.executor = executor
+        self.cached = cached
+        self.reason = reason
+        self.job = job
 
-@dataclass(slots=True)
+
 class LogLine(Event):
     """A line a job wrote to ``stream`` (stdout or stderr)."""
 
-    job_id: str = ""
-    stream: str = "stdout"
-    text: str = ""
-
+    __slots__ = ("job_id", "stream", "text")
+    _fields = ("execution_id", "job_id", "stream", "text")
     type = "log"
 
+    def __init__(
+        self,
+        execution_id: str,
+        job_id: str = "",
+        stream: str = "stdout",
+        text: str = "",
+        *,
+        time: float | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.time = _now() if time is None else time
+        self.job_id = job_id
+        self.stream = stream
+        self.text = text
 
-@dataclass(slots=True)
+
 class WatchTriggered(Event):
     """A watched file changed and its workflow is re-run."""
 
-    watch_id: str = ""
-    changed_paths: list[str] = field(default_factory=list)
-
+    __slots__ = ("watch_id", "changed_paths")
+    _fields = ("execution_id", "watch_id", "changed_paths")
     type = "watch_triggered"
+
+    def __init__(
+        self,
+        execution_id: str,
+        watch_id: str = "",
+        changed_paths: list[str] | None = None,
+        *,
+        time: float | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.time = _now() if time is None else time
+        self.watch_id = watch_id
+        self.changed_paths = [] if changed_paths is None else changed_paths
 
 
 Subscriber = Callable[[Event], Any]

@@ -11,71 +11,110 @@ from __future__ import annotations
 
 import pickle
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redun.nested import all_valid, holds_values
+from redun.plain import Plain
 from redun.value import Value
 
 if TYPE_CHECKING:
     from redun.scheduler.job import Job
 
 
-@dataclass(slots=True)
-class CallRecord:
-    """One recorded call of a task."""
+class CallRecord(Plain):
+    """One recorded call of a task.
 
-    call_hash: str
-    task_name: str
-    task_hash: str
-    args_hash: str
-    eval_hash: str
-    result_hash: str
-    child_call_hashes: tuple[str, ...] = ()
-    arg_hashes: dict[str, str] = field(default_factory=dict)
-    time: float = 0.0
-    # Whether the result holds values with their own validity (files); None: unknown.
-    result_needs_check: bool | None = None
-    # The expression the task returned (a value hash), when its result came from calls
-    # below it: a cached call whose subtree changed re-evaluates it (scheduler.replay).
-    expr_hash: str | None = None
-    # False for a call of a task with cache=False: a call above it is never taken
-    # whole from the cache, so this one runs again every time.
-    cacheable: bool = True
+    ``result_needs_check``: whether the result holds values with their own validity
+    (files); None: unknown. ``expr_hash``: the expression the task returned (a value
+    hash), when its result came from calls below it: a cached call whose subtree
+    changed re-evaluates it (scheduler.replay). ``cacheable``: False for a call of a
+    task with cache=False: a call above it is never taken whole from the cache, so
+    this one runs again every time.
+    """
+
+    __slots__ = (
+        "call_hash",
+        "task_name",
+        "task_hash",
+        "args_hash",
+        "eval_hash",
+        "result_hash",
+        "child_call_hashes",
+        "arg_hashes",
+        "time",
+        "result_needs_check",
+        "expr_hash",
+        "cacheable",
+    )
+
+    def __init__(
+        self,
+        call_hash: str,
+        task_name: str,
+        task_hash: str,
+        args_hash: str,
+        eval_hash: str,
+        result_hash: str,
+        child_call_hashes: tuple[str, ...] = (),
+        arg_hashes: dict[str, str] | None = None,
+        time: float = 0.0,
+        result_needs_check: bool | None = None,
+        expr_hash: str | None = None,
+        cacheable: bool = True,
+    ) -> None:
+        self.call_hash = call_hash
+        self.task_name = task_name
+        self.task_hash = task_hash
+        self.args_hash = args_hash
+        self.eval_hash = eval_hash
+        self.result_hash = result_hash
+        self.child_call_hashes = child_call_hashes
+        self.arg_hashes: dict[str, str] = {} if arg_hashes is None else arg_hashes
+        self.time = time
+        self.result_needs_check = result_needs_check
+        self.expr_hash = expr_hash
+        self.cacheable = cacheable
 
 
-@dataclass(slots=True)
-class TreeCheck:
+class TreeCheck(Plain):
     """What the call tree below a call was found valid on (see :mod:`redun.scheduler.cache`).
 
     The tree below a call hash never changes, so the same conditions give the same
-    verdict: the tasks in the walked calls still have these hashes, the tasks the
-    walk stopped at still have ``check_valid="shallow"``, these values (files in
-    results and arguments) are still valid.
+    verdict: the tasks in the walked calls still have these hashes (``tasks``: task
+    name and hash of every call walked), the tasks the walk stopped at still have
+    ``check_valid="shallow"`` (``shallow``: their names), these values (``checks``:
+    value hashes of files in results and arguments) are still valid.
     """
 
-    tasks: list[tuple[str, str]]  # (task name, task hash) of every call walked
-    shallow: list[str]  # names of the check_valid="shallow" tasks the walk stopped at
-    checks: list[str]  # value hashes whose validity the walk checked
+    __slots__ = ("tasks", "shallow", "checks")
+
+    def __init__(self, tasks: list[tuple[str, str]], shallow: list[str], checks: list[str]) -> None:
+        self.tasks = tasks
+        self.shallow = shallow
+        self.checks = checks
 
 
-@dataclass(slots=True)
-class CacheHit:
+class CacheHit(Plain):
     """A cached call found valid for a job."""
 
-    call_hash: str
-    result_hash: str
-    value: Any
+    __slots__ = ("call_hash", "result_hash", "value")
+
+    def __init__(self, call_hash: str, result_hash: str, value: Any) -> None:
+        self.call_hash = call_hash
+        self.result_hash = result_hash
+        self.value = value
 
 
-@dataclass(slots=True)
-class ValueRecord:
+class ValueRecord(Plain):
     """A value to store: its hash, type name, and the object (pickled by the writer)."""
 
-    value_hash: str
-    type_name: str
-    value: Any
-    needs_check: bool
+    __slots__ = ("value_hash", "type_name", "value", "needs_check")
+
+    def __init__(self, value_hash: str, type_name: str, value: Any, needs_check: bool) -> None:
+        self.value_hash = value_hash
+        self.type_name = type_name
+        self.value = value
+        self.needs_check = needs_check
 
 
 class Backend:

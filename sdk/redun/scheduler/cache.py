@@ -43,10 +43,10 @@ query.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redun.backends.base import CacheHit, CallRecord, TreeCheck, value_is_valid
+from redun.plain import Plain
 from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
 if TYPE_CHECKING:
@@ -58,14 +58,16 @@ if TYPE_CHECKING:
 MAX_TREE_CHECK_VALUES = 100
 
 
-@dataclass(slots=True)
-class Replay:
+class Replay(Plain):
     """A cached call whose returned expression is evaluated again (see the module doc)."""
 
-    call_hash: str
-    expr: Any
-    expr_hash: str
-    reason: str
+    __slots__ = ("call_hash", "expr", "expr_hash", "reason")
+
+    def __init__(self, call_hash: str, expr: Any, expr_hash: str, reason: str) -> None:
+        self.call_hash = call_hash
+        self.expr = expr
+        self.expr_hash = expr_hash
+        self.reason = reason
 
 
 class CacheChecker:
