@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from redun.argparsing import ArgumentParser
 from redun.errors import RedunError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -39,7 +40,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def _global_parser() -> argparse.ArgumentParser:
     from redun import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="redun",
         description="Run Python workflows with caching and provenance.",
         epilog="Run 'redun COMMAND --help' for a command's options.",

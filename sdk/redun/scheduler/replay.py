@@ -56,9 +56,12 @@ class RecordedExpression:
     @property
     def hash(self) -> str:
         """The value hash the store keeps it under."""
-        import hashlib
+        try:  # the C SHA-1 module alone: hashlib would load OpenSSL's too (~3 ms)
+            from _sha1 import sha1
+        except ImportError:  # pragma: no cover - an interpreter built without it
+            from hashlib import sha1
 
-        return hashlib.sha1(b"redun.expression\0" + self.data).hexdigest()
+        return sha1(b"redun.expression\0" + self.data).hexdigest()
 
     def __getstate__(self) -> tuple[bytes, str]:
         return self.data, self.preview

@@ -12,6 +12,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
+from redun.argparsing import ArgumentParser
 from redun.errors import UsageError
 from redun.task import Task
 
@@ -84,7 +85,7 @@ def _auto(text: str) -> Any:
 
 
 def build_parser(task: Task) -> tuple[argparse.ArgumentParser, dict[str, tuple[str, Any, bool]]]:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=f"redun run FILE {task.fullname}",
         description=(task.func.__doc__ or "").strip() or None,
         add_help=True,
