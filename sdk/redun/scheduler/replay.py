@@ -117,7 +117,14 @@ def _still_valid(value: Any) -> bool:
         seen.add(id(node))
         cls = type(node)
         if cls is TaskExpression or cls is SchedulerExpression:
-            parts: Any = (node.args, node.kwargs, node.task_options)
+            args = node.args
+            if (
+                not node.kwargs
+                and not node.task_options
+                and (not args or all(type(arg) in ATOMS for arg in args))
+            ):
+                continue  # a call on plain numbers and text: the usual fan-out leaf
+            parts: Any = (args, node.kwargs, node.task_options)
         elif cls is SimpleExpression:
             parts = (node.args, node.kwargs)
         elif cls is ValueExpression:
