@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,18 +85,29 @@ def run_workload(
         except OSError as error:
             result.detail = f"cannot start {cmd[0]}: {error}"
             return result
+        # A blocking wait, the timeout kept by a timer: Popen.wait(timeout=...) polls
+        # with sleeps of up to 50 ms, which added that much to every time measured.
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            _kill_group(proc, reap=False)
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
         try:
-            code = proc.wait(timeout=timeout)
+            code = proc.wait()
         except KeyboardInterrupt:
             _kill_group(proc)  # it runs in its own session: Ctrl-C did not reach it
             raise
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
+        finally:
+            timer.cancel()
+        result.seconds = time.perf_counter() - start
+        if timed_out.is_set():
             result.status, result.seconds = TIMEOUT, timeout
             result.detail = f"still running after {timeout:g} s; killed"
             result.stderr_tail = _tail(stderr_path)
             return result
-        result.seconds = time.perf_counter() - start
     result.exit_code = code
     stdout_lines = [line for line in _read(stdout_path).splitlines() if line.strip()]
     result.result = stdout_lines[-1].strip() if stdout_lines else None
@@ -129,13 +141,14 @@ def _clean_env(impl: Impl) -> dict[str, str]:
     return env
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, reap: bool = True) -> None:
     """Kill the process group this harness started for one run, and reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    proc.wait()
+    if reap:
+        proc.wait()
 
 
 def _read(path: Path) -> str:
