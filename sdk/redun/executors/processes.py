@@ -112,17 +112,21 @@ def _describe(job: Job) -> tuple:
 def _ensure_module(name: str, path: str | None) -> None:
     if name in sys.modules:
         return
+    from redun.workflow.freshness import FreshSourceLoader, watch_directory
+
     if path:
         directory = os.path.dirname(os.path.abspath(path))
         if directory not in sys.path:
             sys.path.insert(0, directory)
+        # The workflow's modules as the scheduler's process loaded them: from the files.
+        watch_directory(directory)
     try:
         importlib.import_module(name)
         return
     except ImportError:
         if not path:
             raise
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=FreshSourceLoader(name, path))
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)

@@ -10,6 +10,7 @@ from types import ModuleType
 
 from redun.errors import TaskNotFoundError, UsageError
 from redun.task import Task, get_task_registry
+from redun.workflow.freshness import FreshSourceLoader, watch_directory
 
 
 class WorkflowLoadError(Exception):
@@ -33,7 +34,11 @@ def import_workflow(path_or_module: str) -> ModuleType:
         _refuse_shadowing(name, path_or_module, existing)
         if directory not in sys.path:
             sys.path.insert(0, directory)
-        spec = importlib.util.spec_from_file_location(name, path)
+        # Its own modules from the files as they are now, never from stale bytecode.
+        watch_directory(directory)
+        spec = importlib.util.spec_from_file_location(
+            name, path, loader=FreshSourceLoader(name, path)
+        )
         if spec is None or spec.loader is None:
             raise UsageError(f"cannot load {path_or_module} as Python")
         module = importlib.util.module_from_spec(spec)
@@ -47,6 +52,7 @@ def import_workflow(path_or_module: str) -> ModuleType:
         return module
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    watch_directory(os.getcwd())
     try:
         return importlib.import_module(path_or_module)
     except ModuleNotFoundError as error:
