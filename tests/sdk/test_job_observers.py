@@ -96,3 +96,40 @@ def test_the_progress_tally_counts_from_jobs_as_from_events() -> None:
     scheduler.run(main(4))
     assert observed.snapshot() == evented.snapshot()
     assert dict(observed.snapshot())["observers.leaf"]["done"] == 4
+
+
+@task(namespace="observers")
+def shaky(i: int) -> int:
+    if i == 2:
+        raise ValueError("two")
+    return i
+
+
+@task(namespace="observers")
+def shaky_main(n: int = 4) -> list:
+    return [shaky(i) for i in range(n)]
+
+
+def test_a_summary_counted_at_the_end_agrees_with_one_that_followed_the_run(
+    capsys: Any,
+) -> None:
+    # Without a terminal, `redun run` counts its jobs once at the end instead of
+    # following every change: the summary must say the same, failures included.
+    from redun.cli.progress import ProgressDisplay
+
+    scheduler = Scheduler()
+    followed, counted = ProgressTally(), ProgressTally()
+    scheduler.events.attach(followed)
+    display = ProgressDisplay(counted, enabled=False, jobs=scheduler.jobs)
+    assert not display.follows_jobs
+    scheduler.events.subscribe(counted, job_states=False)
+    try:
+        with display:
+            scheduler.run(shaky_main(4))
+    except ValueError:
+        pass
+    assert counted.snapshot() == followed.snapshot()
+    counts = dict(counted.snapshot())
+    assert counts["observers.shaky"]["failed"] == 1
+    assert counted.finished is not None
+    assert "jobs:" in capsys.readouterr().err

@@ -190,8 +190,13 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
         raise UsageError(f"--tag: {error}") from None
     tags = default_execution_tags(task, user=args.user, project=args.project) + tags
     tally = ProgressTally()
-    scheduler.events.attach(tally)
-    display = ProgressDisplay(tally, enabled=None if not args.no_progress else False)
+    display = ProgressDisplay(
+        tally, enabled=None if not args.no_progress else False, jobs=scheduler.jobs
+    )
+    if display.follows_jobs:
+        scheduler.events.attach(tally)
+    else:  # counted once at the end, from the jobs: nothing on every job's path
+        scheduler.events.subscribe(tally, job_states=False)
     expr = task(**kwargs)
     # Open the database first: an unreachable one is a one-line error, not a traceback.
     scheduler.load()

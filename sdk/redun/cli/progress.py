@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from redun.events import Event, ExecutionFinished, JobStateChanged
@@ -58,6 +59,11 @@ class ProgressTally:
             if state == "queued":
                 self.queued_seen = True
 
+    def count_jobs(self, jobs: Iterable[Job]) -> None:
+        """Count ``jobs`` in their current states (a tally that did not follow the run)."""
+        for job in jobs:
+            self.count(job.id, job.task.fullname, job.state._value_)
+
     def snapshot(self) -> list[tuple[str, dict[str, int]]]:
         with self._lock:
             return [(task, dict(counts)) for task, counts in self.counts.items()]
@@ -86,12 +92,30 @@ class ProgressTally:
 
 
 class ProgressDisplay:
-    """Draws a :class:`ProgressTally` on stderr while a run goes on."""
+    """Draws a :class:`ProgressTally` on stderr while a run goes on.
 
-    def __init__(self, tally: ProgressTally, *, enabled: bool | None = None) -> None:
+    Args:
+        jobs: where the summary's counts come from when nothing is drawn live (no
+            terminal): the tally then need not follow every job of the run, and
+            is filled from ``jobs()`` once, at the end.
+    """
+
+    def __init__(
+        self,
+        tally: ProgressTally,
+        *,
+        enabled: bool | None = None,
+        jobs: Callable[[], Iterable[Job]] | None = None,
+    ) -> None:
         self.tally = tally
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.jobs = jobs
         self._live: Any = None
+
+    @property
+    def follows_jobs(self) -> bool:
+        """Whether the tally must hear of every job as it changes (drawn live)."""
+        return self.enabled or self.jobs is None
 
     def __enter__(self) -> ProgressDisplay:
         if self.enabled:
@@ -110,8 +134,12 @@ class ProgressDisplay:
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
             self._live.stop()
-        else:
-            self.print_summary()
+            return
+        if self.jobs is not None:
+            if self.tally.finished is None:
+                self.tally.finished = time.monotonic()
+            self.tally.count_jobs(self.jobs())
+        self.print_summary()
 
     def print_summary(self) -> None:
         rows = self.tally.snapshot()
