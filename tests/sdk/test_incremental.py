@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -450,3 +451,49 @@ def test_the_cli_says_what_re_ran(tmp_path: Path, cli_env: dict[str, str]) -> No
     explained = redun("explain", "-").stdout
     assert "1 job(s) ran, 2 hit the cache (1 of them re-evaluated" in explained
     assert "the code of task cli_incremental.child changed" in explained
+
+
+# -- a replay answers the calls of a tree it walked without asking again ----------------
+@task
+def square(x: int) -> int:
+    return x * x
+
+
+@task
+def wide(n: int) -> int:
+    return total_of([square(i) for i in range(n)] + [leaf(n)])
+
+
+@task
+def total_of(values: list) -> int:
+    return sum(values)
+
+
+def test_a_replay_takes_the_valid_calls_of_the_tree_it_walked_without_a_lookup(make) -> None:
+    redefine_leaf(1)
+    assert run(make, wide(50))[0] == sum(i * i for i in range(50)) + 51
+    redefine_leaf(2)
+    scheduler = make()
+    backend = scheduler.backend
+    asked: list[str] = []
+    find_calls = backend.find_calls
+
+    def counting_find_calls(eval_hashes: list[str]) -> Any:
+        asked.extend(eval_hashes)
+        return find_calls(eval_hashes)
+
+    backend.find_calls = counting_find_calls  # type: ignore[method-assign]
+    CALLS.clear()
+    try:
+        assert scheduler.run(wide(50)) == sum(i * i for i in range(50)) + 52
+    finally:
+        scheduler.stop()
+    assert CALLS == ["leaf"]  # only the changed call ran
+    by_task = {job.task.name: job for job in scheduler.jobs()}
+    assert by_task["square"].state is JobState.CACHED and by_task["wide"].replayed
+    # The root was looked up; its walked tree answered the 50 unchanged squares; the
+    # changed leaf and the new total_of (a new argument) were asked for.
+    squares = {job.eval_hash for job in scheduler.jobs() if job.task.name == "square"}
+    assert len(squares) == 50 and not squares & set(asked)
+    assert by_task["wide"].eval_hash in asked
+    redefine_leaf(1)

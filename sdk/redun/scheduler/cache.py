@@ -21,7 +21,10 @@ run (redun's "single reduction"). A call that returned a plain value whose
 files changed runs again.
 
 Lookups are batched: one query per scheduler iteration, one more for the call
-trees of the hits, one for their values and recorded expressions.
+trees of the hits, one for their values and recorded expressions. A call found
+valid in a tree walked earlier in the run is not asked for again: a replayed
+expression's calls are mostly those (an edit of one task of a 1,000-call
+fan-out asks the store for the root and the calls the edit changed).
 
 A full check that finds a call valid is remembered in the store (a
 :class:`~redun.backends.base.TreeCheck`): the tree below a call hash never
@@ -81,6 +84,9 @@ class CacheChecker:
         self._current_hash: dict[str, str | None] = {}
         self._shallow: dict[str, bool] = {}
         self._task_has_calls: dict[str, bool] = {}
+        # Calls found valid in a tree walked this run, by eval hash: a replayed
+        # expression's calls are mostly these, answered without another query.
+        self._valid_by_eval: dict[str, CallRecord] = {}
 
     def _may_have_calls(self, task_hash: str) -> bool:
         known = self._task_has_calls.get(task_hash)
@@ -100,7 +106,13 @@ class CacheChecker:
             jobs = candidates
             if not jobs:
                 return
-        found = self.backend.find_calls([job.eval_hash for job in jobs])
+        found = self._found_in_walked_trees(jobs)
+        if len(found) < len(jobs):
+            found.update(
+                self.backend.find_calls(
+                    [job.eval_hash for job in jobs if job.eval_hash not in found]
+                )
+            )
         if not found:
             for job in jobs:
                 yield job, None
@@ -162,6 +174,18 @@ class CacheChecker:
                 yield job, None
                 continue
             yield job, CacheHit(record.call_hash, record.result_hash, value)
+
+    def _found_in_walked_trees(self, jobs: list[Job]) -> dict[str, CallRecord]:
+        """The recorded calls of ``jobs`` known valid from a tree walked in this run."""
+        known = self._valid_by_eval
+        if not known:
+            return {}
+        found: dict[str, CallRecord] = {}
+        for job in jobs:
+            record = known.get(job.eval_hash)
+            if record is not None and job.task.check_valid == "full":
+                found[job.eval_hash] = record
+        return found
 
     def _replay(self, job: Job, record: CallRecord, values: dict[str, Any]) -> Replay | None:
         assert record.expr_hash is not None
@@ -330,6 +354,10 @@ class CacheChecker:
                             why[call_hash] = why.get(child, "a call below it is not valid")
                             break
                 valid[call_hash] = ok
+                if ok and not shallow:
+                    # (A shallow call was judged on its own result only: looked up
+                    # itself, it gets the full check.)
+                    self._valid_by_eval[record.eval_hash] = record
         self._keep_tree_checks(roots, tree, checks, file_args)
 
     def _keep_tree_checks(
