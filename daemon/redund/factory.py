@@ -266,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     control = socket.socket(fileno=args.control_fd)
     # Everything imported so far lives as long as the factory and every runner it forks:
     # out of the garbage collector's sight, a runner's collections walk only what its run
-    # made (not the ~100,000 objects of the SDK and SQLAlchemy: a full collection of
-    # those took ~30 ms, several times per large run), and they do not write to the pages
-    # the runner shares with the factory.
+    # made (not the ~45,000 objects of the SDK and SQLAlchemy, several full collections
+    # per large run), and they do not write to the pages the runner shares with the
+    # factory.
     gc.freeze()
     Factory(control).serve()
     return 0

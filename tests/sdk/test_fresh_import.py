@@ -91,3 +91,35 @@ def test_bytecode_of_files_not_changed_lately_is_cached_and_reused(
     # An edit that keeps the length, with the file's times set back: still seen.
     write(workdir / "helper.py", "K = 4\n", age=old)
     assert run(env) == "143"
+
+
+def test_installed_packages_beside_the_workflow_keep_pythons_bytecode(
+    workdir: Path, env: dict[str, str]
+) -> None:
+    # A project's own virtual environment inside the workflow's directory: its packages
+    # are not the workflow's code, and their bytecode stays Python's.
+    site = workdir / ".venv" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    write(site / "vendored.py", "X = 5\n", age=RACY_SECONDS + 5)
+    import py_compile
+
+    py_compile.compile(str(site / "vendored.py"), doraise=True)
+    pyc = next((site / "__pycache__").glob("vendored*.pyc"))
+    before = pyc.read_bytes()
+    flow = f"""
+import sys
+
+sys.path.insert(0, {str(site)!r})
+
+from redun import task
+
+import vendored
+
+
+@task
+def main() -> int:
+    return vendored.X
+"""
+    write(workdir / "flow.py", flow)
+    assert run(env) == "5"
+    assert pyc.read_bytes() == before  # neither rewritten nor re-stamped

@@ -7,7 +7,8 @@ becomes ``SPECIAL = 2``: the daemon re-runs it 40 ms after the first save) would
 run the first save's code: a wrong result, and a cache entry under the wrong code.
 
 For the workflow file and for the modules found under the directories it is
-loaded from, :class:`FreshSourceLoader` stamps bytecode with a digest of the
+loaded from (not installed packages there: a project's ``.venv``),
+:class:`FreshSourceLoader` stamps bytecode with a digest of the
 source's full ``stat`` (size, modification and change times in nanoseconds,
 inode) instead, and does not use the cache at all for a source modified in the
 last :data:`RACY_SECONDS` (file times tick in coarse steps: two writes in one
@@ -68,10 +69,24 @@ def _inside(path: str) -> bool:
     return any(path == root or path.startswith(root + os.sep) for root in _roots)
 
 
+def _installed(path: str) -> bool:
+    """A directory of the interpreter's or of installed packages (a project's own
+    ``.venv`` inside the workflow's directory, say): their bytecode is left to
+    Python, else a package would be compiled again whenever the loader changes."""
+    parts = path.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        prefix = os.path.realpath(prefix)
+        if path == prefix or path.startswith(prefix + os.sep):
+            return True
+    return False
+
+
 def _path_hook(path: str) -> FileFinder:
     """``sys.path_hooks`` entry: fresh imports under the watched roots, else decline."""
     full = os.path.realpath(path or os.getcwd())
-    if not _roots or not _inside(full) or not os.path.isdir(full):
+    if not _roots or not _inside(full) or _installed(full) or not os.path.isdir(full):
         raise ImportError("not a workflow directory")
     return FileFinder(
         path,
