@@ -65,6 +65,13 @@ def _system_dirs() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     return norm(sites), norm(stdlib), norm(prefixes)
 
 
+def is_installed_dir(directory: str) -> bool:
+    """Whether ``directory`` is (inside) site-packages, the standard library or what the
+    interpreter installed under its prefixes: not user code."""
+    sites, stdlib, prefixes = _system_dirs()
+    return _norm_dir(directory).startswith(sites + stdlib + prefixes)
+
+
 def _path_kind(file: str) -> str:
     path = os.path.normcase(os.path.realpath(file))
     sites, stdlib, prefixes = _system_dirs()

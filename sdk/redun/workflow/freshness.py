@@ -73,14 +73,11 @@ def _installed(path: str) -> bool:
     """A directory of the interpreter's or of installed packages (a project's own
     ``.venv`` inside the workflow's directory, say): their bytecode is left to
     Python, else a package would be compiled again whenever the loader changes."""
+    from redun.codehash.modules import is_installed_dir
+
     parts = path.split(os.sep)
-    if "site-packages" in parts or "dist-packages" in parts:
-        return True
-    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
-        prefix = os.path.realpath(prefix)
-        if path == prefix or path.startswith(prefix + os.sep):
-            return True
-    return False
+    # Any site-packages: a project's .venv need not be the interpreter running the workflow.
+    return "site-packages" in parts or "dist-packages" in parts or is_installed_dir(path)
 
 
 def _path_hook(path: str) -> FileFinder:
