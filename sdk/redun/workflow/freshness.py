@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from importlib.machinery import (
     BYTECODE_SUFFIXES,
@@ -37,11 +38,14 @@ from importlib.machinery import (
 )
 from typing import Any
 
+from redun.codehash.modules import is_installed_dir
+
 __all__ = ["RACY_SECONDS", "FreshSourceLoader", "watch_directory"]
 
 RACY_SECONDS = 2.0  # a source modified this recently is compiled from its text
 _roots: list[str] = []  # directories (and everything below) imported freshly
 _hook_installed = False
+_deciding = threading.local()
 
 
 class FreshSourceLoader(SourceFileLoader):
@@ -73,8 +77,6 @@ def _installed(path: str) -> bool:
     """A directory of the interpreter's or of installed packages (a project's own
     ``.venv`` inside the workflow's directory, say): their bytecode is left to
     Python, else a package would be compiled again whenever the loader changes."""
-    from redun.codehash.modules import is_installed_dir
-
     parts = path.split(os.sep)
     # Any site-packages: a project's .venv need not be the interpreter running the workflow.
     return "site-packages" in parts or "dist-packages" in parts or is_installed_dir(path)
@@ -82,9 +84,16 @@ def _installed(path: str) -> bool:
 
 def _path_hook(path: str) -> FileFinder:
     """``sys.path_hooks`` entry: fresh imports under the watched roots, else decline."""
-    full = os.path.realpath(path or os.getcwd())
-    if not _roots or not _inside(full) or _installed(full) or not os.path.isdir(full):
-        raise ImportError("not a workflow directory")
+    if getattr(_deciding, "active", False):
+        # An import made while deciding (sysconfig's data module, say) comes back here.
+        raise ImportError("deciding on another directory")
+    _deciding.active = True
+    try:
+        full = os.path.realpath(path or os.getcwd())
+        if not _roots or not _inside(full) or _installed(full) or not os.path.isdir(full):
+            raise ImportError("not a workflow directory")
+    finally:
+        _deciding.active = False
     return FileFinder(
         path,
         (ExtensionFileLoader, EXTENSION_SUFFIXES),
