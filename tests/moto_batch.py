@@ -144,7 +144,7 @@ class BatchHarness:
             self._cond.notify_all()
 
     def running_pids(self) -> list[int]:
-        return [proc.pid for proc in self.procs.values() if proc.poll() is None]
+        return [proc.pid for proc in list(self.procs.values()) if proc.poll() is None]
 
     def release(self) -> None:
         """Let RUNNABLE jobs start (after ``paused``)."""
