@@ -7,9 +7,9 @@ when a writer process or a database server does the heavy part, else for
 rows (:class:`RowBuilder`: job, call node, edges, arguments, values, files,
 task) and commits them in one transaction: in this process while batches are
 small (a cached re-run records a few rows, one per job), through a writer process
-(:mod:`~redun.backends.writer_process`), started with the first batch of
-``_PROCESS_AFTER`` calls that ran (not at close: nothing runs any more then),
-with one batch in flight while the next is built. A
+(:mod:`~redun.backends.writer_process`), started once ``_PROCESS_AFTER`` jobs
+have run, ahead of the batch that needs it (not at close: nothing runs any more
+then), with one batch in flight while the next is built. A
 finished job is therefore durable a fraction of a second after it
 finished; ``kill -9`` loses at most what was still queued, and every committed
 call node comes with its values in the same transaction.
@@ -54,6 +54,10 @@ _FAST_PICKLE = frozenset({int, float, bool, type(None), complex})
 _FIND_BUDGET = 100_000  # objects walked per value looking for files
 _STORE_RETRY_DELAYS = (0.1, 0.5)  # seconds between attempts to write the value store
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
+# A run's first transactions take fewer: at the end of a small run the last events are
+# committed in a few pieces, each built while the one before commits. Large transactions
+# later on keep the SQLite log small: each one rewrites the index pages it touches.
+_FIRST_BATCH = 500
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
 # Calls in one batch (jobs that ran: call node, values, arguments) that make starting a
 # writer process worth its ~30 ms (once per run); a cached job is one cheap row.
@@ -451,6 +455,11 @@ class DbRecorder:
         # re-run) commits them here, without paying for a process it would not use.
         self._process: WriterProcess | None = None
         self._process_wanted = _wants_writer_process(backend)
+        # Events of jobs that ran (not cached): once there are _PROCESS_AFTER, the writer
+        # thread starts the process ahead of the batch that needs it, so that its start-up
+        # overlaps the rows being built.
+        self._running_seen = 0
+        self._closing = False
         self._in_flight: list[tuple[int, Batch, list[str]]] = []
         self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
         self._thread.start()
@@ -462,6 +471,8 @@ class DbRecorder:
         # Jobs with prov=False (and those below them) are not written at all.
         if job.prov and (job.state is not JobState.PENDING or job.replayed):
             self._events.append(("job", job))
+            if not job.cached:
+                self._running_seen += 1
 
     def __call__(self, event: Event) -> None:
         cls = type(event)
@@ -499,14 +510,19 @@ class DbRecorder:
         eager = self._process_wanted or self.backend.sqlite_file() is None
         window = min(interval, _EAGER_WINDOW) if eager else interval
         stopping = False
+        taken = 0
         while not stopping:
             self._wake.wait(window)
             self._wake.clear()
+            if self._process_wanted and self._running_seen >= _PROCESS_AFTER and not self._closing:
+                self._process_wanted = False  # one attempt: a process that fails stays off
+                self._process = _start_writer_process(self.backend)
             while True:
                 items: list[tuple[str, Any]] = []
                 waiters: list[threading.Event] = []
                 popleft = events.popleft
-                while len(items) < _MAX_BATCH:
+                limit = min(_MAX_BATCH, max(_FIRST_BATCH, taken))
+                while len(items) < limit:
                     try:
                         item = popleft()
                     except IndexError:
@@ -518,6 +534,7 @@ class DbRecorder:
                         waiters.append(item[1])
                     else:
                         items.append(item)
+                taken += len(items)
                 more = bool(events) and not stopping
                 try:
                     if items or (self._deferred and not more) or waiters or stopping:
@@ -678,6 +695,7 @@ class DbRecorder:
         Raises:
             BackendError: a batch could not be written.
         """
+        self._closing = True
         if self._thread.is_alive():
             self._events.append(("stop", None))
             self._wake.set()
