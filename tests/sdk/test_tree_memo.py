@@ -1,5 +1,9 @@
 """Stored verdicts on call trees (redun_tree_check): a cached re-run skips the tree walk while
-the verdict's conditions hold, and walks the tree (which says why) as soon as one does not."""
+the verdict's conditions hold, and walks the tree (which says why) as soon as one does not.
+
+A verdict is kept by the tree walk, and by the recorder at the end of a run in which every
+call of a single root ran (it made the whole tree just now): the first re-run is answered
+without a walk as well."""
 
 from __future__ import annotations
 
@@ -80,28 +84,105 @@ def fan_a(n: int) -> int:
     return gather_a([leaf_a(i) for i in range(n)])
 
 
+def forget_verdicts(url: str) -> None:
+    backend = DbBackend(url)
+    try:
+        with backend.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM redun_tree_check"))
+    finally:
+        backend.close()
+
+
 def test_a_cached_rerun_is_answered_without_reading_the_tree(
     url: str, tree_reads: list[list[str]]
 ) -> None:
-    assert run(url, fan_a(20))[0] == 210
-    assert tree_reads == []  # nothing cached yet
     result, scheduler = run(url, fan_a(20))
-    assert result == 210 and len(tree_reads) == 1  # walked, and the verdict kept
-    walked_reason = root_job(scheduler, "fan_a").reason
+    assert result == 210 and tree_reads == []  # nothing cached yet
+    # Every call of the run ran in it: the recorder kept the verdict on its root.
     (row,) = stored_checks(url)
     assert row[0] == root_job(scheduler, "fan_a").call_hash
     RAN.clear()
     result, scheduler = run(url, fan_a(20))
-    assert result == 210 and RAN == []
-    assert len(tree_reads) == 1  # answered from the stored verdict
+    assert result == 210 and RAN == [] and tree_reads == []
     assert [job.cached for job in scheduler.jobs()] == [True]
-    assert root_job(scheduler, "fan_a").reason == walked_reason
+    kept_reason = root_job(scheduler, "fan_a").reason
+
+    # The walk, without the verdict, reaches the same one and says the same.
+    forget_verdicts(url)
+    result, scheduler = run(url, fan_a(20))
+    assert result == 210 and RAN == [] and len(tree_reads) == 1
+    assert stored_checks(url) == [row]
+    assert root_job(scheduler, "fan_a").reason == kept_reason
+
+
+@task
+def shuffle_e(files: list, scale: int = 2) -> File:
+    RAN.append("shuffle_e")
+    out = File(files[0].path + ".shuffled")
+    out.write(" ".join(f.read() for f in files) * scale)
+    return out
+
+
+@task
+def words_e(data: File, *, sep: str = " ") -> int:
+    return len(data.read().split(sep))
+
+
+@task
+def plain_e(x: int) -> dict:
+    return {"x": x, "files": []}
+
+
+@task
+def nested_e(paths: list) -> list:
+    files = [write_c(path) for path in paths]
+    return [words_e(shuffle_e(files, scale=3)), plain_e(len(paths)), count_c(files[0])]
+
+
+def test_the_verdict_kept_after_a_run_is_the_one_the_walk_reaches(
+    url: str, tmp_path: Path, tree_reads: list[list[str]]
+) -> None:
+    paths = [str(tmp_path / f"in{i}.txt") for i in range(3)]
+    assert run(url, nested_e(paths))[0] == [25, {"x": 3, "files": []}, 3]
+    (kept,) = stored_checks(url)
+    assert kept[3] != "[]"  # files: written ones, and those passed on as arguments
+    forget_verdicts(url)
+    RAN.clear()
+    assert run(url, nested_e(paths))[0] == [25, {"x": 3, "files": []}, 3]
+    assert RAN == [] and len(tree_reads) == 1
+    (walked,) = stored_checks(url)
+    assert kept == walked
+
+
+@task
+def unrecorded_f(x: int) -> int:
+    return x * 2
+
+
+@task
+def mixed_f(x: int) -> list:
+    return [leaf_a(x), unrecorded_f.options(prov=False)(x)]
+
+
+def test_no_verdict_after_a_run_with_a_cached_or_unrecorded_call(
+    url: str, tree_reads: list[list[str]]
+) -> None:
+    assert run(url, leaf_a(7))[0] == 8
+    assert run(url, fan_a(8))[0] == 36  # leaf_a(7) came from the cache
+    roots = [row[0] for row in stored_checks(url)]
+    assert len(roots) == 1  # leaf_a(7)'s own, not fan_a's: its tree was not all made here
+    assert run(url, mixed_f(100))[0] == [101, 200]
+    assert len(stored_checks(url)) == 1  # a call below was not recorded: the walk decides
+    assert len(tree_reads) == 0
+    RAN.clear()
+    assert run(url, fan_a(8))[0] == 36 and RAN == [] and len(tree_reads) == 1
 
 
 def test_roots_looked_up_together_keep_a_verdict_each(
     url: str, tree_reads: list[list[str]]
 ) -> None:
     assert run(url, [fan_a(3), fan_a(5), gather_a([1, 2])])[0] == [6, 15, 3]
+    assert stored_checks(url) == []  # three calls at the top: no single root's tree
     assert run(url, [fan_a(3), fan_a(5), gather_a([1, 2])])[0] == [6, 15, 3]
     assert len(tree_reads) == 1 and len(tree_reads[0]) == 3  # one walk for the three
     assert len(stored_checks(url)) == 3
@@ -197,13 +278,12 @@ def test_an_edited_file_in_a_leaf_result_invalidates_the_verdict(
     url: str, tmp_path: Path, tree_reads: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = str(tmp_path / "out.txt")
-    for _ in range(2):
-        assert run(url, files_c(path))[0] == 3
+    assert run(url, files_c(path))[0] == 3
     ((_, _, _, checks),) = stored_checks(url)
     assert checks != "[]"  # the file (result of write_c, argument of count_c) is checked
     RAN.clear()
     result, scheduler = run(url, files_c(path))
-    assert result == 3 and RAN == [] and len(tree_reads) == 1
+    assert result == 3 and RAN == [] and tree_reads == []
     # The files of the cached job (a watch follows them) come from the verdict too.
     root = root_job(scheduler, "files_c")
     files = without_tree_reads(monkeypatch, scheduler.backend.files_in_calls, [root.call_hash])
@@ -214,7 +294,7 @@ def test_an_edited_file_in_a_leaf_result_invalidates_the_verdict(
     result, scheduler = run(url, files_c(path))
     assert result == 3
     assert RAN[0] == "write_c"  # its result's file changed: it runs again
-    assert len(tree_reads) == 2  # the verdict did not hold: walked
+    assert len(tree_reads) == 1  # the verdict did not hold: walked
     job = root_job(scheduler, "files_c")
     assert job.replayed and "files in the result of test_tree_memo.write_c" in job.reason
 
@@ -286,7 +366,7 @@ def test_a_verdict_resting_on_too_many_values_is_not_kept(
     path = str(tmp_path / "out.txt")
     for _ in range(3):
         assert run(url, files_c(path))[0] == 3
-    assert stored_checks(url) == []
+    assert stored_checks(url) == []  # neither the run's nor the walk's
     assert len(tree_reads) == 2  # each cached re-run walks
 
 
@@ -308,7 +388,7 @@ def test_a_database_at_0004_is_migrated_and_keeps_verdicts(
     assert state.revision == "0004" and "redun_tree_check" not in state.tables
     for _ in range(3):
         assert run(url, fan_a(4))[0] == 10
-    assert len(tree_reads) == 1 and len(stored_checks(url)) == 1
+    assert tree_reads == [] and len(stored_checks(url)) == 1  # kept by the first run
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         assert read_state(conn).revision == schema.HEAD_REVISION == "0005"

@@ -39,6 +39,7 @@ from redun.errors import BackendError
 from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateChanged, LogLine
 from redun.nested import ATOMS as _ATOMS
 from redun.nested import ValueWalk
+from redun.scheduler import cache
 from redun.scheduler.job import JobState
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("redun")
 _MISSING = object()
+_UNFINISHED = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _pickle_dumps = pickle.dumps
 _FAST_PICKLE = frozenset({int, float, bool, type(None), complex})
@@ -91,6 +93,25 @@ def _user() -> str:
         return ""
 
 
+class _RunTree:
+    """What the calls of one execution rest on, while every one of them ran in it.
+
+    A run in which every job ran (none cached, replayed, failed or unrecorded) made
+    its root's whole call tree just now, with the tasks as they are: the verdict a
+    later run's tree walk would reach (:class:`~redun.backends.base.TreeCheck`) is
+    known without the walk. Written with the root's call, it lets the first re-run
+    take the root from the cache in one step. Only ever more conditions than the
+    walk's, never fewer: a job that may not be in the tree counts too.
+    """
+
+    __slots__ = ("tasks", "checks", "spoiled")
+
+    def __init__(self) -> None:
+        self.tasks: set[tuple[str, str]] = set()
+        self.checks: set[str] = set()  # values whose files a later run must find unchanged
+        self.spoiled = False
+
+
 class RowBuilder:
     """Turns finished jobs into rows of a :class:`Batch` (on the writer thread)."""
 
@@ -99,6 +120,33 @@ class RowBuilder:
         self.store = backend.value_store
         self._file_types: tuple[type, ...] | None = None
         self.errors: list[BackendError] = []  # value store failures, raised at close
+        self._runs: dict[str, _RunTree] = {}  # by execution id
+        self._done_roots: list[tuple[str, str]] = []  # (execution id, root call hash)
+
+    def spoil(self, execution_id: str) -> None:
+        """A job of the execution is not recorded (prov=False): its root gets no verdict."""
+        self._runs.setdefault(execution_id, _RunTree()).spoiled = True
+
+    def forget(self, execution_id: str) -> None:
+        """The execution ended: what its calls rest on is no longer needed."""
+        self._runs.pop(execution_id, None)
+
+    def add_tree_checks(self, batch: Batch) -> None:
+        """The verdicts on the roots finished in ``batch``, once every job in it is built."""
+        for execution_id, call_hash in self._done_roots:
+            run = self._runs.pop(execution_id, None)
+            if run is None or run.spoiled or len(run.checks) > cache.MAX_TREE_CHECK_VALUES:
+                continue
+            batch.add(
+                "redun_tree_check",
+                (
+                    call_hash,
+                    json.dumps(sorted(run.tasks), separators=(",", ":")),
+                    "[]",
+                    json.dumps(sorted(run.checks), separators=(",", ":")),
+                ),
+            )
+        self._done_roots.clear()
 
     # -- jobs ----------------------------------------------------------------
     def add_job(self, batch: Batch, job: Job) -> JobState:
@@ -109,10 +157,17 @@ class RowBuilder:
         execution_id = execution.id if execution is not None else ""
         error = trace = None
         arg_hashes = None
+        run = self._runs.get(execution_id)
+        if run is None:
+            run = self._runs[execution_id] = _RunTree()
         if job.call_hash is not None and (state is JobState.DONE or job.replayed):
             # A replayed call (cached, its expression evaluated again) is a new call too.
-            self.add_call(batch, job)
+            self.add_call(batch, job, run)
+            if job.replayed:
+                run.spoiled = True
         else:
+            if state not in _UNFINISHED:
+                run.spoiled = True  # cached, failed, cancelled: not all of it ran here
             if job.call_hash is None and job.arg_hashes:
                 arg_hashes = json.dumps(job.arg_hashes)
             if state is not JobState.CACHED:
@@ -121,8 +176,13 @@ class RowBuilder:
                     self.add_arguments(batch, job, None)
             if job.error is not None:
                 error, trace = _format_error(job.error)
-        if parent is None and execution is not None and execution.job is job:
-            batch.root_jobs[execution_id] = job.id
+        if parent is None and execution is not None:
+            if execution.job is job:
+                batch.root_jobs[execution_id] = job.id
+                if state is JobState.DONE and job.call_hash is not None:
+                    self._done_roots.append((execution_id, job.call_hash))
+            else:
+                run.spoiled = True  # more than one call at the top: not the root's tree alone
         batch.append(
             "redun_job",
             (
@@ -146,21 +206,28 @@ class RowBuilder:
         )
         return state
 
-    def add_call(self, batch: Batch, job: Job) -> None:
+    def add_call(self, batch: Batch, job: Job, run: _RunTree) -> None:
         call_hash = job.call_hash
+        task = job.task
+        task_hash = task.hash
+        if not run.spoiled:
+            run.tasks.add((task.fullname, task_hash))
+            if not task.cache or task.check_valid == "shallow":
+                run.spoiled = True  # the walk would stop here, or find it not valid
         call_keys = batch.key_set("redun_call_node")
         if call_hash in call_keys:
-            return
+            return  # the same call as an earlier job's in this batch: the same checks
         call_keys.add(call_hash)
         result_hash = job.result_hash
         assert call_hash is not None and result_hash is not None
-        task = job.task
-        task_hash = task.hash
         when = job.end_time or time.time()
         if task_hash not in self.backend.written_tasks:
             self.add_task(batch, task)
         needs_check = self.add_value(batch, result_hash, job.result)
-        self.add_arguments(batch, job, call_hash)
+        if needs_check:
+            run.checks.add(result_hash)
+        if not self.add_arguments(batch, job, call_hash, run.checks):
+            run.spoiled = True
         rows = batch.rows
         edges = rows["redun_call_edge"]
         position = 0
@@ -219,10 +286,15 @@ class RowBuilder:
         )
         return expr_hash
 
-    def add_arguments(self, batch: Batch, job: Job, call_hash: str | None) -> None:
+    def add_arguments(
+        self, batch: Batch, job: Job, call_hash: str | None, checks: set[str] | None = None
+    ) -> bool:
+        """Add the arguments' values (and, given ``call_hash``, the call's argument rows);
+        the hashes of those that need validity checks go into ``checks``. False: a value
+        was not at hand, so whether it needs checks is not known."""
         arg_hashes = job.arg_hashes
         if not arg_hashes:
-            return
+            return True
         args = job.args
         if (
             not job.kwargs
@@ -236,11 +308,16 @@ class RowBuilder:
             pairs = ((item, bound.get(item[0], _MISSING)) for item in arg_hashes.items())
         add_value = self.add_value
         argument_rows = batch.rows["redun_argument"]
+        known = True
         for (name, value_hash), value in pairs:
             if value is not _MISSING:
-                add_value(batch, value_hash, value)
+                if add_value(batch, value_hash, value) and checks is not None:
+                    checks.add(value_hash)
+            else:
+                known = False
             if call_hash is not None:
                 argument_rows.append((call_hash, name, value_hash))
+        return known
 
     def add_task(self, batch: Batch, task: Any) -> None:
         task_hash = task.hash
@@ -469,10 +546,13 @@ class DbRecorder:
         # Pending jobs are not written: they become running or cached moments later
         # (but a cached call re-evaluating its expression stays pending a while).
         # Jobs with prov=False (and those below them) are not written at all.
-        if job.prov and (job.state is not JobState.PENDING or job.replayed):
-            self._events.append(("job", job))
-            if not job.cached:
-                self._running_seen += 1
+        if job.prov:
+            if job.state is not JobState.PENDING or job.replayed:
+                self._events.append(("job", job))
+                if not job.cached:
+                    self._running_seen += 1
+        elif job.execution is not None:
+            self._events.append(("unrecorded", job.execution.id))
 
     def __call__(self, event: Event) -> None:
         cls = type(event)
@@ -614,6 +694,7 @@ class DbRecorder:
         batch = Batch()
         jobs: dict[str, Job] = {}
         final = self._final
+        ended: list[str] = []
         for kind, payload in items:
             if kind == "job":
                 if payload.id not in final:
@@ -621,6 +702,7 @@ class DbRecorder:
             elif kind == "execution":
                 batch.add("redun_execution", _execution_row(payload))
             elif kind == "execution_end":
+                ended.append(payload.execution_id)
                 batch.execution_updates.append(
                     {
                         "id": payload.execution_id,
@@ -635,6 +717,8 @@ class DbRecorder:
                     batch.add("redun_tag", (entity_type, entity_id, key, value))
             elif kind == "log":
                 self._keep_log(payload.job_id, payload.stream, payload.text)
+            elif kind == "unrecorded":
+                self.builder.spoil(payload)
         # Verdicts on cached call trees found valid in this run (read by later runs).
         for row in self.backend.take_tree_checks():
             batch.add("redun_tree_check", row)
@@ -669,6 +753,9 @@ class DbRecorder:
                 time.sleep(0)
         for job_id in done:
             self._add_log(batch, job_id)
+        builder.add_tree_checks(batch)
+        for execution_id in ended:
+            builder.forget(execution_id)
         self._commit(batch, done, len(batch.rows["redun_call_node"]), last)
 
     def _keep_log(self, job_id: str, stream: str, text: str) -> None:
