@@ -109,7 +109,7 @@ def argument_changes(
                 continue
         old_text = _preview_of(values.get(old_hash), old_hash)
         if subject.live_args is not None and name in subject.live_args:
-            from redun.backends.recorder import preview
+            from redun.backends.rows import preview
 
             new_text = preview(subject.live_args[name], limit=80)
         else:
