@@ -6,7 +6,7 @@ import socket
 import threading
 
 from redun.events import JobStateChanged
-from redund import runner
+from redund import forwarding
 from redund.wire import JOB_TAG, LOG_TAG, BlockingChannel, ChannelClosed, JobUpdate, LogChunk
 
 
@@ -32,10 +32,10 @@ class Receiver:
         return [item for frame in self.frames for item in frame]
 
 
-def _pair() -> tuple[runner.EventForwarder, Receiver, socket.socket]:
+def _pair() -> tuple[forwarding.EventForwarder, Receiver, socket.socket]:
     ours, theirs = socket.socketpair()
     receiver = Receiver(theirs)
-    return runner.EventForwarder(BlockingChannel(ours)), receiver, ours
+    return forwarding.EventForwarder(BlockingChannel(ours)), receiver, ours
 
 
 def test_output_is_capped_per_run_and_frames_stay_small() -> None:
@@ -48,15 +48,15 @@ def test_output_is_capped_per_run_and_frames_stay_small() -> None:
     receiver.thread.join(10)
     chunks = [LogChunk.from_wire(item) for item in receiver.items() if item[0] == LOG_TAG]
     text = "".join(c.text for c in chunks)
-    assert len(text) <= runner.MAX_RUN_LOG_CHARS + len(runner.TRUNCATED_LINE) + 1
-    assert text.endswith(runner.TRUNCATED_LINE)
-    assert forwarder.dropped_chars >= 30_000_000 - runner.MAX_RUN_LOG_CHARS
+    assert len(text) <= forwarding.MAX_RUN_LOG_CHARS + len(forwarding.TRUNCATED_LINE) + 1
+    assert text.endswith(forwarding.TRUNCATED_LINE)
+    assert forwarder.dropped_chars >= 30_000_000 - forwarding.MAX_RUN_LOG_CHARS
     # Consecutive output of one job travels in few, large items, in bounded frames.
-    assert len(chunks) <= 2 * runner.MAX_RUN_LOG_CHARS // runner.MAX_LOG_ITEM_CHARS
+    assert len(chunks) <= 2 * forwarding.MAX_RUN_LOG_CHARS // forwarding.MAX_LOG_ITEM_CHARS
     for frame in receiver.frames:
-        assert len(frame) <= runner.MAX_FRAME_ITEMS
+        assert len(frame) <= forwarding.MAX_FRAME_ITEMS
         size = sum(len(item[4]) for item in frame if item[0] == LOG_TAG)
-        assert size <= runner.MAX_FRAME_CHARS + runner.MAX_LOG_ITEM_CHARS
+        assert size <= forwarding.MAX_FRAME_CHARS + forwarding.MAX_LOG_ITEM_CHARS
 
 
 def test_job_states_are_never_dropped_and_keep_their_order() -> None:
@@ -71,7 +71,7 @@ def test_job_states_are_never_dropped_and_keep_their_order() -> None:
     updates = [JobUpdate.from_wire(item) for item in receiver.items() if item[0] == JOB_TAG]
     assert len(updates) == 15_000
     assert [u.state for u in updates[:3]] == ["pending", "running", "done"]
-    assert all(len(frame) <= runner.MAX_FRAME_ITEMS for frame in receiver.frames)
+    assert all(len(frame) <= forwarding.MAX_FRAME_ITEMS for frame in receiver.frames)
 
 
 def test_a_job_observed_directly_travels_as_its_event_would() -> None:

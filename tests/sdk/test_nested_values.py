@@ -195,11 +195,11 @@ def test_explain_names_the_changed_file_inside_an_argument(kind: str, tmp_path: 
 
 
 def test_daemon_dependencies_include_files_inside_any_container(tmp_path: Path) -> None:
-    runner = pytest.importorskip("redund.runner")
+    deps_module = pytest.importorskip("redund.deps")
     scheduler = Scheduler()
     for kind in KINDS:
         scheduler.run(make(kind, str(tmp_path / f"{kind}.txt")))
-        deps = runner.dependencies(set(), __file__, scheduler.jobs())
+        deps = deps_module.dependencies(set(), __file__, scheduler.jobs())
         assert deps["outputs"] == [str(tmp_path / f"{kind}.txt")], kind
 
 

@@ -166,12 +166,12 @@ class StoreDown:
 def test_dependencies_that_cannot_be_read_are_logged_not_dropped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    runner = pytest.importorskip("redund.runner")
+    deps_module = pytest.importorskip("redund.deps")
     path = str(tmp_path / "out.txt")
     scheduler = Scheduler()
     scheduler.run(produce(path))
     scheduler.run(produce(path))  # cached: its files come from the store
     with caplog.at_level(logging.WARNING, logger="redund"):
-        deps = runner._deps(set(), {"workflow_path": __file__}, scheduler.jobs(), StoreDown())
+        deps = deps_module._deps(set(), {"workflow_path": __file__}, scheduler.jobs(), StoreDown())
     assert deps["files"] == [path], "what the run itself saw is kept"
     assert any("cannot read the files of 1 cached call" in r.getMessage() for r in caplog.records)
