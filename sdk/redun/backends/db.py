@@ -39,7 +39,6 @@ from redun.backends.revisions import HEAD_REVISION, original_redun_message
 from redun.backends.sqlite_direct import (
     DirectSqlite,
     create_fresh,
-    current_revision,
     is_original_redun_file,
     sqlite_file_of,
 )
@@ -151,9 +150,10 @@ class DbBackend(Backend):
             if self._loaded:
                 return
             path = self._sqlite_file
-            if path is not None and self._open_sqlite_directly(path):
+            direct = self._open_sqlite_directly(path) if path is not None else None
+            if direct is not None:
                 # The common cases, an existing current file or a new one: no SQLAlchemy.
-                self._direct = DirectSqlite(path, self.busy_ms)
+                self._direct = direct
                 self._loaded = True
                 return
             from redun.backends.engine import create_engine
@@ -171,20 +171,25 @@ class DbBackend(Backend):
                 self._direct = DirectSqlite(path, self.busy_ms)
             self._loaded = True
 
-    def _open_sqlite_directly(self, path: str) -> bool:
-        revision = current_revision(path, self.busy_ms)
+    def _open_sqlite_directly(self, path: str) -> DirectSqlite | None:
+        """The file opened without SQLAlchemy, if it is (or is now made) at the current
+        schema; None: the migration engine decides."""
+        direct = DirectSqlite(path, self.busy_ms)
+        revision = direct.revision()
         if revision == HEAD_REVISION:
-            return True
+            return direct
+        direct.close()
         if revision is not None:
-            return False  # older or newer: migrate.ensure_schema decides
+            return None  # older or newer: migrate.ensure_schema decides
         if os.path.isdir(path):
-            return False  # let the engine report it
+            return None  # let the engine report it
         if is_original_redun_file(path):
             raise BackendError(original_redun_message(f"database {path}"))
         try:
-            return create_fresh(path, self.busy_ms) == HEAD_REVISION
+            created = create_fresh(path, self.busy_ms)
         except (sqlite3.Error, OSError):
-            return False  # the SQLAlchemy road reports the error with the URL
+            return None  # the SQLAlchemy road reports the error with the URL
+        return DirectSqlite(path, self.busy_ms) if created == HEAD_REVISION else None
 
     def psycopg2_params(self) -> dict[str, Any] | None:
         """psycopg2 connection arguments for a PostgreSQL URL (None for other databases)."""

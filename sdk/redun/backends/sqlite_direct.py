@@ -90,6 +90,19 @@ class DirectSqlite:
                 self._connections.append(conn)
         return conn
 
+    def revision(self) -> str | None:
+        """The schema revision stamped in the file, or None (no file, no table, error).
+
+        Asked on the connection the store then goes on using: a run opens one, not two.
+        """
+        if not os.path.exists(self.path):
+            return None
+        try:
+            row = self.connection().execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
     def query(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         """Rows of ``sql`` (raises :class:`sqlite3.Error`)."""
         sql, params = expand(sql, params)
@@ -125,23 +138,6 @@ def create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
-
-
-def current_revision(path: str, busy_ms: int) -> str | None:
-    """The schema revision stamped in a SQLite file, or None (no file, no table, error)."""
-    if not os.path.exists(path):
-        return None
-    try:
-        conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
-    except sqlite3.Error:
-        return None
-    try:
-        row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
-        return row[0] if row else None
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
 
 
 def is_original_redun_file(path: str) -> bool:
