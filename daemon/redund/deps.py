@@ -13,10 +13,10 @@ from typing import Any
 
 from redun.nested import ATOMS
 
-log = logging.getLogger("redund.runner")
+log = logging.getLogger("redund.runner")  # what the runner reports, under its name
 
 
-def _value_files(value: Any, budget: int = 10_000) -> list[str]:
+def value_files(value: Any, budget: int = 10_000) -> list[str]:
     from redun.nested import ValueWalk
 
     found: list[str] = []
@@ -103,7 +103,7 @@ def dependencies(
         for value in (job.args, job.kwargs, job.result):
             if _holds_no_files(value):
                 continue
-            for path in _value_files(value, budget=1000):
+            for path in value_files(value, budget=1000):
                 path = _abspath(path)
                 files.add(path)
                 if value is job.result:
@@ -130,9 +130,11 @@ def dependencies(
     }
 
 
-def _deps(
+def collect_dependencies(
     before: set[str], spec: dict[str, Any], jobs: list[Any], backend: Any = None
 ) -> dict[str, list[str]]:
+    """:func:`dependencies` of a run, or its workflow file alone if they cannot be
+    collected (logged: the watch then follows less than it should until the next run)."""
     try:
         return dependencies(before, spec["workflow_path"], jobs, backend)
     except Exception:

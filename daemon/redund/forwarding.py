@@ -2,7 +2,7 @@
 
 :class:`EventForwarder` subscribes to the scheduler and ships job states, log
 lines and the execution's end to the daemon in bounded frames, from a thread
-of its own; :func:`_capture_fds` routes what the run prints (Python's
+of its own; :func:`capture_fds` routes what the run prints (Python's
 ``sys.stdout``/``sys.stderr``, and fds 1 and 2 for C code and child
 processes) into it.
 """
@@ -207,7 +207,7 @@ class EventForwarder:
                     self._closing.wait(FLUSH_DELAY)
                 self._drain()
         except OSError:
-            _daemon_gone()
+            daemon_gone()
 
     def close(self) -> None:
         """Stop the sender and send what is left."""
@@ -274,7 +274,7 @@ class RunnerStream:
         return False
 
 
-def _capture_fds(forwarder: EventForwarder) -> None:
+def capture_fds(forwarder: EventForwarder) -> None:
     """Route what C code and child processes write to fds 1 and 2 into runner log events."""
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 1)
@@ -294,7 +294,8 @@ def _capture_fds(forwarder: EventForwarder) -> None:
     sys.stderr = RunnerStream(forwarder, "stderr")  # type: ignore[assignment]
 
 
-def _daemon_gone() -> None:
+def daemon_gone() -> None:
+    """The daemon went away: end the run and whatever it started, at once."""
     try:
         os.killpg(0, signal.SIGKILL)
     finally:

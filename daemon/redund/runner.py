@@ -33,9 +33,9 @@ from redun.errors import ExecutionCancelled, TaskNotFoundError, UsageError
 from redun.events import Event, ExecutionStarted
 from redun.workflow.args import parse_task_args
 from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
-from redund.deps import _deps, _value_files
+from redund.deps import collect_dependencies, value_files
 from redund.failures import error_tuple, load_error_tuple
-from redund.forwarding import EXIT_DAEMON_GONE, EventForwarder, _capture_fds, _daemon_gone
+from redund.forwarding import EXIT_DAEMON_GONE, EventForwarder, capture_fds, daemon_gone
 from redund.wire import BlockingChannel, ChannelClosed
 
 PREVIEW_CHARS = 500
@@ -74,7 +74,7 @@ class Run:
             try:
                 message = self.channel.recv()
             except (ChannelClosed, OSError):
-                _daemon_gone()
+                daemon_gone()
                 return
             if message[0] == "cancel":
                 self.cancel()
@@ -177,7 +177,7 @@ def preview_of(value: Any, value_hash: str | None) -> tuple[tuple, bytes]:
     if size > MAX_RESULT_PICKLE:
         pickled = b""
     path = ""
-    files = _value_files(value)
+    files = value_files(value)
     if files and type(value).__name__ in ("File", "Dir"):
         path = files[0]
     return (type_name_of(value), value_hash or "", text, truncated, size, path), pickled
@@ -193,7 +193,7 @@ def main(sock: Any, run_id: str) -> int:
         return EXIT_DAEMON_GONE
     _, spec, execution_id, home, reject_load_errors = message
     forwarder = EventForwarder(channel)
-    _capture_fds(forwarder)
+    capture_fds(forwarder)
     run = Run(channel, execution_id)
     # A JVM does not survive the factory's fork: Spark sessions of runs live in a warm
     # Spark host per daemon home, which outlives each run (not the factory).
@@ -215,7 +215,7 @@ def main(sock: Any, run_id: str) -> int:
             return EXIT_OK
         forwarder.close()
         channel.send(("ready",))
-        deps = _deps(before, spec, [])
+        deps = collect_dependencies(before, spec, [])
         channel.send(("finished", "failed", rejected.error, None, b"", deps, False))
         return EXIT_OK
     except BaseException as error:  # anything else while loading: a failed start
@@ -264,7 +264,7 @@ def main(sock: Any, run_id: str) -> int:
             # a client's cancel (above) makes a run "cancelled".
             status, failure = "failed", error_tuple(caught)
     try:
-        deps = _deps(before, spec, scheduler.jobs(), scheduler.backend)
+        deps = collect_dependencies(before, spec, scheduler.jobs(), scheduler.backend)
         forwarder.close()
         channel.send(("finished", status, failure, result, pickled, deps, recorded))
     finally:

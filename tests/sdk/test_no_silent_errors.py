@@ -172,6 +172,8 @@ def test_dependencies_that_cannot_be_read_are_logged_not_dropped(
     scheduler.run(produce(path))
     scheduler.run(produce(path))  # cached: its files come from the store
     with caplog.at_level(logging.WARNING, logger="redund"):
-        deps = deps_module._deps(set(), {"workflow_path": __file__}, scheduler.jobs(), StoreDown())
+        deps = deps_module.collect_dependencies(
+            set(), {"workflow_path": __file__}, scheduler.jobs(), StoreDown()
+        )
     assert deps["files"] == [path], "what the run itself saw is kept"
     assert any("cannot read the files of 1 cached call" in r.getMessage() for r in caplog.records)
