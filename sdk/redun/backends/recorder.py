@@ -8,10 +8,10 @@ rows (:class:`~redun.backends.rows.RowBuilder`: job, call node, edges,
 arguments, values, files, task) and commits them in one transaction: in this
 process while batches are small (a cached re-run records a few rows, one per
 job), through a writer process
-(:mod:`~redun.backends.writer_process`), started once ``_PROCESS_AFTER`` jobs
-have run, ahead of the batch that needs it (not at close: nothing runs any more
-then), with one batch in flight while the next is built. A
-finished job is therefore durable a fraction of a second after it
+(:mod:`~redun.backends.writer_process`), started once jobs that run have
+reported ``_PROCESS_AFTER`` state changes, ahead of the batch that needs it
+(not at close: nothing runs any more then), with one batch in flight while the
+next is built. A finished job is therefore durable a fraction of a second after it
 finished; ``kill -9`` loses at most what was still queued, and every committed
 call node comes with its values in the same transaction.
 
@@ -93,10 +93,11 @@ class DbRecorder:
         # re-run) commits them here, without paying for a process it would not use.
         self._process: WriterProcess | None = None
         self._process_wanted = _wants_writer_process(backend)
-        # Events of jobs that ran (not cached): once there are _PROCESS_AFTER, the writer
-        # thread starts the process ahead of the batch that needs it, so that its start-up
-        # overlaps the rows being built.
-        self._running_seen = 0
+        # State changes of jobs that run (started, finished; not cached ones): once there
+        # are _PROCESS_AFTER, the writer thread starts the process ahead of the batch that
+        # needs it (counting finished jobs only starts it too late for a fan-out of a
+        # thousand: at close), so that its start-up overlaps the rows being built.
+        self._ran_events = 0
         self._closing = False
         self._in_flight: list[tuple[int, Batch, list[str]]] = []
         self._thread = threading.Thread(target=self._run, name="redun-db-writer", daemon=True)
@@ -111,7 +112,7 @@ class DbRecorder:
             if job.state is not JobState.PENDING or job.replayed:
                 self._events.append(("job", job))
                 if not job.cached:
-                    self._running_seen += 1
+                    self._ran_events += 1
         elif job.execution is not None:
             self._events.append(("unrecorded", job.execution.id))
 
@@ -155,9 +156,7 @@ class DbRecorder:
         while not stopping:
             self._wake.wait(window)
             self._wake.clear()
-            if self._process_wanted and self._running_seen >= _PROCESS_AFTER and not self._closing:
-                self._process_wanted = False  # one attempt: a process that fails stays off
-                self._process = _start_writer_process(self.backend)
+            self._start_process_if(self._ran_events >= _PROCESS_AFTER and not self._closing)
             while True:
                 items: list[tuple[str, Any]] = []
                 waiters: list[threading.Event] = []
@@ -199,9 +198,7 @@ class DbRecorder:
         # A writer process takes the commits off the scheduler's GIL while it runs; for
         # the last batch, with nothing left to run, starting one only adds its start-up
         # (a re-run whose jobs were all cached commits one batch, at close).
-        if self._process_wanted and calls >= _PROCESS_AFTER and not last:
-            self._process_wanted = False  # one attempt: a process that fails stays off
-            self._process = _start_writer_process(self.backend)
+        self._start_process_if(calls >= _PROCESS_AFTER and not last)
         process = self._process
         if process is not None:
             try:
@@ -219,6 +216,12 @@ class DbRecorder:
                 return
         self.backend.write(batch)
         self._final.update(done)
+
+    def _start_process_if(self, due: bool) -> None:
+        """Start the writer process when ``due``, once: one that fails to start stays off."""
+        if due and self._process_wanted:
+            self._process_wanted = False
+            self._process = _start_writer_process(self.backend)
 
     def _settle(self, entry: tuple[int, Batch, list[str]]) -> None:
         seq, batch, done = entry
