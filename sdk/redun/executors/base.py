@@ -63,6 +63,16 @@ class Executor:
         """Whether it runs ``async def`` tasks (their awaits need the scheduler in-process)."""
         return False
 
+    def runs_inline(self, job: Job) -> bool:
+        """Whether the scheduler may run ``job`` on its own thread, when it is the only
+        work of the run (nothing else to wait for): an in-process executor says yes for
+        tasks it has seen finish quickly. The scheduler then calls :meth:`run_inline`."""
+        return False
+
+    def run_inline(self, job: Job) -> None:
+        """Run ``job`` on the calling (the scheduler's) thread; see :meth:`runs_inline`."""
+        self.scheduler.run_job_function(job, inline=True)
+
     def cancel(self, job: Job) -> None:
         """Stop ``job`` if possible. Local executors cannot interrupt a running thread."""
 

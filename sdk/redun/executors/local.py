@@ -64,6 +64,12 @@ class LocalExecutor(ThreadExecutor):
         if self._processes is not None:
             self._processes.set_scheduler(scheduler)
 
+    def runs_inline(self, job: Job) -> bool:
+        # Not in process mode, nor for a subclass that runs jobs its own way.
+        if self._processes is not None or type(self).submit is not LocalExecutor.submit:
+            return False
+        return super().runs_inline(job)
+
     def submit(self, job: Job) -> None:
         if self._processes is not None:
             self._processes.submit(job)

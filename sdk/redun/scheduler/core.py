@@ -865,6 +865,17 @@ class Scheduler:
                 for job in batch:
                     job.transition(JobState.RUNNING)
                     self._emit(job)
+            if (
+                len(batch) == 1
+                and not self._working
+                and len(by_executor) == 1
+                and executor.runs_inline(batch[0])
+            ):
+                # The run's only work, of a task seen to be quick: run it here rather
+                # than hand it to a worker and wait (see Executor.runs_inline).
+                self._working.add(batch[0])
+                executor.run_inline(batch[0])
+                continue
             self._working.update(batch)
             executor.submit_batch(batch)
 
@@ -957,11 +968,13 @@ class Scheduler:
         """Report that ``job``'s function started running (remotely). Thread-safe."""
         self._inbox.put((job, _STARTED, None))
 
-    def run_job_function(self, job: Job) -> None:
+    def run_job_function(self, job: Job, inline: bool = False) -> None:
         """Run ``job``'s task function in this thread and report the outcome.
 
         What the function prints is captured as the job's log lines (see
-        :mod:`redun.logs`); they are posted before the outcome.
+        :mod:`redun.logs`); they are posted before the outcome. ``inline``: this is
+        the scheduler's thread, where Ctrl-C stops the run (as it does while a worker
+        runs the job) instead of failing the job.
         """
         from redun.logs import JobOutput
 
@@ -981,6 +994,8 @@ class Scheduler:
                 else:
                     result = task.func(*job.args, **job.kwargs)
         except BaseException as error:  # noqa: BLE001 - any error fails the job, not the worker
+            if inline and isinstance(error, KeyboardInterrupt):
+                raise
             self._inbox.put((job, False, error))
         else:
             self._inbox.put((job, True, result))
