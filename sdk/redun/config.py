@@ -198,6 +198,30 @@ def _config_error(source: str, error: configparser.Error) -> Exception:
     return ConfigError(f"{source}: {what}")
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_flag(value: Any, default: bool, what: str) -> bool:
+    """A config option's true/false value (``default`` if unset).
+
+    Raises:
+        UsageError: not one of 1/0, true/false, yes/no, on/off; ``what`` names the option.
+    """
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    from redun.errors import UsageError
+
+    raise UsageError(f"{what} = {value!r} is not true or false")
+
+
 def check_config(config: Config, source: str, *, check_types: bool = True) -> None:
     """Check the values redun reads from ``config``, so a bad one fails now, not mid-run.
 
@@ -240,6 +264,8 @@ def check_config(config: Config, source: str, *, check_types: bool = True) -> No
             for key in ("max_workers",):
                 if key in options:
                     whole(section, key, options[key], 1)
+            if str(options.get("inline", "true")).strip().lower() not in (*_TRUE, *_FALSE, ""):
+                raise bad(section, "inline", options["inline"], "true or false")
         elif section == "limits":
             for key, value in options.items():
                 whole(section, key, value, 0)

@@ -142,3 +142,17 @@ def test_ctrl_c_inside_an_inline_job_cancels_the_run() -> None:
     # The run ended cancelled, not with a job failed by the interrupt.
     job = [j for j in scheduler.jobs() if j.task.name == "interrupted" and j.attempt == 0][-1]
     assert job.state is JobState.CANCELLED
+
+
+def test_a_bad_inline_value_is_named() -> None:
+    from redun.config import check_config
+    from redun.errors import ConfigError, UsageError
+    from redun.executors.threads import ThreadExecutor
+
+    with pytest.raises(UsageError, match=r"\[executors.pool\] inline = 'sometimes' is not true"):
+        ThreadExecutor("pool", config={"inline": "sometimes"})
+    config = Config({"executors.default": {"type": "threads", "inline": "sometimes"}})
+    with pytest.raises(ConfigError, match=r"\[executors.default\] inline = 'sometimes'"):
+        check_config(config, "redun.ini")
+    for text, expected in [("Off", False), ("yes", True), ("", True)]:
+        assert ThreadExecutor("pool", config={"inline": text}).inline is expected

@@ -8,6 +8,7 @@ import weakref
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
+from redun.config import parse_flag
 from redun.executors.base import Executor
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ThreadExecutor(Executor):
         self._waiting = 0  # jobs queued that no thread has taken yet
         self._lock = threading.Lock()
         self._async: AsyncRunner | None = None
-        self.inline = _flag(self.config.get("inline", True))
+        self.inline = parse_flag(self.config.get("inline"), True, f"[executors.{name}] inline")
         # Task hash -> whether its last run was quick (under INLINE_MAX).
         self._quick: dict[str, bool] = {}
         weakref.finalize(self, _end_workers, self._queue, self._threads)
@@ -164,9 +165,3 @@ def _end_workers(queue: SimpleQueue[Job | None], threads: list[threading.Thread]
     """The executor is gone: its idle threads end (a busy one after its job)."""
     for _ in threads:
         queue.put(_STOP)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "no", "off", "0", "")
-    return bool(value)

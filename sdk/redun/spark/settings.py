@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from redun.config import parse_flag
 from redun.errors import UsageError
 
 DEFAULT_MASTER = "local[*]"
@@ -150,16 +151,7 @@ def _positive_int(value: Any, key: str, where: str) -> int | None:
 
 
 def _bool(value: Any, key: str, where: str, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"{where}: {key} = {value!r} is not true or false")
+    return parse_flag(value, default, f"{where}: {key}")
 
 
 def settings_from_config(name: str, section: dict[str, Any]) -> SparkSettings:

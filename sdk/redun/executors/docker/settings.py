@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from redun.config import parse_flag
 from redun.errors import ExecutorError, UsageError
 
 DEFAULT_VCPUS = 1.0
@@ -226,17 +227,7 @@ def parse_env(value: Any, where: str) -> tuple[tuple[str, str | None], ...]:
 
 
 def _flag(config: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"{where} {key} = {value!r} is not true or false")
+    return parse_flag(config.get(key), default, f"{where} {key}")
 
 
 def _positive_int(config: Mapping[str, Any], key: str, default: int, where: str) -> int:
