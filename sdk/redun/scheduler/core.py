@@ -4,6 +4,14 @@ The loop runs on the thread that called :meth:`Scheduler.run`. Executors run
 task functions elsewhere and post outcomes to an inbox; the loop takes them,
 settles promises (which never recurse, see :mod:`redun.promise`), checks the
 cache in batches, and hands new jobs to executors in batches.
+
+This module holds the scheduler's state, its configuration and the loop; the
+loop's work is in modules of its own, whose functions are the scheduler's
+methods: :mod:`~redun.scheduler.evaluation` (expressions),
+:mod:`~redun.scheduler.calls` (jobs and the cache),
+:mod:`~redun.scheduler.dispatch` (executors and resources),
+:mod:`~redun.scheduler.outcomes` (what executors report) and
+:mod:`~redun.scheduler.cancelling`.
 """
 
 from __future__ import annotations
@@ -12,77 +20,37 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from queue import Empty, SimpleQueue
 from typing import Any
 
 from redun.config import Config
-from redun.errors import (
-    ExecutionCancelled,
-    ExecutorError,
-    JobCancelled,
-    SchedulerError,
-    UsageError,
-)
-from redun.events import (
-    EventBus,
-    ExecutionFinished,
-    ExecutionStarted,
-    JobStateChanged,
-    LogLine,
-)
+from redun.errors import ExecutionCancelled, ExecutorError, SchedulerError, UsageError
+from redun.events import EventBus, ExecutionFinished, ExecutionStarted
 from redun.executors.base import Executor, executor_type_for, get_executor_class
-from redun.expression import (
-    OPERATIONS,
-    Expression,
-    SchedulerExpression,
-    SimpleExpression,
-    TaskExpression,
-    ValueExpression,
-)
-from redun.hashing import hash_parts, hash_value
+from redun.expression import Expression
 from redun.promise import Promise, drain
-from redun.scheduler.binding import bind_arguments, lazy_defaults
-from redun.scheduler.cache import CacheChecker, Replay
-from redun.scheduler.context import ContextEnv, context_from_config, merge_contexts
+from redun.scheduler import calls, cancelling, dispatch, evaluation, outcomes
+from redun.scheduler.cache import CacheChecker
+from redun.scheduler.context import context_from_config, merge_contexts
 from redun.scheduler.current import (
-    current_job,
     current_scheduler,
     get_current_job,
     get_current_scheduler,
     set_current_scheduler,
     set_job_context,
 )
-from redun.scheduler.exprkey import expression_key
-from redun.scheduler.job import Execution, Job, JobState, job_options, release_jobs
-from redun.scheduler.jobinfo import fill_job_info, job_info_params
-from redun.scheduler.lifecycle import postprocess_result, preprocess_arguments
+from redun.scheduler.job import Execution, Job, release_jobs
 from redun.scheduler.limits import Limits
+from redun.scheduler.outcomes import CANCEL_RUN, STARTED
 from redun.scheduler.reduce import reduce_value
 from redun.scheduler.status import job_status_report, status_interval
-from redun.task import SchedulerTask, Task, get_task_registry
-from redun.task_options import CacheScope
-from redun.value import lifecycle_hooks
+from redun.task import get_task_registry
 
 logger = logging.getLogger("redun")
 
-# Posted by run_job_function (or a remote executor) when a job's function actually starts.
-_STARTED = "started"
 # Seconds a job that started on a worker thread may wait to be shown running.
 _START_NOTICE = 0.05
-# Posted by a remote executor when the job waits in its platform's queue.
-_QUEUED = "queued"
-# States in which a job may still receive its outcome from an executor.
-_ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
-# Posted by cancel_job.
-_CANCEL = "cancel"
-# Posted by cancel(): the loop stops the execution when it takes it.
-_CANCEL_RUN = "cancel_run"
-# Posted by an async task that awaits an expression (see redun.scheduler.async_tasks).
-_EVALUATE = "evaluate"
-
-# How deep argument evaluation may recurse before work goes to the explicit stack.
-_MAX_DEPTH = 50
 
 
 class DryRunResult(SchedulerError):
@@ -266,13 +234,13 @@ class Scheduler:
                 item = inbox.get_nowait()
             except Empty:
                 break
-            if item[1] is not _CANCEL_RUN:  # a cancel of a run that has ended
+            if item[1] is not CANCEL_RUN:  # a cancel of a run that has ended
                 self._handle_outcome(*item)
         started = self._started
         while started:
             job, attempt = started.popleft()
             if job.attempt == attempt:
-                self._handle_outcome(job, _STARTED, None)
+                self._handle_outcome(job, STARTED, None)
 
     def _run(
         self,
@@ -427,7 +395,7 @@ class Scheduler:
             self._handle_outcome(*item)
         for job, attempt in taken:
             if job.attempt == attempt:  # not an earlier attempt of a job since retried
-                self._handle_outcome(job, _STARTED, None)
+                self._handle_outcome(job, STARTED, None)
         return handled
 
     def _pump(self) -> None:
@@ -447,718 +415,61 @@ class Scheduler:
                 self._dispatch(batch)
                 drain()
 
-    # -- evaluation ------------------------------------------------------------
-    def _evaluator(self, parent_job: Job | None) -> Callable[[Expression], Any]:
-        return lambda expr: self._eval_expr(expr, parent_job)
+    # The rest of the loop's work lives in modules of its own, one idea each; their
+    # functions take the scheduler as ``self`` and are its methods.
 
-    def evaluate(self, expr: Any, parent_job: Job | None = None) -> Promise:
-        """A promise of ``expr``'s value (for scheduler tasks)."""
-        value = reduce_value(expr, self._evaluator(parent_job))
-        return value if type(value) is Promise else Promise.resolved(value)
+    # -- evaluation: expressions to promises (redun.scheduler.evaluation) ----------
+    evaluate = evaluation.evaluate
+    _evaluator = evaluation.evaluator
+    _eval_expr = evaluation.eval_expr
+    _run_deferred = evaluation.run_deferred
+    _eval_expr_now = evaluation.eval_expr_now
+    _resolve_task = evaluation.resolve_task
+    _eval_task_expr = evaluation.eval_task_expr
+    _eval_task_call = evaluation.eval_task_call
+    _evaluated_under = evaluation.evaluated_under
+    _eval_scheduler_expr = evaluation.eval_scheduler_expr
+    _eval_simple_expr = evaluation.eval_simple_expr
+    _apply_simple_expr = evaluation.apply_simple_expr
 
-    def _eval_expr(self, expr: Expression, parent_job: Job | None) -> Any:
-        # Nested arguments are evaluated by direct calls up to a small depth, then
-        # deferred to an explicit stack: a 100,000-deep expression never recurses.
-        if self._depth >= _MAX_DEPTH:
-            promise: Promise = Promise()
-            self._deferred.append((expr, parent_job, promise))
-            return promise
-        self._depth += 1
-        try:
-            return self._eval_expr_now(expr, parent_job)
-        finally:
-            self._depth -= 1
+    # -- calls: jobs, the cache, replays (redun.scheduler.calls) --------------------
+    add_job = calls.add_job
+    call_inline = calls.call_inline
+    _call_task = calls.call_task
+    _eval_hash = calls.eval_hash
+    _context_for = calls.context_for
+    _context_hash = calls.context_hash
+    _emit = calls.emit
+    _check_cache = calls.check_cache
+    _replay = calls.replay
+    _settle_with = calls.settle_with
+    _start_inline = calls.start_inline
 
-    def _run_deferred(self) -> None:
-        deferred = self._deferred
-        while deferred:
-            expr, parent_job, promise = deferred.pop()
-            try:
-                promise.do_resolve(self._eval_expr(expr, parent_job))
-            except Exception as error:
-                promise.do_reject(error)
+    # -- dispatch: jobs to executors, resources (redun.scheduler.dispatch) ----------
+    _dispatch = dispatch.dispatch
+    _refuse_async = dispatch.refuse_async
+    _release = dispatch.release
 
-    def _eval_expr_now(self, expr: Expression, parent_job: Job | None) -> Any:
-        cls = type(expr)
-        if cls is TaskExpression:
-            return self._eval_task_expr(expr, parent_job)  # type: ignore[arg-type]
-        if cls is SchedulerExpression:
-            return self._eval_scheduler_expr(expr, parent_job)  # type: ignore[arg-type]
-        if cls is SimpleExpression:
-            return self._eval_simple_expr(expr, parent_job)  # type: ignore[arg-type]
-        if cls is ValueExpression:
-            return reduce_value(expr.value, self._evaluator(parent_job))  # type: ignore[attr-defined]
-        if isinstance(expr, SchedulerExpression):
-            return self._eval_scheduler_expr(expr, parent_job)
-        if isinstance(expr, TaskExpression):
-            return self._eval_task_expr(expr, parent_job)
-        if isinstance(expr, SimpleExpression):
-            return self._eval_simple_expr(expr, parent_job)
-        raise SchedulerError(f"cannot evaluate expression of type {cls.__name__}")
+    # -- outcomes: what executors report, from any thread (redun.scheduler.outcomes) -
+    done_job = outcomes.done_job
+    reject_job = outcomes.reject_job
+    evaluate_for_job = outcomes.evaluate_for_job
+    post_log = outcomes.post_log
+    job_queued = outcomes.job_queued
+    job_started = outcomes.job_started
+    run_job_function = outcomes.run_job_function
+    _handle_outcome = outcomes.handle_outcome
+    _finish_job = outcomes.finish_job
+    _fail_job = outcomes.fail_job
 
-    def _resolve_task(self, expr: TaskExpression) -> Task:
-        task = expr.task
-        if task is None or task.stale:
-            # A call through a task restored from the cache runs the task as defined now.
-            task = get_task_registry().require(expr.task_name)
-            if expr.task_options:
-                task = task.options(**expr.task_options)
-        return task
+    # -- cancelling: a job, or the whole run (redun.scheduler.cancelling) -----------
+    cancel = cancelling.cancel
+    cancel_job = cancelling.cancel_job
+    _cancel_job_now = cancelling.cancel_job_now
+    _cancel_outstanding = cancelling.cancel_outstanding
+    _stop_work = cancelling.stop_work
 
-    def _eval_task_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
-        task = self._resolve_task(expr)
-        if task.lazy_options:
-            # Options given as expressions are evaluated where the call is made.
-            lazy = {name: task.options_view[name] for name in task.lazy_options}
-            return _then(
-                reduce_value(lazy, self._evaluator(parent_job)),
-                lambda options: self._eval_task_call(task.options(**options), expr, parent_job),
-            )
-        return self._eval_task_call(task, expr, parent_job)
-
-    def _eval_task_call(self, task: Task, expr: TaskExpression, parent_job: Job | None) -> Any:
-        evaluate = self._evaluator(parent_job)
-        args = reduce_value(expr.args, evaluate) if expr.args else ()
-        kwargs: Any = expr.kwargs
-        defaults: Any = lazy_defaults(task, expr.args, kwargs)
-        if defaults:
-            # Defaults read the context of the call they belong to (its own
-            # update_context included), not the caller's.
-            base = self._context_for(parent_job, {})
-            context = self._context_for(parent_job, task.options_view)
-            env: Any = parent_job if context is base else ContextEnv(parent_job, context)
-            defaults = reduce_value(defaults, self._evaluator(env))
-            kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
-            if type(kwargs) is Promise or type(defaults) is Promise:
-                kwargs = Promise.all([kwargs, defaults]).then(lambda kd: {**kd[0], **kd[1]})
-            else:
-                kwargs = {**kwargs, **defaults}
-        else:
-            kwargs = reduce_value(kwargs, evaluate) if kwargs else {}
-        if type(kwargs) is not Promise:
-            if type(args) is not Promise:
-                return self._call_task(task, expr, args, kwargs, parent_job)
-            # A chain's link: only its argument is still to come.
-            return args.then(lambda ready: self._call_task(task, expr, ready, kwargs, parent_job))
-        return Promise.all([args, kwargs]).then(
-            lambda ak: self._call_task(task, expr, ak[0], ak[1], parent_job)
-        )
-
-    def _evaluated_under(self, parent_job: Job | None) -> dict[Any, tuple[Expression, Any]]:
-        """What was evaluated under ``parent_job`` in this execution, by key.
-
-        Scheduler tasks are not cached calls and operators are not jobs, so without
-        this an expression referenced twice (``x + x``) would be evaluated twice. As in
-        insitro/redun, each is evaluated once per parent job: a scheduler expression
-        keyed by its hash (``echo(1) + echo(1)`` is one evaluation), an operator
-        expression by identity (hashing every ``x[0]`` would cost more than it saves).
-        Task calls need none of this: their jobs are shared by call hash.
-        """
-        memo = self._evaluated.get(parent_job)
-        if memo is None:
-            memo = self._evaluated[parent_job] = {}
-        return memo
-
-    def _eval_scheduler_expr(self, expr: TaskExpression, parent_job: Job | None) -> Any:
-        task = self._resolve_task(expr)
-        if not isinstance(task, SchedulerTask):
-            return self._eval_task_expr(expr, parent_job)
-        memo = self._evaluated_under(parent_job)
-        key = expression_key(expr)
-        seen = memo.get(key)
-        if seen is not None:
-            return seen[1]
-        result = task.func(self, parent_job, expr, *expr.args, **expr.kwargs)
-        evaluate = self._evaluator(parent_job)
-        if type(result) is Promise:
-            result = result.then(lambda value: reduce_value(value, evaluate))
-        else:
-            result = reduce_value(result, evaluate)
-        memo[key] = (expr, result)  # the expression too: it keeps its id from being reused
-        return result
-
-    def _eval_simple_expr(self, expr: SimpleExpression, parent_job: Job | None) -> Any:
-        memo = self._evaluated_under(parent_job)
-        seen = memo.get(id(expr))
-        if seen is not None:
-            return seen[1]
-        result = self._apply_simple_expr(expr, parent_job)
-        memo[id(expr)] = (expr, result)
-        return result
-
-    def _apply_simple_expr(self, expr: SimpleExpression, parent_job: Job | None) -> Any:
-        evaluate = self._evaluator(parent_job)
-        args = reduce_value(expr.args, evaluate)
-        kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}
-        operation = OPERATIONS.get(expr.func_name)
-        if operation is None:
-            raise SchedulerError(f"unknown lazy operation {expr.func_name!r}")
-
-        def apply(ak: list) -> Any:
-            return reduce_value(operation(*ak[0], **ak[1]), evaluate)
-
-        if type(args) is not Promise and type(kwargs) is not Promise:
-            return apply([args, kwargs])
-        return Promise.all([args, kwargs]).then(apply)
-
-    # -- jobs --------------------------------------------------------------------
-    def _call_task(
-        self, task: Task, expr: TaskExpression | None, args: tuple, kwargs: dict, parent: Job | None
-    ) -> Promise:
-        if lifecycle_hooks.active:
-            args, kwargs = preprocess_arguments(self._handle_forks, parent, args, kwargs)
-        bound = bind_arguments(task, args, kwargs)
-        config_args = task.get_task_option("config_args")
-        info_params = job_info_params(task)
-        if info_params:
-            # JobInfo parameters are filled in by the scheduler: not inputs.
-            config_args = [*(config_args or ()), *info_params]
-        arg_hashes = {
-            name: hash_value(value)
-            for name, value in bound.items()
-            if not config_args or name not in config_args
-        }
-        args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
-        options, exported = job_options(task, parent)
-        context = self._context_for(parent, options)
-        eval_hash = self._eval_hash(task, args_hash, context)
-        return self.add_job(
-            task,
-            expr,
-            parent,
-            args,
-            kwargs,
-            arg_hashes,
-            args_hash,
-            eval_hash,
-            context,
-            options=options,
-            exported=exported,
-            info_params=info_params,
-        )
-
-    def _eval_hash(self, task: Task, args_hash: str, context: dict) -> str:
-        if context:
-            # The context is an input like the arguments: get_context() reads it
-            # anywhere below this call, so a different context is a different call.
-            return hash_parts(task.hash, args_hash, self._context_hash(context))
-        return hash_parts(task.hash, args_hash)
-
-    def call_inline(
-        self,
-        task: Task,
-        expr: TaskExpression,
-        parent: Job | None,
-        arg_hashes: dict[str, str],
-        run: Callable[[Job, Any], Promise],
-    ) -> Promise:
-        """A scheduler task evaluated as a cached, recorded call of its own (``catch``).
-
-        Args:
-            task: the scheduler task (with the call's options).
-            expr: the scheduler expression being evaluated.
-            parent: the job it is evaluated in.
-            arg_hashes: what identifies the call (name -> hash).
-            run: ``run(job, cached)`` evaluates the call under ``job`` (``cached`` is the
-                expression recorded by an earlier call, or None) and returns a promise;
-                it sets ``job.returned`` to the expression whose value is the result.
-        """
-        args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
-        options, exported = job_options(task, parent)
-        context = self._context_for(parent, options)
-        eval_hash = self._eval_hash(task, args_hash, context)
-        return self.add_job(
-            task,
-            expr,
-            parent,
-            (),
-            {},
-            arg_hashes,
-            args_hash,
-            eval_hash,
-            context,
-            inline=run,
-            options=options,
-            exported=exported,
-        )
-
-    def add_job(
-        self,
-        task: Task,
-        expr: TaskExpression | None,
-        parent: Job | None,
-        args: tuple,
-        kwargs: dict,
-        arg_hashes: dict[str, str],
-        args_hash: str,
-        eval_hash: str,
-        context: dict,
-        *,
-        inline: Callable[[Job, Any], Promise] | None = None,
-        options: dict,
-        exported: dict,
-        info_params: Any = None,
-    ) -> Promise:
-        """A promise of the call's value: a new job, or the job of the same call in this run.
-
-        ``inline`` makes a job of a scheduler task that caches like a call (``catch``):
-        instead of an executor, ``inline(job, None)`` evaluates it, or on a replay
-        ``inline(job, recorded_expression)``; it returns a promise and sets
-        ``job.returned`` to the expression it evaluated.
-        """
-        scope = options.get("cache_scope", CacheScope.BACKEND)
-        existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
-        if existing is not None:
-            if parent is not None:
-                parent.child_jobs.append(existing)
-            assert existing.promise is not None
-            return existing.promise
-        job = Job(task, expr, self.execution, parent)
-        job.args = args
-        job.kwargs = kwargs
-        job.arg_hashes = arg_hashes
-        job.args_hash = args_hash
-        job.eval_hash = eval_hash
-        job.options = options  # shared, read-only
-        job.exported = exported
-        job.context = context
-        job.inline = inline
-        if options is not task.options_view:
-            job.executor_name = options.get("executor", "default")
-        if info_params:
-            fill_job_info(job, info_params)
-        tags = options.get("tags")
-        if tags:
-            # @task(tags=...) / .options(tags=...): on the job, and on the task version.
-            self.add_tags("job", job.id, tags)
-            self.add_tags("task", task.hash, task.get_task_option("tags") or tags)
-        if (parent is not None and not parent.prov) or not options.get("prov", True):
-            job.prov = False  # not recorded, nor read from the cache (as in the original)
-        promise: Promise = Promise()
-        job.promise = promise
-        if parent is not None:
-            parent.child_jobs.append(job)
-        elif self.execution is not None and self.execution.job is None:
-            self.execution.job = job
-        # A NONE-scoped job is never shared: keyed by its own id, it is found by nobody.
-        self._jobs_by_eval[eval_hash if scope is not CacheScope.NONE else job.id] = job
-        self._emit(job)
-        if self._use_cache and scope is CacheScope.BACKEND and job.prov:
-            self._to_check.append(job)
-        else:
-            if not self._use_cache:
-                job.reason = "cache disabled"
-            elif scope is CacheScope.CSE:
-                job.reason = "task has cache=False"
-            elif scope is CacheScope.NONE:
-                job.reason = "task has cache_scope=NONE"
-            else:
-                job.reason = "prov=False: not recorded, so never taken from the cache"
-            self._to_run.append(job)
-        return promise
-
-    def _context_for(self, parent: Job | None, options: dict) -> dict:
-        if parent is not None:
-            base = parent.context
-        else:
-            base = self.execution.context if self.execution else {}
-        override = options.get("_context_override")
-        return merge_contexts(base, override) if override else base
-
-    def _context_hash(self, context: dict) -> str:
-        # Jobs share their parent's context object: hash each object once.
-        entry = self._context_hashes.get(id(context))
-        if entry is None or entry[0] is not context:
-            entry = (context, hash_value(context))
-            self._context_hashes[id(context)] = entry
-        return entry[1]
-
-    def _emit(self, job: Job) -> None:
-        if self._emit_jobs:
-            self.events.job_changed(job, _job_event)
-
-    def _check_cache(self, jobs: list[Job]) -> None:
-        assert self._cache is not None
-        for job, hit in self._cache.lookup(jobs):
-            if hit is None:
-                self._to_run.append(job)
-                continue
-            if isinstance(hit, Replay):
-                self._replay(job, hit)
-                continue
-            job.cached = True
-            job.call_hash = hit.call_hash
-            job.result_hash = hit.result_hash
-            job.result = hit.value
-            job.reason = "cached: same code and arguments as an earlier call"
-            job.transition(JobState.CACHED)
-            self._emit(job)
-            assert job.promise is not None
-            job.promise.do_resolve(hit.value)
-
-    def _replay(self, job: Job, replay: Replay) -> None:
-        """Take ``job`` from the cache, re-evaluating the expression its call returned."""
-        job.cached = True
-        job.replayed = True
-        job.reason = replay.reason
-        job.expr_hash = replay.expr_hash
-        self._emit(job)  # still pending (its function does not run), now known as cached
-        if job.inline is not None:
-            self._start_inline(job, replay.expr)
-        else:
-            self._settle_with(job, reduce_value(replay.expr, self._evaluator(job)))
-
-    def _settle_with(self, job: Job, reduced: Any) -> None:
-        if type(reduced) is Promise:
-            reduced.add_waiter(_job_result_ready, (self, job))
-        else:
-            self._finish_job(job, reduced)
-
-    def _start_inline(self, job: Job, cached: Any) -> None:
-        try:
-            outcome = job.inline(job, cached)
-        except Exception as error:
-            self._fail_job(job, error)
-            return
-        self._settle_with(job, outcome)
-
-    def _dispatch(self, jobs: list[Job]) -> None:
-        if any(job.inline is not None for job in jobs):
-            # Scheduler tasks that cache like calls evaluate here, in dry runs too.
-            for job in jobs:
-                if job.inline is not None:
-                    job.transition(JobState.RUNNING)
-                    self._emit(job)
-                    self._start_inline(job, None)
-            jobs = [job for job in jobs if job.inline is None]
-        if self._dryrun:
-            for job in jobs:
-                self._dryrun_jobs.append(job)
-            return
-        by_executor: dict[str, list[Job]] = {}
-        for job in jobs:
-            limits = job.options.get("limits")
-            if limits and not self._limits.holds(job):
-                try:
-                    if not self._limits.acquire(job, limits):
-                        continue  # it waits in a resource's queue; a release dispatches it
-                except UsageError as error:
-                    self._fail_job(job, error)
-                    continue
-            by_executor.setdefault(job.executor_name, []).append(job)
-        for name, batch in by_executor.items():
-            try:
-                executor = self.get_executor(name)
-            except Exception as error:
-                for job in batch:
-                    self._release(job)
-                    job.transition(JobState.FAILED)
-                    job.error = error
-                    self._emit(job)
-                    assert job.promise is not None
-                    job.promise.do_reject(error)
-                continue
-            if not executor.supports_async():
-                batch = self._refuse_async(executor, batch)
-            if not executor.reports_start:
-                # Remote and pooled executors: a handed-over job counts as running.
-                for job in batch:
-                    job.transition(JobState.RUNNING)
-                    self._emit(job)
-            if (
-                len(batch) == 1
-                and not self._working
-                and len(by_executor) == 1
-                and executor.runs_inline(batch[0])
-            ):
-                # The run's only work, of a task seen to be quick: run it here rather
-                # than hand it to a worker and wait (see Executor.runs_inline).
-                self._working.add(batch[0])
-                executor.run_inline(batch[0])
-                continue
-            self._working.update(batch)
-            executor.submit_batch(batch)
-
-    def _refuse_async(self, executor: Executor, batch: list[Job]) -> list[Job]:
-        accepted = []
-        for job in batch:
-            if job.task.is_coroutine:
-                self._release(job)
-                self._fail_job(
-                    job,
-                    SchedulerError(
-                        f"executor {executor.name!r} does not run async tasks "
-                        f"({job.task.fullname} is `async def`); use a thread executor"
-                    ),
-                )
-            else:
-                accepted.append(job)
-        return accepted
-
-    def _release(self, job: Job) -> None:
-        granted = self._limits.release(job)
-        if granted:
-            self._to_run.extend(granted)  # they hold their resources already
-
-    # -- outcomes (executors call these from any thread) --------------------------
-    def done_job(self, job: Job, result: Any) -> None:
-        """Report that ``job``'s function returned ``result``. Thread-safe."""
-        self._inbox.put((job, True, result))
-
-    def reject_job(self, job: Job, error: BaseException) -> None:
-        """Report that ``job``'s function raised ``error``. Thread-safe."""
-        self._inbox.put((job, False, error))
-
-    def cancel(self, reason: str = "the execution was cancelled") -> None:
-        """Stop the execution in progress, from any thread.
-
-        The loop takes the request between outcomes (never in the middle of a
-        cache lookup or a database write), cancels the jobs still pending or
-        running, and ``run`` raises :class:`~redun.errors.ExecutionCancelled`
-        with ``reason``. A no-op when nothing runs.
-        """
-        if self._running:
-            self._inbox.put((None, _CANCEL_RUN, reason))  # type: ignore[arg-type]
-
-    def cancel_job(self, job: Job, message: str = "") -> None:
-        """Cancel ``job`` (pending or running). Thread-safe.
-
-        The job ends ``cancelled`` and is never retried; what waits on it fails
-        with :class:`~redun.errors.JobCancelled` (``catch`` can handle it). Its
-        executor is asked to stop the work; the job's resource limits are
-        released only when the work has actually stopped (its outcome comes
-        back), so a cancelled thread that runs on still holds them.
-        """
-        self._inbox.put((job, _CANCEL, message))
-
-    def _cancel_job_now(self, job: Job, message: str) -> None:
-        if job.state.is_terminal:
-            return
-        for queue in (self._to_check, self._to_run):
-            if job in queue:
-                queue.remove(job)
-        self._limits.forget(job)
-        if job in self._working:
-            self._stop_work(job.executor_name, [job])
-        else:
-            self._release(job)  # granted resources it will never use
-        error = JobCancelled(message or f"job {job.id} ({job.task.fullname}) was cancelled")
-        self._fail_job(job, error)
-
-    def evaluate_for_job(self, job: Job, expr: Any, callback: Callable[[bool, Any], None]) -> None:
-        """Evaluate ``expr`` as a child of running ``job``; ``callback(ok, value)`` gets the
-        outcome on the scheduler's thread. Thread-safe (async tasks ``await`` through it)."""
-        self._inbox.put((job, _EVALUATE, (expr, callback)))
-
-    def post_log(self, job: Job, stream: str, text: str) -> None:
-        """Report output ``text`` that ``job`` wrote to ``stream``. Thread-safe.
-
-        The line is stamped here, where it was written, with its time and its
-        job's execution: a thread that outlives its run cannot have its output
-        taken for the next run's.
-        """
-        execution_id = job.execution.id if job.execution is not None else ""
-        self._inbox.put((job, None, (stream, text, execution_id, time.time())))
-
-    def job_queued(self, job: Job) -> None:
-        """Report that ``job`` waits in a remote platform's queue. Thread-safe."""
-        self._inbox.put((job, _QUEUED, None))
-
-    def job_started(self, job: Job) -> None:
-        """Report that ``job``'s function started running (remotely). Thread-safe."""
-        self._inbox.put((job, _STARTED, None))
-
-    def run_job_function(self, job: Job, inline: bool = False) -> None:
-        """Run ``job``'s task function in this thread and report the outcome.
-
-        What the function prints is captured as the job's log lines (see
-        :mod:`redun.logs`); they are posted before the outcome. ``inline``: this is
-        the scheduler's thread, where Ctrl-C stops the run (as it does while a worker
-        runs the job) instead of failing the job.
-        """
-        from redun.logs import JobOutput
-
-        self._started.append((job, job.attempt))
-        token = current_job.set(job)
-        task = job.task
-        try:
-            with JobOutput(
-                lambda stream, text: self.post_log(job, stream, text),
-                job_id=job.id,
-                task_name=task.fullname,
-            ):
-                if task.script:
-                    from redun.scripting import run_script_task
-
-                    result = run_script_task(task, job.args, job.kwargs)
-                else:
-                    result = task.func(*job.args, **job.kwargs)
-        except BaseException as error:  # noqa: BLE001 - any error fails the job, not the worker
-            if inline and isinstance(error, KeyboardInterrupt):
-                raise
-            self._inbox.put((job, False, error))
-        else:
-            self._inbox.put((job, True, result))
-        finally:
-            current_job.reset(token)
-
-    def _handle_outcome(self, job: Job, ok: bool | str | None, value: Any) -> None:
-        if ok is None:
-            if job.state is JobState.PENDING and job in self._working:
-                # Output comes from a job that runs, even if no start was noticed yet.
-                self._handle_outcome(job, _STARTED, None)
-            if self.events.active:
-                stream, text, execution_id, when = value
-                self.events.emit(
-                    LogLine(execution_id, job_id=job.id, stream=stream, text=text, time=when)
-                )
-            return
-        if ok is _CANCEL_RUN:
-            raise ExecutionCancelled(value)
-        if job.execution is not self.execution:
-            # A job of an earlier run, ended (cancelled) with it. If this is its work
-            # stopping, the resources it held until now come back.
-            if ok is True or ok is False:
-                self._release(job)
-            return
-        if ok is _CANCEL:
-            self._cancel_job_now(job, value)
-            return
-        if ok is _STARTED:
-            if job.state is JobState.PENDING or job.state is JobState.QUEUED:
-                job.transition(JobState.RUNNING)
-                self._emit(job)
-            return
-        if ok is _QUEUED:
-            if job.state is JobState.PENDING:
-                job.transition(JobState.QUEUED)
-                self._emit(job)
-            return
-        if ok is _EVALUATE:
-            expr, callback = value
-            try:
-                promise = self.evaluate(expr, job)
-            except Exception as error:
-                callback(False, error)
-            else:
-                promise.add_waiter(_notify, callback)
-            return
-        if job in self._working:
-            # Its work has stopped: only now are its resources free again.
-            self._working.discard(job)
-            self._release(job)
-        if job.state not in _ACTIVE:
-            return  # cancelled while it ran
-        if not ok:
-            if job.state is JobState.PENDING and any(
-                started is job and attempt == job.attempt for started, attempt in self._started
-            ):
-                # It started on a worker, unnoticed yet: its outcome says so.
-                self._handle_outcome(job, _STARTED, None)
-            retries = int(job.options.get("retries", 0) or 0)
-            if (
-                job.attempt < retries
-                and isinstance(value, Exception)
-                # A remote executor marks user-code failures: only its platform's
-                # failures (a lost host, a preemption) are worth another attempt.
-                and not getattr(value, "__redun_no_retry__", False)
-                and not isinstance(value, JobCancelled)  # an outcome, never retried
-            ):
-                job.attempt += 1
-                # A new attempt evaluates afresh what it awaits (an async task).
-                self._evaluated.pop(job, None)
-                if job.state is not JobState.PENDING:
-                    job.transition(JobState.PENDING)
-                    self._emit(job)
-                self._to_run.append(job)
-                return
-            self._fail_job(job, value)
-            return
-        if job.state is not JobState.RUNNING:
-            # It ran, even if its start was not noticed (a worker thread says so quietly,
-            # a remote job can finish between two polls).
-            job.transition(JobState.RUNNING)
-            self._emit(job)
-        reduced = reduce_value(value, self._evaluator(job))
-        if reduced is not value and not job.task.is_coroutine:
-            # It returned expressions: recorded, so that a later run can re-evaluate them
-            # when only calls below this one changed (an async task's awaits are not in it).
-            job.returned = value
-        self._settle_with(job, reduced)
-
-    def _finish_job(self, job: Job, result: Any) -> None:
-        try:
-            if lifecycle_hooks.active:
-                result = postprocess_result(result, job.eval_hash)
-            result_hash = hash_value(result)
-        except Exception as error:
-            self._fail_job(job, error)
-            return
-        job.result = result
-        job.result_hash = result_hash
-        children = [child.call_hash for child in job.child_jobs if child.call_hash]
-        job.call_hash = hash_parts(job.task.hash, job.args_hash, result_hash, *children)
-        job.reason = job.reason or "no earlier call with this code and these arguments"
-        job.transition(JobState.CACHED if job.replayed else JobState.DONE)
-        self._emit(job)
-        if self._evaluated:
-            self._evaluated.pop(job, None)  # nothing is evaluated under it any more
-        assert job.promise is not None
-        job.promise.do_resolve(result)
-
-    def _fail_job(self, job: Job, error: BaseException) -> None:
-        if job.state.is_terminal:
-            return
-        job.error = error
-        if getattr(error, "__redun_job__", None) is None:
-            try:
-                error.__redun_job__ = job  # type: ignore[attr-defined]
-            except Exception:
-                pass
-        job.transition(JobState.CANCELLED if isinstance(error, JobCancelled) else JobState.FAILED)
-        self._emit(job)
-        if self._evaluated:
-            self._evaluated.pop(job, None)
-        assert job.promise is not None
-        job.promise.do_reject(error)
-
-    def _cancel_outstanding(self) -> None:
-        for job in list(self._jobs_by_eval.values()):
-            if job not in self._working:
-                self._release(job)  # granted resources whose work never started
-            # (Work still out keeps its resources until it stops, even into the next run.)
-        outstanding = [job for job in self._jobs_by_eval.values() if not job.state.is_terminal]
-        by_executor: dict[str, list[Job]] = {}
-        for job in outstanding:
-            if job in self._working:
-                by_executor.setdefault(job.executor_name, []).append(job)
-        for name, jobs in by_executor.items():
-            # Remote executors stop their platform's jobs here, all at once.
-            self._stop_work(name, jobs)
-        for job in outstanding:
-            job.transition(JobState.CANCELLED)
-            self._emit(job)
-        self._working.clear()
-
-    def _stop_work(self, executor_name: str, jobs: list[Job]) -> None:
-        """Ask the executor to stop ``jobs``; a refusal is logged (the jobs end either way)."""
-        executor = self.executors.get(executor_name)
-        if executor is None:
-            return
-        try:
-            if len(jobs) == 1:
-                executor.cancel(jobs[0])
-            else:
-                executor.cancel_batch(jobs)
-        except Exception:
-            self.logger.warning(
-                "executor %r could not stop job(s) %s (%s); their work may go on",
-                executor_name,
-                ", ".join(job.id for job in jobs),
-                ", ".join(sorted({job.task.fullname for job in jobs})),
-                exc_info=True,
-            )
-
+    # -- the rest of the public API ---------------------------------------------------
     def add_tags(self, entity_type: str, entity_id: str, tags: Any) -> None:
         """Record ``tags`` ((key, value) pairs) on an execution, job or value of this run."""
         recorder = self._recorder
@@ -1192,22 +503,6 @@ class Scheduler:
                 raise ExecutorError(f"stopping executor {executor.name!r} failed") from error
 
 
-def _job_event(job: Job) -> JobStateChanged:
-    """The event of ``job``'s current state, for subscribers of job states."""
-    parent = job.parent_job
-    return JobStateChanged(
-        job.execution.id if job.execution else "",
-        job_id=job.id,
-        task=job.task.fullname,
-        state=job.state._value_,
-        parent_job_id=parent.id if parent is not None else None,
-        executor=job.executor_name,
-        cached=job.cached,
-        reason=job.reason,
-        job=job,
-    )
-
-
 __all__ = [
     "DryRunResult",
     "Scheduler",
@@ -1216,32 +511,6 @@ __all__ = [
     "set_current_scheduler",
     "set_job_context",
 ]
-
-
-def _notify(callback: Callable[[bool, Any], None], ok: bool, value: Any) -> None:
-    callback(ok, value)
-
-
-def _job_result_ready(arg: tuple, ok: bool, value: Any) -> None:
-    scheduler, job = arg
-    if job.state is not JobState.RUNNING and not (job.replayed and job.state is JobState.PENDING):
-        return  # cancelled meanwhile
-    if ok:
-        scheduler._finish_job(job, value)
-    else:
-        scheduler._fail_job(job, value)
-
-
-def _then(value: Any, func: Callable[[Any], Any]) -> Any:
-    if type(value) is Promise:
-        return value.then(func)
-    return func(value)
-
-
-def _normalize_limits(limits: Any) -> dict[str, int]:
-    if isinstance(limits, dict):
-        return {str(key): int(value) for key, value in limits.items()}
-    return {str(name): 1 for name in limits}
 
 
 def _safe_repr(value: Any) -> str:
