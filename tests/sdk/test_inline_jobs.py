@@ -99,6 +99,20 @@ def test_inline_false_keeps_every_job_on_the_workers() -> None:
     assert threading.get_ident() not in THREADS
 
 
+def test_a_single_worker_keeps_every_job_on_its_thread() -> None:
+    # With max_workers = 1 every job runs on that one thread, which code holding
+    # thread-bound objects relies on; inline = true asks for inline runs anyway.
+    scheduler = Scheduler(config=Config({"executors.default": {"max_workers": "1"}}))
+    assert scheduler.run(chain(5)) == 5
+    assert len(set(THREADS)) == 1
+    assert threading.get_ident() not in THREADS
+    THREADS.clear()
+    config = {"executors.default": {"max_workers": "1", "inline": "true"}}
+    scheduler = Scheduler(config=Config(config))
+    assert scheduler.run(chain(5)) == 5
+    assert THREADS[1:] == [threading.get_ident()] * 4
+
+
 def test_an_inline_jobs_error_fails_it_as_on_a_worker() -> None:
     @task(cache=False)
     def fragile(x: int) -> int:

@@ -53,7 +53,11 @@ class ThreadExecutor(Executor):
         self._waiting = 0  # jobs queued that no thread has taken yet
         self._lock = threading.Lock()
         self._async: AsyncRunner | None = None
-        self.inline = parse_flag(self.config.get("inline"), True, f"[executors.{name}] inline")
+        # Off by default with a single worker: every job then runs on that one thread,
+        # which code that keeps thread-bound objects (a sqlite3 connection) relies on.
+        self.inline = parse_flag(
+            self.config.get("inline"), self.max_workers > 1, f"[executors.{name}] inline"
+        )
         # Task hash -> whether its last run was quick (under INLINE_MAX).
         self._quick: dict[str, bool] = {}
         weakref.finalize(self, _end_workers, self._queue, self._threads)
