@@ -33,9 +33,6 @@ class ThreadExecutor(Executor):
     """
 
     reports_start = True
-    # Whether jobs of quick tasks may run on the scheduler's thread (``inline = false``
-    # in the executor's config turns it off, for tasks that need a thread of their own).
-    inline = True
 
     def __init__(
         self,
@@ -53,8 +50,10 @@ class ThreadExecutor(Executor):
         self._waiting = 0  # jobs queued that no thread has taken yet
         self._lock = threading.Lock()
         self._async: AsyncRunner | None = None
-        # Off by default with a single worker: every job then runs on that one thread,
-        # which code that keeps thread-bound objects (a sqlite3 connection) relies on.
+        # Whether jobs of quick tasks may run on the scheduler's thread (runs_inline);
+        # ``inline = false`` turns it off, for tasks that need a thread of their own. Off
+        # by default with a single worker: every job then runs on that one thread, which
+        # code that keeps thread-bound objects (a sqlite3 connection) relies on.
         self.inline = parse_flag(
             self.config.get("inline"), self.max_workers > 1, f"[executors.{name}] inline"
         )
