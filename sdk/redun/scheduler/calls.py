@@ -40,6 +40,7 @@ def call_task(
     kwargs: dict,
     parent: Job | None,
 ) -> Promise:
+    """The job of a call of ``task`` with these arguments: hashes them and adds the job."""
     if lifecycle_hooks.active:
         args, kwargs = preprocess_arguments(self._handle_forks, parent, args, kwargs)
     bound = bind_arguments(task, args, kwargs)
@@ -74,6 +75,7 @@ def call_task(
 
 
 def eval_hash(self: Scheduler, task: Task, args_hash: str, context: dict) -> str:
+    """What identifies a call: the task's hash, the arguments' hash and the context's."""
     if context:
         # The context is an input like the arguments: get_context() reads it
         # anywhere below this call, so a different context is a different call.
@@ -197,6 +199,7 @@ def add_job(
 
 
 def context_for(self: Scheduler, parent: Job | None, options: dict) -> dict:
+    """The context a call under ``parent`` reads, with the call's own overrides."""
     if parent is not None:
         base = parent.context
     else:
@@ -206,6 +209,7 @@ def context_for(self: Scheduler, parent: Job | None, options: dict) -> dict:
 
 
 def context_hash(self: Scheduler, context: dict) -> str:
+    """The hash of ``context``, computed once per context object."""
     # Jobs share their parent's context object: hash each object once.
     entry = self._context_hashes.get(id(context))
     if entry is None or entry[0] is not context:
@@ -215,11 +219,14 @@ def context_hash(self: Scheduler, context: dict) -> str:
 
 
 def emit(self: Scheduler, job: Job) -> None:
+    """Tell job-state subscribers (the recorder, the live display) about ``job``."""
     if self._emit_jobs:
         self.events.job_changed(job, _job_event)
 
 
 def check_cache(self: Scheduler, jobs: list[Job]) -> None:
+    """Look ``jobs`` up in the cache, in one batch: hits settle, replays re-evaluate,
+    the rest are queued to run."""
     assert self._cache is not None
     for job, hit in self._cache.lookup(jobs):
         if hit is None:
@@ -253,6 +260,7 @@ def replay(self: Scheduler, job: Job, replay: Replay) -> None:
 
 
 def settle_with(self: Scheduler, job: Job, reduced: Any) -> None:
+    """Finish ``job`` with ``reduced``, now or once the promise it is settles."""
     if type(reduced) is Promise:
         reduced.add_waiter(_job_result_ready, (self, job))
     else:
@@ -260,6 +268,7 @@ def settle_with(self: Scheduler, job: Job, reduced: Any) -> None:
 
 
 def start_inline(self: Scheduler, job: Job, cached: Any) -> None:
+    """Evaluate a scheduler task that caches like a call (see :func:`call_inline`)."""
     try:
         outcome = job.inline(job, cached)
     except Exception as error:

@@ -43,6 +43,7 @@ def cancel_job(self: Scheduler, job: Job, message: str = "") -> None:
 
 
 def cancel_job_now(self: Scheduler, job: Job, message: str) -> None:
+    """Cancel ``job`` on the loop's thread (see :func:`cancel_job`)."""
     if job.state.is_terminal:
         return
     for queue in (self._to_check, self._to_run):
@@ -58,6 +59,7 @@ def cancel_job_now(self: Scheduler, job: Job, message: str) -> None:
 
 
 def cancel_outstanding(self: Scheduler) -> None:
+    """The run is over early: cancel every job not finished, stopping work still out."""
     for job in list(self._jobs_by_eval.values()):
         if job not in self._working:
             self._release(job)  # granted resources whose work never started

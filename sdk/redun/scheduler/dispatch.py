@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 
 def dispatch(self: Scheduler, jobs: list[Job]) -> None:
+    """Hand ``jobs`` to their executors, one batch per executor, once they hold their
+    resources; a dry run only notes them."""
     if any(job.inline is not None for job in jobs):
         # Scheduler tasks that cache like calls evaluate here, in dry runs too.
         for job in jobs:
@@ -79,6 +81,7 @@ def dispatch(self: Scheduler, jobs: list[Job]) -> None:
 
 
 def refuse_async(self: Scheduler, executor: Executor, batch: list[Job]) -> list[Job]:
+    """Fail the ``async def`` jobs of an executor that cannot run them; the rest go on."""
     accepted = []
     for job in batch:
         if job.task.is_coroutine:
@@ -96,6 +99,7 @@ def refuse_async(self: Scheduler, executor: Executor, batch: list[Job]) -> list[
 
 
 def release(self: Scheduler, job: Job) -> None:
+    """Give back ``job``'s resources; the jobs they free are queued to run."""
     granted = self._limits.release(job)
     if granted:
         self._to_run.extend(granted)  # they hold their resources already

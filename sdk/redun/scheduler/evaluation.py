@@ -38,6 +38,7 @@ MAX_DEPTH = 50
 
 
 def evaluator(self: Scheduler, parent_job: Job | None) -> Callable[[Expression], Any]:
+    """A function that evaluates an expression under ``parent_job``."""
     return lambda expr: self._eval_expr(expr, parent_job)
 
 
@@ -48,6 +49,8 @@ def evaluate(self: Scheduler, expr: Any, parent_job: Job | None = None) -> Promi
 
 
 def eval_expr(self: Scheduler, expr: Expression, parent_job: Job | None) -> Any:
+    """``expr``'s value or a promise of it; past :data:`MAX_DEPTH` nested calls, a promise
+    of it evaluated from the explicit stack (:func:`run_deferred`)."""
     # Nested arguments are evaluated by direct calls up to a small depth, then
     # deferred to an explicit stack: a 100,000-deep expression never recurses.
     if self._depth >= MAX_DEPTH:
@@ -62,6 +65,7 @@ def eval_expr(self: Scheduler, expr: Expression, parent_job: Job | None) -> Any:
 
 
 def run_deferred(self: Scheduler) -> None:
+    """Evaluate the expressions put off by :func:`eval_expr`, until none is left."""
     deferred = self._deferred
     while deferred:
         expr, parent_job, promise = deferred.pop()
@@ -72,6 +76,7 @@ def run_deferred(self: Scheduler) -> None:
 
 
 def eval_expr_now(self: Scheduler, expr: Expression, parent_job: Job | None) -> Any:
+    """Evaluate ``expr`` by its kind: a task call, a scheduler task, an operator, a value."""
     cls = type(expr)
     if cls is TaskExpression:
         return self._eval_task_expr(expr, parent_job)  # type: ignore[arg-type]
@@ -91,6 +96,7 @@ def eval_expr_now(self: Scheduler, expr: Expression, parent_job: Job | None) -> 
 
 
 def resolve_task(self: Scheduler, expr: TaskExpression) -> Task:
+    """The task ``expr`` calls; a call restored from the cache runs the task as defined now."""
     task = expr.task
     if task is None or task.stale:
         # A call through a task restored from the cache runs the task as defined now.
@@ -101,6 +107,7 @@ def resolve_task(self: Scheduler, expr: TaskExpression) -> Task:
 
 
 def eval_task_expr(self: Scheduler, expr: TaskExpression, parent_job: Job | None) -> Any:
+    """A task call: its lazy options first, if any, then the call."""
     task = self._resolve_task(expr)
     if task.lazy_options:
         # Options given as expressions are evaluated where the call is made.
@@ -115,6 +122,7 @@ def eval_task_expr(self: Scheduler, expr: TaskExpression, parent_job: Job | None
 def eval_task_call(
     self: Scheduler, task: Task, expr: TaskExpression, parent_job: Job | None
 ) -> Any:
+    """A task call once its arguments (and the defaults that read the context) are values."""
     evaluate = self._evaluator(parent_job)
     args = reduce_value(expr.args, evaluate) if expr.args else ()
     kwargs: Any = expr.kwargs
@@ -160,6 +168,7 @@ def evaluated_under(self: Scheduler, parent_job: Job | None) -> dict[Any, tuple[
 
 
 def eval_scheduler_expr(self: Scheduler, expr: TaskExpression, parent_job: Job | None) -> Any:
+    """A scheduler task's expression, evaluated once per parent job."""
     task = self._resolve_task(expr)
     if not isinstance(task, SchedulerTask):
         return self._eval_task_expr(expr, parent_job)
@@ -179,6 +188,7 @@ def eval_scheduler_expr(self: Scheduler, expr: TaskExpression, parent_job: Job |
 
 
 def eval_simple_expr(self: Scheduler, expr: SimpleExpression, parent_job: Job | None) -> Any:
+    """A lazy operator's expression (``x[0]``, ``x + y``), evaluated once per parent job."""
     memo = self._evaluated_under(parent_job)
     seen = memo.get(id(expr))
     if seen is not None:
@@ -189,6 +199,7 @@ def eval_simple_expr(self: Scheduler, expr: SimpleExpression, parent_job: Job | 
 
 
 def apply_simple_expr(self: Scheduler, expr: SimpleExpression, parent_job: Job | None) -> Any:
+    """Apply a lazy operator to its evaluated operands."""
     evaluate = self._evaluator(parent_job)
     args = reduce_value(expr.args, evaluate)
     kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}

@@ -116,6 +116,7 @@ def run_job_function(self: Scheduler, job: Job, inline: bool = False) -> None:
 
 
 def handle_outcome(self: Scheduler, job: Job, ok: bool | str | None, value: Any) -> None:
+    """Act on one inbox message about ``job`` (see the message constants above)."""
     if ok is None:
         if job.state is JobState.PENDING and job in self._working:
             # Output comes from a job that runs, even if no start was noticed yet.
@@ -201,6 +202,7 @@ def handle_outcome(self: Scheduler, job: Job, ok: bool | str | None, value: Any)
 
 
 def finish_job(self: Scheduler, job: Job, result: Any) -> None:
+    """``job`` returned ``result``: hash it, make the call hash, settle the job's promise."""
     try:
         if lifecycle_hooks.active:
             result = postprocess_result(result, job.eval_hash)
@@ -222,6 +224,7 @@ def finish_job(self: Scheduler, job: Job, result: Any) -> None:
 
 
 def fail_job(self: Scheduler, job: Job, error: BaseException) -> None:
+    """``job`` failed (or was cancelled) with ``error``: settle its promise with it."""
     if job.state.is_terminal:
         return
     job.error = error
