@@ -218,6 +218,20 @@ def test_in_process_writer_records_the_same(url: str) -> None:
     assert make_scheduler(url, writer="thread").run(tree(4)) == [0, 10, 20, 30]
 
 
+def test_in_process_commits_use_the_writer_process_durability(url: str) -> None:
+    # WAL with synchronous=NORMAL, as the writer process commits: survives any process
+    # being killed, without an fsync per commit (FULL, SQLite's default, cost a cached
+    # re-run that commits in-thread about half of its recording time).
+    from redun.backends.sqlite_direct import DirectSqlite
+
+    scheduler = make_scheduler(url, writer="thread")
+    scheduler.run(tree(2))
+    direct = scheduler.backend._direct
+    assert isinstance(direct, DirectSqlite)
+    levels = {conn.execute("PRAGMA synchronous").fetchone()[0] for conn in direct._connections}
+    assert levels == {1}  # NORMAL, on every connection the store opened (reads and writes)
+
+
 def test_fully_cached_rerun_looks_calls_up_in_bulk(url: str) -> None:
     assert make_scheduler(url).run(tree(300)) == [i * 10 for i in range(300)]
     scheduler = make_scheduler(url)

@@ -44,9 +44,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("redun")
 _MAX_BATCH = 2000  # events per transaction, so one commit never grows without bound
-# A run's first transactions take fewer: at the end of a small run the last events are
-# committed in a few pieces, each built while the one before commits. Large transactions
-# later on keep the SQLite log small: each one rewrites the index pages it touches.
+# A run's first transactions take fewer while a writer process commits: at the end of a
+# small run the last events are committed in a few pieces, each built while the one
+# before commits. Committed here, pieces would not overlap, only cost: large
+# transactions keep the SQLite log small (each one rewrites the index pages it touches).
 _FIRST_BATCH = 500
 _EAGER_WINDOW = 0.02  # seconds a streaming writer gathers events before committing
 # Calls in one batch (jobs that ran: call node, values, arguments) that make starting a
@@ -161,7 +162,8 @@ class DbRecorder:
                 items: list[tuple[str, Any]] = []
                 waiters: list[threading.Event] = []
                 popleft = events.popleft
-                limit = min(_MAX_BATCH, max(_FIRST_BATCH, taken))
+                first = _FIRST_BATCH if self._process is not None else _MAX_BATCH
+                limit = min(_MAX_BATCH, max(first, taken))
                 while len(items) < limit:
                     try:
                         item = popleft()
