@@ -54,24 +54,7 @@ def call_task(
         for name, value in bound.items()
         if not config_args or name not in config_args
     }
-    args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
-    options, exported = job_options(task, parent)
-    context = self._context_for(parent, options)
-    eval_hash = self._eval_hash(task, args_hash, context)
-    return self.add_job(
-        task,
-        expr,
-        parent,
-        args,
-        kwargs,
-        arg_hashes,
-        args_hash,
-        eval_hash,
-        context,
-        options=options,
-        exported=exported,
-        info_params=info_params,
-    )
+    return _add_call(self, task, expr, parent, args, kwargs, arg_hashes, info_params=info_params)
 
 
 def eval_hash(self: Scheduler, task: Task, args_hash: str, context: dict) -> str:
@@ -102,6 +85,21 @@ def call_inline(
             expression recorded by an earlier call, or None) and returns a promise;
             it sets ``job.returned`` to the expression whose value is the result.
     """
+    return _add_call(self, task, expr, parent, (), {}, arg_hashes, inline=run)
+
+
+def _add_call(
+    self: Scheduler,
+    task: Task,
+    expr: TaskExpression | None,
+    parent: Job | None,
+    args: tuple,
+    kwargs: dict,
+    arg_hashes: dict[str, str],
+    **extra: Any,
+) -> Promise:
+    """The job of a call identified by ``arg_hashes``: its hashes, options and context
+    made, then :func:`add_job` (``extra``: its ``inline`` or ``info_params``)."""
     args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
     options, exported = job_options(task, parent)
     context = self._context_for(parent, options)
@@ -110,15 +108,15 @@ def call_inline(
         task,
         expr,
         parent,
-        (),
-        {},
+        args,
+        kwargs,
         arg_hashes,
         args_hash,
         eval_hash,
         context,
-        inline=run,
         options=options,
         exported=exported,
+        **extra,
     )
 
 
