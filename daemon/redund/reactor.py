@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 #: ``None`` means the path does not exist.
 Fingerprint = object
 
-DEFAULT_QUIET = 0.03  # seconds without a new change before a burst fires
+DEFAULT_QUIET = 0.01  # seconds without a new change before a burst fires
 DEFAULT_MAX_WAIT = 0.3  # seconds after a burst's first change at the latest
 
 
