@@ -461,3 +461,44 @@ def test_cached_jobs_start_no_writer_process(url: str) -> None:
             assert (recorder._process is not None) is wants_process
         finally:
             recorder.close()
+
+
+def test_jobs_that_ran_start_the_writer_process_at_once(url: str) -> None:
+    """The writer process is started by the report that makes ``_PROCESS_AFTER`` state
+    changes of jobs that ran, not at the writer thread's next wake (which, behind a busy
+    scheduler, came late enough to put the process's start-up at the run's end)."""
+    from redun.backends.recorder import _PROCESS_AFTER, DbRecorder
+
+    scheduler = make_scheduler(url)
+    scheduler.run(tree(3))
+    ran = [job for job in scheduler.jobs() if not job.cached]
+    recorder = DbRecorder(scheduler.backend, scheduler)
+    try:
+        for count in range(_PROCESS_AFTER):
+            assert recorder._process is None
+            recorder.job_changed(ran[count % len(ran)])
+        assert recorder._process is not None
+    finally:
+        recorder.close()
+
+
+def test_the_writer_process_starts_when_stdin_and_stdout_are_closed(tmp_path: Path) -> None:
+    """A parent without fds 0 and 1 gets its pipes to the writer there, and the writer
+    still gets them as its stdin and stdout, and commits as usual."""
+    db = tmp_path / "w.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x INTEGER PRIMARY KEY)").connection.close()
+    script = textwrap.dedent(
+        f"""
+        import os
+        os.close(0)
+        os.close(1)
+        from redun.backends.writer_process import WriterProcess
+        process = WriterProcess("sqlite", {{"path": {str(db)!r}, "busy_ms": 5000}})
+        process.execute([("INSERT INTO t (x) VALUES (?)", [(1,), (2,)])])
+        process.close()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    rows = sqlite3.connect(db).execute("SELECT x FROM t ORDER BY x").fetchall()
+    assert rows == [(1,), (2,)]

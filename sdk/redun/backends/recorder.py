@@ -94,6 +94,7 @@ class DbRecorder:
         # re-run) commits them here, without paying for a process it would not use.
         self._process: WriterProcess | None = None
         self._process_wanted = _wants_writer_process(backend)
+        self._starting = threading.Lock()
         # State changes of jobs that run (started, finished; not cached ones): once there
         # are _PROCESS_AFTER, the writer thread starts the process ahead of the batch that
         # needs it (counting finished jobs only starts it too late for a fan-out of a
@@ -114,6 +115,11 @@ class DbRecorder:
                 self._events.append(("job", job))
                 if not job.cached:
                     self._ran_events += 1
+                    if self._ran_events == _PROCESS_AFTER:
+                        # Here, not on the writer thread's next wake: that thread waits
+                        # for the interpreter lock behind the busy scheduler and workers,
+                        # and the process should be ready when the first large batch is.
+                        self._start_process_if(not self._closing)
         elif job.execution is not None:
             self._events.append(("unrecorded", job.execution.id))
 
@@ -220,10 +226,14 @@ class DbRecorder:
         self._final.update(done)
 
     def _start_process_if(self, due: bool) -> None:
-        """Start the writer process when ``due``, once: one that fails to start stays off."""
+        """Start the writer process when ``due``, once: one that fails to start stays off.
+        (Called on the writer thread and on the thread that reports jobs.)"""
         if due and self._process_wanted:
-            self._process_wanted = False
-            self._process = _start_writer_process(self.backend)
+            with self._starting:
+                if not self._process_wanted:
+                    return
+                self._process_wanted = False
+                self._process = _start_writer_process(self.backend)
 
     def _settle(self, entry: tuple[int, Batch, list[str]]) -> None:
         seq, batch, done = entry

@@ -6,7 +6,8 @@ for the GIL with the scheduler. So the recorder's thread builds rows and ships
 them here over a pipe; this process runs each batch in one transaction and
 answers. It is a standalone script (no redun import) that starts in a few
 milliseconds: ``python -I -S`` for SQLite, ``python -I`` for PostgreSQL (it
-needs psycopg2 from site-packages).
+needs psycopg2 from site-packages), importing this module from its cached
+bytecode and little else.
 
 Protocol, both ways: a 4-byte little-endian length, then a ``marshal``-ed
 message. The first request is the connection (``{"path": ..., "busy_ms": ...}``
@@ -28,9 +29,13 @@ import marshal
 import os
 import struct
 import sys
-import threading
 import time
-from typing import IO, Any
+
+# Nothing here imports typing or threading at run time: the process starts on the
+# critical path of a large run, and those two (with what they import) are 5 ms of it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 _HEADER = struct.Struct("<I")
 
@@ -56,9 +61,21 @@ def write_message(stream: IO[bytes], message: Any) -> None:
 # -- SQLite -----------------------------------------------------------------------------
 
 
-def connect_sqlite(path: str, busy_ms: int) -> Any:
-    import sqlite3
+def _sqlite() -> Any:
+    """The sqlite3 module's C core: ``sqlite3`` itself also imports ``datetime`` for its
+    default adapters, which this process never uses (3.5 ms of its start-up)."""
+    try:
+        import _sqlite3
 
+        return _sqlite3
+    except ImportError:  # an interpreter without the split: the public module
+        import sqlite3
+
+        return sqlite3
+
+
+def connect_sqlite(path: str, busy_ms: int) -> Any:
+    sqlite3 = _sqlite()
     conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     conn.execute("PRAGMA journal_mode=WAL")
@@ -72,8 +89,7 @@ def connect_sqlite(path: str, busy_ms: int) -> Any:
 
 def execute_sqlite_batch(conn: Any, statements: list[tuple[str, list]]) -> None:
     """Run ``statements`` in one write transaction (retried while the database is locked)."""
-    import sqlite3
-
+    sqlite3 = _sqlite()
     delay = 0.05
     for attempt in range(8):
         try:
@@ -188,9 +204,9 @@ def execute_postgres_batch(conn: Any, plan: list[tuple]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    import signal
+    import _signal  # signal's C core: the module itself imports enum
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     kind = argv[1]
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     params = read_message(inp)
@@ -209,15 +225,19 @@ def main(argv: list[str]) -> int:
         return 1
     write_message(out, (0, None))  # ready
     # A reader thread takes the next batch off the pipe (and, for PostgreSQL, encodes
-    # it) while this thread waits for the database to finish the current one.
-    import queue
+    # it) while this thread waits for the database to finish the current one. One batch
+    # read ahead at most: ``slot`` is held from handing one over until it is taken.
+    import _queue
+    import _thread
 
-    pending: queue.Queue[Any] = queue.Queue(maxsize=1)
+    pending: _queue.SimpleQueue[Any] = _queue.SimpleQueue()
+    slot = _thread.allocate_lock()
     prepare = prepare_postgres_plan if kind != "sqlite" else None
 
     def read_ahead() -> None:
         while True:
             message = read_message(inp)
+            slot.acquire()
             if message is None:
                 pending.put(None)
                 return
@@ -230,9 +250,10 @@ def main(argv: list[str]) -> int:
                 continue
             pending.put((seq, plan, None))
 
-    threading.Thread(target=read_ahead, name="redun-writer-reader", daemon=True).start()
+    _thread.start_new_thread(read_ahead, ())
     while True:
         item = pending.get()
+        slot.release()
         if item is None:
             break
         seq, plan, failure = item
@@ -276,30 +297,27 @@ class WriterProcess:
         self._seq = 0
         self._acked = 0
         self._ready = False
-        import subprocess  # not at the top: a run that never starts one does not import it
-
         flags = ["-I", "-S"] if kind == "sqlite" else ["-I"]
-        self.proc = subprocess.Popen(
-            [sys.executable, *flags, os.path.abspath(__file__), kind],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-            # Its own session: a terminal's Ctrl-C goes to the run, not to its last commit.
-            start_new_session=True,
+        # This module imported from its cached bytecode (a script is compiled on every
+        # start); its folder goes last on the path, behind the standard library.
+        boot = (
+            f"import sys; sys.path.append({os.path.dirname(os.path.abspath(__file__))!r}); "
+            "import writer_process; sys.exit(writer_process.main(sys.argv))"
         )
         try:
-            assert self.proc.stdin is not None
-            write_message(self.proc.stdin, params)
+            self.pid, self.stdin, self.stdout = _spawn([sys.executable, *flags, "-c", boot, kind])
+        except OSError as error:
+            raise WriterProcessError(f"the writer process did not start: {error}") from error
+        try:
+            write_message(self.stdin, params)
         except (BrokenPipeError, OSError) as error:
             self.close()
             raise WriterProcessError(f"the writer process did not start: {error}") from error
 
     def _reply(self) -> int:
-        assert self.proc.stdout is not None
-        message = read_message(self.proc.stdout)
+        message = read_message(self.stdout)
         if message is None:
-            code = self.proc.poll()
+            code = self._poll()
             raise WriterProcessError(f"the {self.kind} writer process exited (code {code})")
         got, error = message
         if error is not None:
@@ -316,13 +334,12 @@ class WriterProcess:
         Raises:
             WriterProcessError: the process is gone, or could not connect.
         """
-        assert self.proc.stdin is not None
         try:
             if not self._ready:
                 self._reply()
                 self._ready = True
             self._seq += 1
-            write_message(self.proc.stdin, (self._seq, plan))
+            write_message(self.stdin, (self._seq, plan))
         except (BrokenPipeError, OSError) as error:
             raise WriterProcessError(f"the {self.kind} writer process is gone: {error}") from error
         return self._seq
@@ -353,14 +370,76 @@ class WriterProcess:
         """End input. The process finishes (a SQLite checkpoint) and exits on its own
         time: every batch was acknowledged, so nothing waits for that."""
         try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
+            self.stdin.close()
         except OSError:
             pass
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.stdout.close()
+        import threading
+
         # Reap it when it exits, so no zombie outlives a long-lived parent.
-        threading.Thread(target=self.proc.wait, name="redun-writer-reaper", daemon=True).start()
+        threading.Thread(target=self._wait, name="redun-writer-reaper", daemon=True).start()
+
+    def _poll(self) -> int | None:
+        """Its exit code once it exited (reaping it), else None."""
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        return os.waitstatus_to_exitcode(status) if pid else None
+
+    def _wait(self) -> None:
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _spawn(argv: list[str]) -> tuple[int, IO[bytes], IO[bytes]]:
+    """Start ``argv`` in a session of its own (a terminal's Ctrl-C goes to the run, not to
+    its last commit) with pipes on its stdin and stdout and stderr on /dev/null: its
+    pid and our ends of the pipes.
+
+    ``os.posix_spawn`` (vfork and exec), not ``subprocess``: importing that and forking
+    took 5-20 ms of a busy run's interpreter lock, just when a large run needs its writer.
+    """
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    try:
+        if not hasattr(os, "posix_spawn") or min(in_read, out_write) <= 2:
+            # No posix_spawn; or a parent without stdin/stdout got a pipe there, and an
+            # older C library does not clear close-on-exec when dup2 has nothing to move.
+            import subprocess
+
+            proc = subprocess.Popen(
+                argv,
+                stdin=in_read,
+                stdout=out_write,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+                start_new_session=True,
+            )
+            pid = proc.pid
+            proc.returncode = 0  # reaped by _poll/_wait, not by Popen's own finalizer
+        else:
+            pid = os.posix_spawn(
+                argv[0],
+                argv,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, in_read, 0),
+                    (os.POSIX_SPAWN_DUP2, out_write, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+                setsid=True,
+            )
+    except BaseException:
+        for fd in (in_write, out_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(in_read)
+        os.close(out_write)
+    return pid, os.fdopen(in_write, "wb"), os.fdopen(out_read, "rb")
 
 
 if __name__ == "__main__":
