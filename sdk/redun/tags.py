@@ -67,15 +67,20 @@ def get_username() -> str:
 
 
 def login_name() -> str:
-    """The login name, as :func:`getpass.getuser` finds it (its module loads only when the
-    environment does not say)."""
+    """The login name, as :func:`getpass.getuser` finds it: the environment, else the
+    password database (``pwd``, built in; getpass would also load termios, warnings
+    and more, in a daemon's or a container's runs, whose environment seldom says)."""
     for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
         value = os.environ.get(name)
         if value:
             return value
-    import getpass
+    try:
+        import pwd
+    except ImportError:  # Windows: getpass knows what else to ask
+        import getpass
 
-    return getpass.getuser()
+        return getpass.getuser()
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 def infer_project_name(task: Any) -> str | None:

@@ -42,6 +42,7 @@ HEAVY = (
     "textual",
     "redun.file.file",
     "redun.file.filesystem",
+    "getpass",  # the run's user comes from the environment or from pwd
 )
 
 PROBE = f"""
@@ -55,6 +56,8 @@ raise SystemExit(main())
 
 def _run(directory: Path, *args: str) -> list[str]:
     env = dict(os.environ, REDUN_CODE_CACHE=str(directory / "codecache"), COLUMNS="80")
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):  # as in a container or a daemon
+        env.pop(name, None)
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, "-c", ".redun", "run", "wf.py", "main", *args],
         cwd=directory,

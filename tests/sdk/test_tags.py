@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from redun import Scheduler, apply_tags, task
 from redun.backends import backend_from_config
@@ -32,3 +35,17 @@ def test_apply_tags_records_tags(tmp_path: Path) -> None:
     assert ("value", hash_value([1, 2, 3]), "dataset") in rows
     assert ("job", main_job.id, "stage") in rows
     assert ("execution", execution_id, "project") in rows
+
+
+def test_login_name_without_the_environment_comes_from_the_password_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pwd
+
+    from redun.tags import login_name
+
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert login_name() == pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setenv("USER", "someone-else")
+    assert login_name() == "someone-else"
