@@ -7,28 +7,46 @@ code and arguments.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redun.executors.base import register_executor
-from redun.expression import Expression, TaskExpression
+# Names that are also submodules' names are bound here: importing ``redun.task`` or
+# ``redun.namespace`` would otherwise set the package's attribute to the module.
 from redun.namespace import get_current_namespace, namespace
-from redun.scheduler import (
-    Scheduler,
-    apply_tags,
-    catch,
-    catch_all,
-    cond,
-    get_context,
-    get_current_scheduler,
-    set_current_scheduler,
-    throw,
-)
 from redun.task import PartialTask, Task, get_task_registry, scheduler_task, task
+
+if TYPE_CHECKING:
+    from redun.executors.base import register_executor
+    from redun.expression import Expression, TaskExpression
+    from redun.scheduler import (
+        Scheduler,
+        apply_tags,
+        catch,
+        catch_all,
+        cond,
+        get_context,
+        get_current_scheduler,
+        set_current_scheduler,
+        throw,
+    )
 
 __version__ = "0.1.0"
 version = __version__
 
+# Loaded on first use, so that commands that run no workflow (submit, log, the daemon's
+# clients) do not import the scheduler: `import redun.cli.main` 42 -> 16 ms.
 _LAZY = {
+    "register_executor": "redun.executors.base",
+    "Expression": "redun.expression",
+    "TaskExpression": "redun.expression",
+    "Scheduler": "redun.scheduler",
+    "apply_tags": "redun.scheduler",
+    "catch": "redun.scheduler",
+    "catch_all": "redun.scheduler",
+    "cond": "redun.scheduler",
+    "get_context": "redun.scheduler",
+    "get_current_scheduler": "redun.scheduler",
+    "set_current_scheduler": "redun.scheduler",
+    "throw": "redun.scheduler",
     "File": "redun.file",
     "Dir": "redun.file",
     "StagingFile": "redun.file",
@@ -46,11 +64,16 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+    import importlib.util
+
     module_name = _LAZY.get(name)
     if module_name is None:
-        raise AttributeError(f"module 'redun' has no attribute {name!r}")
-    import importlib
-
+        # A submodule not imported yet (`import redun` then `redun.scheduler.Scheduler`,
+        # as with redun, which imported its subpackages eagerly).
+        if name.startswith("_") or importlib.util.find_spec(f"redun.{name}") is None:
+            raise AttributeError(f"module 'redun' has no attribute {name!r}")
+        return importlib.import_module(f"redun.{name}")
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value
@@ -66,6 +89,7 @@ def run(expr: Any, config_dir: str | None = None, **run_config: Any) -> Any:
     ``.redun`` here or above, else ``./.redun``.
     """
     from redun.config import find_config_dir, load_config
+    from redun.scheduler import Scheduler
 
     scheduler = _schedulers.get(config_dir)
     if scheduler is None:

@@ -42,7 +42,8 @@ def test_import_is_light() -> None:
     code = (
         "import sys; import redun; "
         "heavy = [m for m in ('sqlalchemy', 'grpc', 'textual', 'boto3', 'pyspark', "
-        "'google.cloud', 'rich', 'redund', 'redun_tui', 'asyncio', 'alembic') "
+        "'google.cloud', 'rich', 'redund', 'redun_tui', 'asyncio', 'alembic', "
+        "'redun.scheduler', 'redun.backends') "
         "if m in sys.modules]; "
         "print(heavy)"
     )
@@ -50,6 +51,24 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[0] == "[]"
+
+
+def test_names_and_submodules_load_on_first_use() -> None:
+    # The scheduler loads when a name from it is asked for; a submodule not loaded yet
+    # is an attribute all the same, as with redun, which imported them all.
+    code = (
+        "import sys, redun; "
+        "assert redun.scheduler.Scheduler is redun.Scheduler; "
+        "assert callable(redun.task) and callable(redun.namespace); "
+        "assert redun.backends.__name__ == 'redun.backends'; "
+        "from redun import *; "
+        "assert Scheduler is redun.Scheduler and callable(cond); "
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
+        redun.no_such_thing  # noqa: B018
 
 
 def test_namespace_function_and_module_variable() -> None:
