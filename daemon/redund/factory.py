@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import getpass  # noqa: F401  (redun.tags.login_name without $USER)
 import marshal
 import os
+import pwd  # noqa: F401  (redun.tags.login_name without $USER)
 import selectors
 import signal
 import socket
