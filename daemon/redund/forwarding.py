@@ -21,7 +21,7 @@ from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateCha
 from redun.expression import format_arguments
 from redun.scheduler.current import get_current_job
 from redund.failures import error_tuple
-from redund.wire import STARTED_TAG, BlockingChannel, JobUpdate, LogChunk
+from redund.wire import JOB_TAG, STARTED_TAG, BlockingChannel, JobUpdate, LogChunk
 
 try:  # per-job output capture in the SDK (when present, it emits LogLine events itself)
     from redun.logs import get_current_output
@@ -88,19 +88,48 @@ class EventForwarder:
             self.finished = event  # type: ignore[assignment]
 
     def job_changed(self, job: Any) -> None:
-        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built."""
+        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built.
+
+        The runner's hot path (three reports per job, on the scheduler's thread): it
+        makes :meth:`JobUpdate.to_wire`'s tuple directly, without the record in
+        between (about 3 -> 2 us a report); tests/daemon/test_forwarder.py holds it
+        equal to what the event path sends.
+        """
+        job_id = job.id
+        task = job.task
+        state = job.state._value_
+        jobs = self.jobs
+        if job_id in jobs:
+            summary = task_hash = None
+        else:
+            jobs[job_id] = job
+            summary = format_arguments(job.args, job.kwargs, limit=40)
+            task_hash = task.hash
+        error = None
+        if state == "failed" and job.error is not None:
+            error = error_tuple(job.error)
         parent = job.parent_job
-        self._job_update(
+        item = (
+            JOB_TAG,
             time.time(),
-            job.id,
+            job_id,
             parent.id if parent is not None else "",
-            job.task.fullname,
-            job.state._value_,
+            task.fullname,
+            state,
             job.executor_name,
             job.cached,
             job.reason or "",
-            job,
+            job.call_hash or "",
+            summary,
+            error,
+            task_hash,
         )
+        queue = self.queue
+        with self._lock:
+            queue.append(item)
+            wake = len(queue) == 1
+        if wake:
+            self._wake.set()
 
     def _job_update(
         self,

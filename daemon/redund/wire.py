@@ -44,8 +44,9 @@ class JobUpdate(NamedTuple):
     """A job's new state, as a runner reports it: the one record both ends build and read.
 
     On the wire it is a plain tuple, ``("J", *fields)`` (marshal takes no
-    NamedTuple): :meth:`to_wire` and :meth:`from_wire` are the only places
-    that know the order.
+    NamedTuple): :meth:`to_wire` and :meth:`from_wire` know the order, and so
+    does the runner's hot path, :meth:`redund.forwarding.EventForwarder.job_changed`
+    (its test holds it to this record).
     """
 
     time: float

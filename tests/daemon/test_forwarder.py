@@ -102,8 +102,8 @@ def test_a_job_observed_directly_travels_as_its_event_would() -> None:
     def updates(receiver: Receiver) -> list[tuple]:
         found = [JobUpdate.from_wire(item) for item in receiver.items() if item[0] == JOB_TAG]
         # All but the time: the two paths read the clock at different moments.
-        return [(u.job_id, u.parent_id, u.task, u.state, u.executor, u.cached,
-                 u.call_hash, u.args_summary, u.task_hash) for u in found]  # fmt: skip
+        return [(u.job_id, u.parent_id, u.task, u.state, u.executor, u.cached, u.reason,
+                 u.call_hash, u.args_summary, u.error, u.task_hash) for u in found]  # fmt: skip
 
     got = updates(observed_receiver)
     assert got == updates(evented_receiver)
