@@ -305,7 +305,9 @@ class WriterProcess:
             "import writer_process; sys.exit(writer_process.main(sys.argv))"
         )
         try:
-            self.pid, self.stdin, self.stdout = _spawn([sys.executable, *flags, "-c", boot, kind])
+            self.pid, self.stdin, self.stdout, self._popen = _spawn(
+                [sys.executable, *flags, "-c", boot, kind]
+            )
         except OSError as error:
             raise WriterProcessError(f"the writer process did not start: {error}") from error
         try:
@@ -381,6 +383,8 @@ class WriterProcess:
 
     def _poll(self) -> int | None:
         """Its exit code once it exited (reaping it), else None."""
+        if self._popen is not None:
+            return self._popen.poll()
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:
@@ -388,22 +392,27 @@ class WriterProcess:
         return os.waitstatus_to_exitcode(status) if pid else None
 
     def _wait(self) -> None:
+        if self._popen is not None:
+            self._popen.wait()
+            return
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
 
 
-def _spawn(argv: list[str]) -> tuple[int, IO[bytes], IO[bytes]]:
+def _spawn(argv: list[str]) -> tuple[int, IO[bytes], IO[bytes], Any]:
     """Start ``argv`` in a session of its own (a terminal's Ctrl-C goes to the run, not to
     its last commit) with pipes on its stdin and stdout and stderr on /dev/null: its
-    pid and our ends of the pipes.
+    pid, our ends of the pipes, and the ``subprocess.Popen`` when that started it (it
+    then polls and reaps it: on Windows a pid is not what ``os.waitpid`` takes).
 
     ``os.posix_spawn`` (vfork and exec), not ``subprocess``: importing that and forking
     took 5-20 ms of a busy run's interpreter lock, just when a large run needs its writer.
     """
     in_read, in_write = os.pipe()
     out_read, out_write = os.pipe()
+    popen: Any = None
     try:
         if not hasattr(os, "posix_spawn") or min(in_read, out_write) <= 2:
             # No posix_spawn; or a parent without stdin/stdout got a pipe there, and an
@@ -418,8 +427,7 @@ def _spawn(argv: list[str]) -> tuple[int, IO[bytes], IO[bytes]]:
                 close_fds=True,
                 start_new_session=True,
             )
-            pid = proc.pid
-            proc.returncode = 0  # reaped by _poll/_wait, not by Popen's own finalizer
+            pid, popen = proc.pid, proc
         else:
             pid = os.posix_spawn(
                 argv[0],
@@ -439,7 +447,7 @@ def _spawn(argv: list[str]) -> tuple[int, IO[bytes], IO[bytes]]:
     finally:
         os.close(in_read)
         os.close(out_write)
-    return pid, os.fdopen(in_write, "wb"), os.fdopen(out_read, "rb")
+    return pid, os.fdopen(in_write, "wb"), os.fdopen(out_read, "rb"), popen
 
 
 if __name__ == "__main__":
