@@ -21,7 +21,7 @@ from redun.events import Event, ExecutionFinished, ExecutionStarted, JobStateCha
 from redun.expression import format_arguments
 from redun.scheduler.current import get_current_job
 from redund.failures import error_tuple
-from redund.wire import JOB_TAG, STARTED_TAG, BlockingChannel, JobUpdate, LogChunk
+from redund.wire import JOB_TAG, STARTED_TAG, BlockingChannel, LogChunk
 
 try:  # per-job output capture in the SDK (when present, it emits LogLine events itself)
     from redun.logs import get_current_output
@@ -88,48 +88,19 @@ class EventForwarder:
             self.finished = event  # type: ignore[assignment]
 
     def job_changed(self, job: Any) -> None:
-        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built.
-
-        The runner's hot path (three reports per job, on the scheduler's thread): it
-        makes :meth:`JobUpdate.to_wire`'s tuple directly, without the record in
-        between (about 3 -> 2 us a report); tests/daemon/test_forwarder.py holds it
-        equal to what the event path sends.
-        """
-        job_id = job.id
-        task = job.task
-        state = job.state._value_
-        jobs = self.jobs
-        if job_id in jobs:
-            summary = task_hash = None
-        else:
-            jobs[job_id] = job
-            summary = format_arguments(job.args, job.kwargs, limit=40)
-            task_hash = task.hash
-        error = None
-        if state == "failed" and job.error is not None:
-            error = error_tuple(job.error)
+        """A job observer (:meth:`redun.events.EventBus.attach`): no event is built."""
         parent = job.parent_job
-        item = (
-            JOB_TAG,
+        self._job_update(
             time.time(),
-            job_id,
+            job.id,
             parent.id if parent is not None else "",
-            task.fullname,
-            state,
+            job.task.fullname,
+            job.state._value_,
             job.executor_name,
             job.cached,
             job.reason or "",
-            job.call_hash or "",
-            summary,
-            error,
-            task_hash,
+            job,
         )
-        queue = self.queue
-        with self._lock:
-            queue.append(item)
-            wake = len(queue) == 1
-        if wake:
-            self._wake.set()
 
     def _job_update(
         self,
@@ -143,30 +114,37 @@ class EventForwarder:
         reason: str,
         job: Any,
     ) -> None:
-        jobs = self.jobs
-        first = job_id not in jobs
-        summary = None
-        if first and job is not None:
-            jobs[job_id] = job
-            summary = format_arguments(job.args, job.kwargs, limit=40)
-        error = None
-        if state == "failed" and job is not None and job.error is not None:
-            error = error_tuple(job.error)
-        update = JobUpdate(
-            when,
-            job_id,
-            parent_job_id,
-            task,
-            state,
-            executor,
-            cached,
-            reason,
-            (job.call_hash or "") if job is not None else "",
-            summary,
-            error,
-            job.task.hash if first and job is not None else None,
+        """Queue a job's report: :meth:`JobUpdate.to_wire`'s tuple, made directly (three
+        reports per job on the scheduler's thread: the record in between cost a third
+        of a report); tests/daemon/test_forwarder.py holds it to the record."""
+        summary = error = task_hash = None
+        call_hash = ""
+        if job is not None:
+            jobs = self.jobs
+            if job_id not in jobs:
+                jobs[job_id] = job
+                summary = format_arguments(job.args, job.kwargs, limit=40)
+                task_hash = job.task.hash
+            if state == "failed" and job.error is not None:
+                error = error_tuple(job.error)
+            call_hash = job.call_hash or ""
+        self._append(
+            (
+                JOB_TAG,
+                when,
+                job_id,
+                parent_job_id,
+                task,
+                state,
+                executor,
+                cached,
+                reason,
+                call_hash,
+                summary,
+                error,
+                task_hash,
+            )
         )
-        self._append(update.to_wire())
 
     def _append(self, item: Any) -> None:
         with self._lock:

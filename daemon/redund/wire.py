@@ -45,7 +45,7 @@ class JobUpdate(NamedTuple):
 
     On the wire it is a plain tuple, ``("J", *fields)`` (marshal takes no
     NamedTuple): :meth:`to_wire` and :meth:`from_wire` know the order, and so
-    does the runner's hot path, :meth:`redund.forwarding.EventForwarder.job_changed`
+    does the runner's hot path, ``redund.forwarding.EventForwarder._job_update``
     (its test holds it to this record).
     """
 

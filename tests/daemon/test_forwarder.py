@@ -107,5 +107,19 @@ def test_a_job_observed_directly_travels_as_its_event_would() -> None:
 
     got = updates(observed_receiver)
     assert got == updates(evented_receiver)
+    # Every field where the record puts it (the forwarder builds the wire tuple itself).
+    jobs = {job.id: job for job in scheduler.jobs()}
+    for update in (JobUpdate.from_wire(i) for i in observed_receiver.items() if i[0] == JOB_TAG):
+        job = jobs[update.job_id]
+        first = update.args_summary is not None
+        assert (update.task, update.executor, update.cached) == (
+            job.task.fullname,
+            job.executor_name,
+            False,
+        )
+        assert update.parent_id == (job.parent_job.id if job.parent_job else "")
+        assert update.task_hash == (job.task.hash if first else None)
+        assert update.call_hash == (job.call_hash if update.state == "done" else "")
+        assert update.error is None and isinstance(update.time, float)
     assert [u[3] for u in got if u[2].endswith("pair")] == ["pending", "running", "done"]
     assert {u[1] for u in got if u[2].endswith("double")} == {got[0][0]}  # parent: pair's job
