@@ -94,10 +94,10 @@ class DbRecorder:
         self._process: WriterProcess | None = None
         self._process_wanted = _wants_writer_process(backend)
         self._starting = threading.Lock()
-        # State changes of jobs that run (started, finished; not cached ones): once there
-        # are _PROCESS_AFTER, the writer thread starts the process ahead of the batch that
-        # needs it (counting finished jobs only starts it too late for a fan-out of a
-        # thousand: at close), so that its start-up overlaps the rows being built.
+        # State changes of jobs that run (started, finished; not cached ones): the report
+        # that makes _PROCESS_AFTER starts the process ahead of the batch that needs it
+        # (counting finished jobs only starts it too late for a fan-out of a thousand: at
+        # close), so that its start-up overlaps the rows being built.
         self._ran_events = 0
         self._closing = False
         self._in_flight: list[tuple[int, Batch, list[str]]] = []
@@ -114,7 +114,7 @@ class DbRecorder:
                 self._events.append(("job", job))
                 if not job.cached:
                     self._ran_events += 1
-                    if self._ran_events == _PROCESS_AFTER:
+                    if self._ran_events >= _PROCESS_AFTER and self._process_wanted:
                         # Here, not on the writer thread's next wake: that thread waits
                         # for the interpreter lock behind the busy scheduler and workers,
                         # and the process should be ready when the first large batch is.
@@ -162,7 +162,6 @@ class DbRecorder:
         while not stopping:
             self._wake.wait(window)
             self._wake.clear()
-            self._start_process_if(self._ran_events >= _PROCESS_AFTER and not self._closing)
             while True:
                 items: list[tuple[str, Any]] = []
                 waiters: list[threading.Event] = []
