@@ -46,7 +46,9 @@ def test_kill_9_of_a_runner_closes_its_jobs(
     (job,) = store.list_jobs(execution_id)
     assert job.state == "failed" and job.end_time
     assert job.error is not None and job.error.type == "RunnerDied"
-    assert not os.listdir(fresh_daemon.home / "redund-inflight")
+    # The journal entry goes once that commit returns: just after the store shows it.
+    inflight = fresh_daemon.home / "redund-inflight"
+    wait_for(lambda: not os.listdir(inflight), "the journal entry to go", timeout=10)
     log = fresh_daemon.redun("log", execution_id, "--format", "json")
     assert log.returncode == 0, log.stderr
     assert [j["state"] for j in json.loads(log.stdout)["jobs"]] == ["failed"]
