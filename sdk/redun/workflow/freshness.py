@@ -114,5 +114,29 @@ def watch_directory(directory: str) -> None:
         _hook_installed = True
     # Finders already made for these directories were made by the default hook.
     for entry in list(sys.path_importer_cache):
-        if _inside(os.path.realpath(entry or os.getcwd())):
+        if _inside(_resolved(entry)):
             del sys.path_importer_cache[entry]
+
+
+_real: dict[str, str] = {}  # sys.path entry -> its real path, as first resolved
+
+
+def _resolved(entry: str) -> str:
+    """``entry``'s real path. Remembered: a process (a daemon's runner, forked from a
+    factory that resolved the interpreter's own entries, see :func:`prime`) would
+    otherwise resolve every entry of the importer cache, component by component,
+    for each workflow it loads (~50 entries, ~100 lstat calls per run). The working
+    directory (an empty entry) is resolved each time: it changes."""
+    if not entry:
+        return os.path.realpath(os.getcwd())
+    real = _real.get(entry)
+    if real is None:
+        real = _real[entry] = os.path.realpath(entry)
+    return real
+
+
+def prime() -> None:
+    """Resolve the entries of the importer cache now (a runner factory, before forking)."""
+    for entry in list(sys.path_importer_cache):
+        if entry:
+            _resolved(entry)
