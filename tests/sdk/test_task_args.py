@@ -1,0 +1,95 @@
+"""Task arguments from a command line: the plain ``--name value`` reading and argparse agree.
+
+A run's arguments are read without building an argparse parser when they are only
+``--name value`` pairs (``_plain_pairs``); anything else goes to argparse. Writing
+the same arguments as ``--name=value`` always takes argparse, so each case below is
+parsed both ways and must give the same values, or the same error.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+
+from redun import task
+from redun.errors import UsageError
+from redun.workflow.args import _params, _plain_pairs, parse_task_args
+
+
+class Color(enum.Enum):
+    red = 1
+    green = 2
+
+
+@task(name="args_main", namespace="test_task_args")
+def args_main(
+    n: int,
+    some_name: str = "a",
+    flag: bool = False,
+    items: list[str] | None = None,
+    color: Color = Color.red,
+    ratio: float = 1.0,
+    table: dict | None = None,
+) -> tuple:
+    return (n, some_name, flag, items, color, ratio, table)
+
+
+def _equals_form(argv: list[str]) -> list[str]:
+    """``--name value`` pairs as ``--name=value`` (argparse's road)."""
+    return [f"{argv[i]}={argv[i + 1]}" for i in range(0, len(argv), 2)]
+
+
+def _outcome(argv: list[str], **options: object) -> object:
+    try:
+        return parse_task_args(args_main, argv, **options)  # type: ignore[arg-type]
+    except UsageError as error:
+        return ("UsageError", str(error))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--n", "3"],
+        ["--n", "3", "--some_name", "b", "--flag", "yes", "--color", "green"],
+        ["--n", "3", "--some-name", "b"],
+        ["--ratio", "1e3", "--n", "0"],
+        ["--n", "3", "--table", '{"a": 1}'],
+        ["--n", "abc"],
+        ["--n", "3", "--color", "blue"],
+        ["--n", "3", "--flag", "maybe"],
+        ["--some_name", "x"],
+    ],
+)
+def test_plain_pairs_read_as_argparse_reads_them(argv: list[str]) -> None:
+    assert _plain_pairs(_params(args_main), argv) is not None
+    assert _outcome(argv) == _outcome(_equals_form(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--n", "-3"],  # a value that looks like an option
+        ["--n", "3", "--n", "5"],  # given twice: the last wins
+        ["--n", "3", "--items", "a", "b"],  # a list
+        ["--n=3"],
+        ["-h"],
+        ["--na", "3"],  # an abbreviation
+        ["--n", "3", "--bogus", "1"],  # argparse names what it does not know
+    ],
+)
+def test_anything_else_goes_to_argparse(argv: list[str]) -> None:
+    assert _plain_pairs(_params(args_main), argv) is None
+
+
+def test_argparse_cases_still_parse() -> None:
+    assert parse_task_args(args_main, ["--n", "-3"])["n"] == -3
+    assert parse_task_args(args_main, ["--n", "3", "--n", "5"])["n"] == 5
+    assert parse_task_args(args_main, ["--n", "3", "--items", "a", "b"])["items"] == ["a", "b"]
+
+
+def test_required_and_given_arguments() -> None:
+    with pytest.raises(UsageError, match="needs --n"):
+        parse_task_args(args_main, ["--flag", "true"])
+    assert parse_task_args(args_main, ["--flag", "true"], given=["n"]) == {"flag": True}
+    assert parse_task_args(args_main, [], required=False) == {}
