@@ -191,6 +191,20 @@ def test_a_cache_false_child_runs_every_time_under_a_cached_parent(make) -> None
         }
 
 
+def test_a_cache_false_result_is_cached_for_a_cacheable_call_of_it(make) -> None:
+    # As redun: cache=False skips the lookup, not the recording. The same call made
+    # cacheable later takes that result; below a cached parent it still runs each time.
+    for _ in range(2):
+        assert run(make, volatile(3))[0] == 3
+        assert CALLS == ["volatile"]
+    result, scheduler = run(make, volatile.options(cache=True)(3))
+    assert (result, CALLS, states(scheduler)) == (3, [], {"volatile": {"cached"}})
+    assert run(make, uses_volatile(3))[0] == 30
+    assert CALLS == ["uses_volatile", "volatile", "stable"]
+    assert run(make, uses_volatile(3))[0] == 30
+    assert CALLS == ["volatile"]
+
+
 def test_cache_scope_none_and_cse_as_strings(make) -> None:
     # The original's CacheScope values: CSE shares a call within a run, NONE does not.
     cse = volatile.options(cache_scope="CSE")

@@ -80,6 +80,10 @@ class CacheChecker:
         self.backend = backend
         self.registry = registry
         self._valid: dict[str, bool] = {}
+        # Calls of cache=False tasks whose own tree is valid: never taken whole as a
+        # call *below* another, but a cached job of the same call may take them
+        # (redun writes a cache=False call's result to the cache like any other).
+        self._valid_as_root: set[str] = set()
         self._why: dict[str, str] = {}  # call hash -> why it is not valid
         self._current_hash: dict[str, str | None] = {}
         self._shallow: dict[str, bool] = {}
@@ -137,7 +141,10 @@ class CacheChecker:
             if record is None:
                 continue
             if job.task.check_valid == "full":
-                if not self._valid.get(record.call_hash, False):
+                if not (
+                    self._valid.get(record.call_hash, False)
+                    or record.call_hash in self._valid_as_root
+                ):
                     if record.expr_hash is not None:
                         replays[index] = record
                         wanted.append(record.expr_hash)
@@ -292,6 +299,7 @@ class CacheChecker:
         check_values = self.backend.get_values(list(checks)) if checks else {}
         valid = self._valid
         why = self._why
+        root_set = set(roots)
         for root in roots:
             stack: list[tuple[str, bool]] = [(root, False)]
             while stack:
@@ -324,12 +332,6 @@ class CacheChecker:
                         else f"the code of task {record.task_name} changed since "
                         f"(call {call_hash[:8]})"
                     )
-                elif not record.cacheable:
-                    ok = False
-                    why[call_hash] = (
-                        f"task {record.task_name} has cache=False (call {call_hash[:8]}), "
-                        "so it runs every time"
-                    )
                 elif record.result_hash in check_values and not value_is_valid(
                     check_values[record.result_hash]
                 ):
@@ -353,6 +355,17 @@ class CacheChecker:
                             ok = False
                             why[call_hash] = why.get(child, "a call below it is not valid")
                             break
+                if ok and not record.cacheable:
+                    # Valid, but a cache=False call: below another call it runs every
+                    # time; looked up itself (a cached call of the same task and
+                    # arguments), it may be taken.
+                    if call_hash in root_set:
+                        self._valid_as_root.add(call_hash)
+                    ok = False
+                    why[call_hash] = (
+                        f"task {record.task_name} has cache=False (call {call_hash[:8]}), "
+                        "so it runs every time"
+                    )
                 valid[call_hash] = ok
                 if ok and not shallow:
                     # (A shallow call was judged on its own result only: looked up
