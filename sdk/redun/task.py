@@ -151,8 +151,11 @@ class Task(Generic[P, R]):
     @property
     def source(self) -> str:
         if self._source is None:
+            from redun.utils import get_func_source
+
             try:
-                self._source = inspect.getsource(self.func)
+                # From the `def` line, decorators dropped, as redun gives it.
+                self._source = get_func_source(self.func)
             except (OSError, TypeError):
                 self._source = ""
         return self._source

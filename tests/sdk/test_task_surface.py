@@ -312,3 +312,13 @@ def test_tuple_type_length_of_each_spelling() -> None:
     assert get_tuple_type_length(tuple) is None
     assert get_tuple_type_length(tuple[int, ...]) is None
     assert get_tuple_type_length(namedtuple("Pair", ["a", "b"])) == 2
+
+
+def test_source_starts_at_the_def_line() -> None:
+    # As redun shows it (redun log, the console): the function, its decorators dropped.
+    @task(version="1")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert add.source.lstrip().startswith("def add(a: int, b: int) -> int:")
+    assert "@task" not in add.source and "return a + b" in add.source
