@@ -234,7 +234,7 @@ class TaskExpression(ApplyExpression[Result]):
         return self.task_options
 
     def __repr__(self) -> str:
-        return f"{self.task_name}({format_arguments(self.args, self.kwargs)})"
+        return f"{self.task_name}({format_arguments(self.args, self.kwargs, limit=None)})"
 
     def __getstate__(self) -> dict:
         return {
@@ -303,14 +303,14 @@ class SimpleExpression(ApplyExpression[Result]):
         if name == "getitem":
             return f"{args[0]!r}[{args[1]!r}]"
         if name == "call":
-            return f"{args[0]!r}({format_arguments(args[1:], self.kwargs)})"
+            return f"{args[0]!r}({format_arguments(args[1:], self.kwargs, limit=None)})"
         symbol = _SYMBOLS.get(name)
         if symbol is not None and len(args) == 2:
             left, right = (args[1], args[0]) if name.startswith("r") else args
             return f"({left!r} {symbol} {right!r})"
         if name in _UNARY_SYMBOLS and len(args) == 1:
             return f"{_UNARY_SYMBOLS[name]}{args[0]!r}"
-        return f"{name}({format_arguments(args, self.kwargs)})"
+        return f"{name}({format_arguments(args, self.kwargs, limit=None)})"
 
     def __getstate__(self) -> dict:
         return {"func_name": self.func_name, "args": self.args, "kwargs": self.kwargs}
@@ -362,19 +362,20 @@ def quote(expr: Result) -> QuotedExpression[Result]:
     return QuotedExpression(expr)
 
 
-def format_arguments(args: tuple, kwargs: dict, limit: int = 80) -> str:
-    """Short, readable rendering of call arguments."""
+def format_arguments(args: tuple, kwargs: dict, limit: int | None = 80) -> str:
+    """Short, readable rendering of call arguments (``limit=None``: each in full, as
+    redun's expression reprs show them)."""
     parts = [_short_repr(arg, limit) for arg in args]
     parts.extend(f"{key}={_short_repr(value, limit)}" for key, value in sorted(kwargs.items()))
     return ", ".join(parts)
 
 
-def _short_repr(value: Any, limit: int) -> str:
+def _short_repr(value: Any, limit: int | None) -> str:
     try:
         text = repr(value)
     except Exception:  # a user's broken __repr__ must not break ours
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _expression_hash(expr: Expression) -> str:

@@ -111,3 +111,12 @@ def test_expressions_pickle() -> None:
 def test_expression_hash_is_structural() -> None:
     assert double(1).get_hash() == double(1).get_hash()
     assert double(1).get_hash() != double(2).get_hash()
+
+
+def test_expression_repr_shows_arguments_in_full() -> None:
+    # As redun prints an expression: nested calls and long values are not cut short.
+    long_text = "x" * 200
+    expr = pair(make_point(1, 2), long_text)
+    shown = repr(expr)
+    assert long_text in shown and "make_point(1, 2)" in shown
+    assert repr(expr[0]).endswith("[0]") and long_text in repr(expr[0])
