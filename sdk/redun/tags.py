@@ -84,10 +84,10 @@ def login_name() -> str:
 
 
 def infer_project_name(task: Any) -> str | None:
-    """The project a task belongs to: the first part of its namespace, else its module's."""
+    """The project a task belongs to: its namespace (as redun tags it), else its module's."""
     namespace = getattr(task, "namespace", "") or ""
     if namespace:
-        return str(namespace.split(".")[0])
+        return str(namespace)
     module = getattr(getattr(task, "func", None), "__module__", "") or ""
     return module.split(".")[0] or None
 

@@ -138,7 +138,7 @@ def test_tags_are_recorded_and_queried(project: Path, cli_env: dict[str, str]) -
         "env": "prod",
         "run": 2,
         "user": "alice",
-        "project": "acme",
+        "project": "acme.flows",
         "redun.version": execution["tags"]["redun.version"],
     }
     assert redun(project, env, "log", "--tag", "env=dev", "--format", "json").stdout.strip() == "[]"
