@@ -1,14 +1,15 @@
 """A runner: one run of a workflow, in a process forked from the factory.
 
 It never imports grpc. It receives the run (``("run", spec, execution_id,
-home, reject_load_errors)``) on its own socket, loads the workflow (reporting
-``rejected`` for a missing file, an unknown task, bad arguments or a workflow
-that does not import, or, for watches, turning those into a failed run),
-answers ``ready``, runs the scheduler against the home's database, and streams
-the scheduler's events to the daemon in batches. At the end it reports the
-status, the error or the result, and what the run depended on (the user's
-modules it imported and the local files its tasks read or wrote), then exits
-with ``os._exit`` so no thread the user left behind can keep it alive.
+home, reject_load_errors, track_dependencies)``) on its own socket, loads the
+workflow (reporting ``rejected`` for a missing file, an unknown task, bad
+arguments or a workflow that does not import, or, for watches, turning those
+into a failed run), answers ``ready``, runs the scheduler against the home's
+database, and streams the scheduler's events to the daemon in batches. At the
+end it reports the status, the error or the result, and for a watch's run what
+it depended on (the user's modules it imported and the local files its tasks
+read or wrote), then exits with ``os._exit`` so no thread the user left behind
+can keep it alive.
 
 ``cancel`` asks the scheduler to stop (:meth:`redun.scheduler.Scheduler.cancel`,
 a message its loop takes between outcomes, never a signal that could land in
@@ -191,7 +192,7 @@ def main(sock: Any, run_id: str) -> int:
         message = channel.recv()
     except (ChannelClosed, OSError):
         return EXIT_DAEMON_GONE
-    _, spec, execution_id, home, reject_load_errors = message
+    _, spec, execution_id, home, reject_load_errors, track_dependencies = message
     forwarder = EventForwarder(channel)
     capture_fds(forwarder)
     run = Run(channel, execution_id)
@@ -215,7 +216,7 @@ def main(sock: Any, run_id: str) -> int:
             return EXIT_OK
         forwarder.close()
         channel.send(("ready",))
-        deps = collect_dependencies(before, spec, [])
+        deps = collect_dependencies(before, spec, []) if track_dependencies else {}
         channel.send(("finished", "failed", rejected.error, None, b"", deps, False))
         return EXIT_OK
     except BaseException as error:  # anything else while loading: a failed start
@@ -264,7 +265,11 @@ def main(sock: Any, run_id: str) -> int:
             # a client's cancel (above) makes a run "cancelled".
             status, failure = "failed", error_tuple(caught)
     try:
-        deps = collect_dependencies(before, spec, scheduler.jobs(), scheduler.backend)
+        deps = (
+            collect_dependencies(before, spec, scheduler.jobs(), scheduler.backend)
+            if track_dependencies
+            else {}
+        )
         forwarder.close()
         channel.send(("finished", status, failure, result, pickled, deps, recorded))
     finally:

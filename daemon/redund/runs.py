@@ -134,7 +134,9 @@ class RunManager:
             raise PreconditionError(str(error)) from error
         early: list[tuple] = []
         try:
-            await handle.send(("run", spec.to_dict(), execution_id, self.home, reject_load_errors))
+            # Only a watch uses what a run depended on (collecting it reads the store).
+            message = ("run", spec.to_dict(), execution_id, self.home, reject_load_errors)
+            await handle.send((*message, bool(watch_id)))
             reply = await asyncio.wait_for(self._await_ready(handle, early), LOAD_TIMEOUT)
         except asyncio.TimeoutError:
             handle.kill()

@@ -15,7 +15,9 @@ Runner -> daemon::
 
 Daemon -> runner::
 
-    ("run", spec_dict, execution_id, home, reject_load_errors)
+    ("run", spec_dict, execution_id, home, reject_load_errors, track_dependencies)
+                                                track_dependencies: a watch's run, whose
+                                                "finished" carries deps (else empty)
     ("cancel",)
     ("cancel_job", job_id)
 
