@@ -145,6 +145,12 @@ def test_tags_are_recorded_and_queried(project: Path, cli_env: dict[str, str]) -
     listing = redun(project, env, "tag", "list", "stage=report")
     kinds = sorted(line.split()[0] for line in listing.stdout.splitlines())
     assert kinds == ["job", "task"], listing.stdout
+    # As redun lists them: keys with how many of each kind carry them, or key=value pairs.
+    keys = redun(project, env, "tag", "list").stdout.splitlines()
+    assert keys[0] == "Tags:" and re.search(r"^  env +\(1 Execution\)$", "\n".join(keys), re.M)
+    assert re.search(r"^  stage +\(1 Job, 1 Task\)$", "\n".join(keys), re.M), keys
+    pairs = redun(project, env, "tag", "list", "--values", "env", "stage").stdout.splitlines()
+    assert [line.split()[0] for line in pairs] == ["Tags:", "env=prod", "stage=report"], pairs
     exec_id = execution["id"]
     assert redun(project, env, "tag", "add", exec_id[:10], "reviewed=true").returncode == 0
     assert (

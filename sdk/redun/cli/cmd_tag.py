@@ -2,7 +2,8 @@
 
 ::
 
-    redun tag list                       every tagged entity
+    redun tag list                       the tag keys, with how many of each kind carry them
+    redun tag list --values [KEY ...]    the key=value pairs (of those keys), with counts
     redun tag list project=acme user     entities with project=acme and any user tag
     redun tag add EXEC_ID env=prod       tag an execution (or a job, value, task)
     redun tag rm EXEC_ID env             remove a tag (all values of the key)
@@ -21,9 +22,15 @@ from redun.errors import UsageError
 def register(commands: Any) -> None:
     tag = commands.add_parser("tag", help="list, add and remove tags")
     actions = tag.add_subparsers(dest="tag_command", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="entities carrying tags (all given must match)")
+    listing = actions.add_parser(
+        "list",
+        help="tag keys with counts; with KEY[=VALUE]: the entities carrying them all",
+    )
     listing.add_argument("tags", nargs="*", metavar="KEY[=VALUE]")
     listing.add_argument("--kind", choices=("execution", "job", "value", "task"))
+    listing.add_argument(
+        "--values", action="store_true", help="count each key=value pair (of the keys given)"
+    )
     listing.set_defaults(handler=tag_list_command)
     add = actions.add_parser("add", help="add tags to an execution, job, value or task")
     add.add_argument("id", metavar="ID", help="an id or unique prefix")
@@ -46,23 +53,29 @@ def _parse(items: list[str], value_required: bool) -> list[tuple[str, Any]]:
 
 def tag_list_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     from redun.cli.cmd_db import open_store
-    from redun.cli.tag_store import find_tagged, tags_of
+    from redun.cli.tag_store import find_tagged, tag_counts, tags_of
     from redun.tags import format_tag_key_value
 
     wanted = _parse(args.tags, value_required=False)
     backend = open_store(args)
     try:
-        if wanted:
-            entities = find_tagged(backend, wanted, args.kind)
+        if args.values or not wanted:
+            counts = tag_counts(backend, wanted, args.kind, by_value=args.values)
+            entities, tags = [], {}
         else:
-            sql = "SELECT DISTINCT entity_type, entity_id FROM redun_tag"
-            if args.kind:
-                sql += " WHERE entity_type = :kind"
-            rows = backend.query(sql, **({"kind": args.kind} if args.kind else {}))
-            entities = sorted((str(kind), str(entity_id)) for kind, entity_id in rows)
-        tags = tags_of(backend, entities)
+            entities = find_tagged(backend, wanted, args.kind)
+            tags = tags_of(backend, entities)
     finally:
         backend.close()
+    if args.values or not wanted:
+        if not counts:
+            print("No tags found.", file=sys.stderr)
+            return EXIT_OK
+        print("Tags:")
+        for label, per_kind in counts:
+            text = ", ".join(f"{n} {kind.capitalize()}" for kind, n in per_kind)
+            print(f"  {label:{30 if args.values else 10}} ({text})")
+        return EXIT_OK
     if not entities:
         print("No tagged entities found.", file=sys.stderr)
     for kind, entity_id in entities:

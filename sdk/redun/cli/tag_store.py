@@ -34,6 +34,43 @@ def find_tagged(
     return sorted(found or ())
 
 
+def tag_counts(
+    backend: Any, tags: list[tuple[str, Any]], kind: str | None = None, by_value: bool = False
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """``(key, or key=value with by_value, [(entity kind, how many), ...])``, sorted; only
+    the keys in ``tags`` when given (a value there narrows to that pair)."""
+    from redun.tags import format_tag_key_value
+
+    group = "key, value, entity_type" if by_value else "key, entity_type"
+    shown = group if by_value else "key, '', entity_type"
+    sql = f"SELECT {shown}, COUNT(*) FROM redun_tag WHERE key != ''"
+    params: dict[str, Any] = {}
+    if kind is not None:
+        sql += " AND entity_type = :kind"
+        params["kind"] = kind
+    if tags:
+        alternatives = []
+        for index, (key, value) in enumerate(tags):
+            params[f"k{index}"] = key
+            if value is ANY_VALUE:
+                alternatives.append(f"key = :k{index}")
+            else:
+                alternatives.append(f"(key = :k{index} AND value = :v{index})")
+                params[f"v{index}"] = _value_text(value)
+        sql += " AND (" + " OR ".join(alternatives) + ")"
+    sql += f" GROUP BY {group}"
+    grouped: dict[str, list[tuple[str, int]]] = {}
+    for key, text, entity_type, count in backend.query(sql, **params):
+        label = str(key)
+        if by_value:
+            try:
+                label = format_tag_key_value(str(key), json.loads(text))
+            except ValueError:
+                label = f"{key}={text}"
+        grouped.setdefault(label, []).append((str(entity_type), int(count)))
+    return [(label, sorted(per_kind)) for label, per_kind in sorted(grouped.items())]
+
+
 def tags_of(
     backend: Any, entities: list[tuple[str, str]]
 ) -> dict[tuple[str, str], list[tuple[str, Any]]]:
