@@ -391,5 +391,5 @@ def test_a_database_at_0004_is_migrated_and_keeps_verdicts(
     assert tree_reads == [] and len(stored_checks(url)) == 1  # kept by the first run
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        assert read_state(conn).revision == schema.HEAD_REVISION == "0005"
+        assert read_state(conn).revision == schema.HEAD_REVISION == "0006"
     engine.dispose()

@@ -29,7 +29,9 @@ class CallRecord(Plain):
     hash), when its result came from calls below it: a cached call whose subtree
     changed re-evaluates it (scheduler.replay). ``cacheable``: False for a call of a
     task with cache=False: a call above it is never taken whole from the cache, so
-    this one runs again every time.
+    this one runs again every time. ``context_reads``: the context values read under
+    the call, as JSON (:attr:`redun.scheduler.job.Job.context_reads`); "" none,
+    None not known (recorded before reads were).
     """
 
     __slots__ = (
@@ -45,6 +47,7 @@ class CallRecord(Plain):
         "result_needs_check",
         "expr_hash",
         "cacheable",
+        "context_reads",
     )
 
     def __init__(
@@ -61,6 +64,7 @@ class CallRecord(Plain):
         result_needs_check: bool | None = None,
         expr_hash: str | None = None,
         cacheable: bool = True,
+        context_reads: str | None = "",
     ) -> None:
         self.call_hash = call_hash
         self.task_name = task_name
@@ -74,6 +78,7 @@ class CallRecord(Plain):
         self.result_needs_check = result_needs_check
         self.expr_hash = expr_hash
         self.cacheable = cacheable
+        self.context_reads = context_reads
 
 
 class TreeCheck(Plain):
@@ -219,6 +224,7 @@ def call_record_for(job: Job, expr_hash: str | None = None) -> CallRecord:
         time=job.end_time or time.time(),
         expr_hash=expr_hash or job.expr_hash,
         cacheable=job.task.cache,
+        context_reads=job.reads_text(),
     )
 
 

@@ -27,7 +27,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "redun_call_edge": ("parent_call_hash", "position", "child_call_hash"),
     "redun_call_node": (
         "call_hash", "task_hash", "task_name", "args_hash", "eval_hash", "result_hash",
-        "result_needs_check", "arg_hashes", "time", "expr_hash", "cacheable",
+        "result_needs_check", "arg_hashes", "time", "expr_hash", "cacheable", "context_reads",
     ),
     "redun_evaluation": ("eval_hash", "call_hash", "time"),
     "redun_execution": (
@@ -68,6 +68,13 @@ _PK_SIZE = PK_SIZE
 # Tables whose rows replace older ones with the same key (the rest keep the first).
 # (A tree check: the newest verdict on a call tree replaces an older one.)
 UPSERT = frozenset({"redun_job", "redun_evaluation", "redun_tree_check"})
+# A call recorded before context reads were (migration 0006) gets them from its next
+# recording; nothing else of a recorded call changes.
+_FILL_READS = (
+    'ON CONFLICT ("call_hash") DO UPDATE SET "context_reads" = excluded."context_reads" '
+    'WHERE redun_call_node."context_reads" IS NULL'
+)
+_ONE_ROW_PER_KEY = UPSERT | {"redun_call_node"}  # an upsert may touch a row once
 # A job row in one of these states is final: a late write (a killed runner's last
 # batch, committed after the daemon closed the run's jobs) must not reopen it.
 FINAL_JOB_STATES = ("cached", "done", "failed", "cancelled")
@@ -187,7 +194,7 @@ def write_batch(conn: Connection, batch: Batch) -> None:
         if not given:
             continue
         rows = sorted(given, key=_KEY_GETTERS[table])
-        if table in UPSERT:
+        if table in _ONE_ROW_PER_KEY:
             rows = _last_per_key(table, rows)
         if dialect == "postgresql":
             _postgres_insert(conn, table, rows, driver)
@@ -228,6 +235,8 @@ def _last_per_key(table: str, rows: list[tuple]) -> list[tuple]:
 def _conflict_clause(table: str) -> str:
     columns = COLUMNS[table]
     size = _PK_SIZE[table]
+    if table == "redun_call_node":
+        return _FILL_READS
     if table not in UPSERT:
         return "ON CONFLICT DO NOTHING"
     key = ", ".join(_quote(c) for c in columns[:size])
@@ -294,7 +303,7 @@ def postgres_plan(batch: Batch) -> list[tuple]:
         rows = batch.rows.get(table)
         if not rows:
             continue
-        if table in UPSERT:
+        if table in _ONE_ROW_PER_KEY:
             rows = _last_per_key(table, rows)
         columns = COLUMNS[table]
         plan.append(
@@ -370,3 +379,10 @@ def _generic_insert(conn: Connection, table_name: str, rows: list[tuple]) -> Non
                 if table_name == "redun_job":
                     condition = sa.and_(condition, table.c.state.not_in(FINAL_JOB_STATES))
                 conn.execute(table.update().where(condition).values(**values))
+            elif table_name == "redun_call_node":
+                conn.execute(
+                    table.update()
+                    .where(table.c.call_hash == values["call_hash"])
+                    .where(table.c.context_reads.is_(None))
+                    .values(context_reads=values["context_reads"])
+                )

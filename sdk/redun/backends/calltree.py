@@ -30,13 +30,13 @@ TREE_SQL = (
     " UNION SELECT e.child_call_hash FROM redun_call_edge e"
     " JOIN tree t ON e.parent_call_hash = t.h) "
     "SELECT 0, c.call_hash, c.task_name, c.task_hash, c.args_hash, c.eval_hash,"
-    " c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable, NULL"
+    " c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable, c.context_reads, NULL"
     " FROM tree JOIN redun_call_node c ON c.call_hash = tree.h"
     " UNION ALL SELECT 1, e.parent_call_hash, e.child_call_hash,"
-    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.position"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.position"
     " FROM tree JOIN redun_call_edge e ON e.parent_call_hash = tree.h"
     " UNION ALL SELECT 2, a.call_hash, a.value_hash,"
-    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
     " FROM tree JOIN redun_argument a ON a.call_hash = tree.h"
     " JOIN redun_value v ON v.hash = a.value_hash WHERE v.needs_check"
 )
@@ -62,6 +62,7 @@ def call_record(
     needs_check: Any,
     expr_hash: str | None,
     cacheable: Any,
+    context_reads: str | None,
 ) -> CallRecord:
     """A ``redun_call_node`` row as a record (SQLite gives its flags as 0/1/NULL)."""
     return CallRecord(
@@ -74,6 +75,7 @@ def call_record(
         result_needs_check=None if needs_check is None else bool(needs_check),
         expr_hash=expr_hash,
         cacheable=cacheable is None or bool(cacheable),
+        context_reads=context_reads,
     )
 
 
@@ -164,6 +166,7 @@ class CallTrees:
             check,
             expr_hash,
             cacheable,
+            context_reads,
             position,
         ) in self._query_in(TREE_SQL, "roots", roots):
             if kind == 0:
@@ -178,6 +181,7 @@ class CallTrees:
                         check,
                         expr_hash,
                         cacheable,
+                        context_reads,
                     )
             elif kind == 1:
                 edges.setdefault(call_hash, {})[position] = second

@@ -270,7 +270,7 @@ class DbBackend(Backend):
         found: dict[str, CallRecord] = {}
         rows = self.query_in(
             "SELECT e.eval_hash, c.call_hash, c.task_name, c.task_hash, c.args_hash, "
-            "c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable "
+            "c.result_hash, c.result_needs_check, c.expr_hash, c.cacheable, c.context_reads "
             "FROM redun_evaluation e JOIN redun_call_node c ON c.call_hash = e.call_hash "
             "WHERE e.eval_hash IN :hashes",
             "hashes",
@@ -286,6 +286,7 @@ class DbBackend(Backend):
             check,
             expr_hash,
             cacheable,
+            context_reads,
         ) in rows:
             found[eval_hash] = call_record(
                 call_hash,
@@ -297,6 +298,7 @@ class DbBackend(Backend):
                 check,
                 expr_hash,
                 cacheable,
+                context_reads,
             )
         return found
 

@@ -5,7 +5,7 @@ of :mod:`redun.backends.schema`. A test checks them against the migration
 scripts.
 """
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD_REVISION = REVISIONS[-1]
 # The table alembic keeps its revision in (prefixed: a shared database may hold others').
 VERSION_TABLE = "redun_alembic_version"

@@ -127,8 +127,8 @@ class RowBuilder:
         if job.call_hash is not None and (state is JobState.DONE or job.replayed):
             # A replayed call (cached, its expression evaluated again) is a new call too.
             self.add_call(batch, job, run)
-            if job.replayed:
-                run.spoiled = True
+            if job.replayed or job.context_reads:
+                run.spoiled = True  # (a verdict holds no context: see cache._keep_tree_checks)
         else:
             if state not in _UNFINISHED:
                 run.spoiled = True  # cached, failed, cancelled: not all of it ran here
@@ -216,6 +216,7 @@ class RowBuilder:
                 when,
                 expr_hash,
                 task.cache,
+                job.reads_text(),
             )
         )
         rows["redun_evaluation"].append((job.eval_hash, call_hash, when))

@@ -115,6 +115,9 @@ call_node = Table(
     Column("expr_hash", String(40)),
     # False for calls of cache=False tasks: the calls above them are never reused whole.
     Column("cacheable", Boolean),
+    # JSON {var_path: value hash} of the context values read under the call (NULL:
+    # recorded before reads were; see migration 0006).
+    Column("context_reads", Text),
     sqlite_with_rowid=False,
 )
 

@@ -13,7 +13,7 @@ SQLITE_DDL: tuple[str, ...] = (
     'CREATE TABLE redun_argument ( call_hash VARCHAR(40) NOT NULL, name VARCHAR(256) NOT NULL, value_hash VARCHAR(40) NOT NULL, PRIMARY KEY (call_hash, name) ) WITHOUT ROWID',
     'CREATE INDEX ix_redun_argument_value_hash ON redun_argument (value_hash)',
     'CREATE TABLE redun_call_edge ( parent_call_hash VARCHAR(40) NOT NULL, position INTEGER NOT NULL, child_call_hash VARCHAR(40) NOT NULL, PRIMARY KEY (parent_call_hash, position) ) WITHOUT ROWID',
-    'CREATE TABLE redun_call_node ( call_hash VARCHAR(40) NOT NULL, task_hash VARCHAR(40) NOT NULL, task_name VARCHAR(256) NOT NULL, args_hash VARCHAR(40) NOT NULL, eval_hash VARCHAR(40) NOT NULL, result_hash VARCHAR(40) NOT NULL, result_needs_check BOOLEAN, arg_hashes TEXT, time FLOAT, expr_hash VARCHAR(40), cacheable BOOLEAN, PRIMARY KEY (call_hash) ) WITHOUT ROWID',
+    'CREATE TABLE redun_call_node ( call_hash VARCHAR(40) NOT NULL, task_hash VARCHAR(40) NOT NULL, task_name VARCHAR(256) NOT NULL, args_hash VARCHAR(40) NOT NULL, eval_hash VARCHAR(40) NOT NULL, result_hash VARCHAR(40) NOT NULL, result_needs_check BOOLEAN, arg_hashes TEXT, time FLOAT, expr_hash VARCHAR(40), cacheable BOOLEAN, context_reads TEXT, PRIMARY KEY (call_hash) ) WITHOUT ROWID',
     'CREATE INDEX ix_redun_call_node_result_hash ON redun_call_node (result_hash)',
     'CREATE INDEX ix_redun_call_node_task_name ON redun_call_node (task_name)',
     'CREATE TABLE redun_evaluation ( eval_hash VARCHAR(40) NOT NULL, call_hash VARCHAR(40) NOT NULL, time FLOAT, PRIMARY KEY (eval_hash) ) WITHOUT ROWID',

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from redun.backends.base import CacheHit, CallRecord, TreeCheck, value_is_valid
 from redun.plain import Plain
+from redun.scheduler.context import WHOLE, ContextReads
 from redun.scheduler.replay import REPLAY_REASON_PREFIX
 
 if TYPE_CHECKING:
@@ -76,9 +77,10 @@ class Replay(Plain):
 class CacheChecker:
     """Answers cache lookups for one execution, remembering validity verdicts."""
 
-    def __init__(self, backend: Any, registry: TaskRegistry) -> None:
+    def __init__(self, backend: Any, registry: TaskRegistry, context: dict | None = None) -> None:
         self.backend = backend
         self.registry = registry
+        self._reads = ContextReads(context or {})
         self._valid: dict[str, bool] = {}
         # Calls of cache=False tasks whose own tree is valid: never taken whole as a
         # call *below* another, but a cached job of the same call may take them
@@ -349,6 +351,14 @@ class CacheChecker:
                         f"files passed to {record.task_name} (call {call_hash[:8]}) "
                         "changed or were deleted"
                     )
+                else:
+                    changed = self._reads.changed(record.context_reads)
+                    if changed is not None:
+                        ok = False
+                        what = "the context" if changed == WHOLE else f"context {changed}"
+                        why[call_hash] = (
+                            f"{what}, read under {record.task_name} (call {call_hash[:8]}), changed"
+                        )
                 if ok and not shallow:
                     for child in record.child_call_hashes:
                         if not valid.get(child, False):
@@ -383,6 +393,8 @@ class CacheChecker:
         """Keep the verdicts on the roots just found valid, for later runs (module doc)."""
         valid = self._valid
         kept: dict[str, TreeCheck] = {}
+        if any(record.context_reads != "" for record in tree.values()):
+            return  # a verdict holds no context: the tree is walked each time
         if len(roots) == 1 and valid.get(roots[0], False):
             # One root (a workflow's main call): the tree is exactly what is below it, and
             # with no shallow task in it, the walk went everywhere and checked ``checks``.

@@ -58,10 +58,16 @@ def call_task(
 
 
 def eval_hash(self: Scheduler, task: Task, args_hash: str, context: dict) -> str:
-    """What identifies a call: the task's hash, the arguments' hash and the context's."""
-    if context:
-        # The context is an input like the arguments: get_context() reads it
-        # anywhere below this call, so a different context is a different call.
+    """What identifies a call: the task's hash and the arguments' hash, as in redun.
+
+    The run's context is not part of it: the values get_context() reads under a
+    call are recorded with it (Job.context_reads) and checked against the context
+    when the call is taken from the cache, so a context change re-runs only what
+    read a changed value. A call under ``update_context`` is keyed by the context
+    it sees too: calls of the same arguments under different overrides are not one.
+    """
+    execution = self.execution
+    if context and (execution is None or context is not execution.context):
         return hash_parts(task.hash, args_hash, self._context_hash(context))
     return hash_parts(task.hash, args_hash)
 

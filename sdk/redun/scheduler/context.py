@@ -2,8 +2,16 @@
 
 A job's context is its parent's (or the execution's) with the task's
 ``update_context(...)`` merged over it, key by key at every depth, so
-``update_context({"a": {"b": 1}})`` keeps ``a.c`` from above. The context
-counts in a call's cache key.
+``update_context({"a": {"b": 1}})`` keeps ``a.c`` from above.
+
+The values read are recorded with the job they were read under (the job whose
+expression, or whose calls' defaults, called ``get_context``): a cached call is
+taken only if what was read under it, and under every call below it, is what
+the context holds now (:class:`ContextReads`). So a context change re-runs the
+calls that read a changed value, and those above them re-evaluate their
+expressions, as in redun. A read under ``update_context`` records the whole
+context's hash instead (the override is not known where the cache is checked),
+and such calls are keyed by the context they see.
 
 Defaults such as ``offset=get_context("offset", 3)`` are read in the context
 of the call they belong to (its own ``update_context`` included), while its
@@ -21,12 +29,8 @@ if TYPE_CHECKING:
 
 def get_context_value(context: dict, var_path: str, default: Any) -> Any:
     """``context["a"]["b"]`` for ``var_path="a.b"``, or ``default`` if any step is missing."""
-    value: Any = context
-    for part in var_path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return default
-        value = value[part]
-    return value
+    found, value = _lookup(context, var_path)
+    return value if found else default
 
 
 def merge_contexts(*layers: dict | None) -> dict:
@@ -43,6 +47,79 @@ def merge_contexts(*layers: dict | None) -> dict:
     from redun.utils import merge_dicts
 
     return merge_dicts(given)
+
+
+ABSENT = "-"  # the hash recorded for a context variable that was not set
+WHOLE = "*"  # the key of the whole context's hash (a read under update_context)
+
+
+def _lookup(context: dict, var_path: str) -> tuple[bool, Any]:
+    """(whether ``var_path`` is set in ``context``, its value)."""
+    value: Any = context
+    for part in var_path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
+def read_hash(context: dict, var_path: str) -> str:
+    """What a read of ``var_path`` in ``context`` is recorded as."""
+    from redun.hashing import hash_value
+
+    found, value = _lookup(context, var_path)
+    return hash_value(value) if found else ABSENT
+
+
+def note_context_read(env: Any, var_path: str, context: dict, execution: Any) -> None:
+    """Record on the job behind ``env`` (a job or a :class:`ContextEnv`) that it read
+    ``var_path`` from ``context``."""
+    job = env._job if type(env) is ContextEnv else env
+    if job is None or execution is None:
+        return  # read at the top: the root call's own arguments hold the value
+    reads = job.context_reads
+    if reads is None:
+        reads = job.context_reads = {}
+    if context is execution.context:
+        if var_path not in reads:
+            reads[var_path] = read_hash(context, var_path)
+    elif WHOLE not in reads:
+        from redun.hashing import hash_value
+
+        reads[WHOLE] = hash_value(execution.context)
+
+
+class ContextReads:
+    """Whether recorded reads still hold in the run's context (memoized per run)."""
+
+    def __init__(self, context: dict) -> None:
+        self.context = context
+        self._hashes: dict[str, str] = {}
+
+    def changed(self, recorded: str | None) -> str | None:
+        """The first variable whose recorded read differs now ("*": the context as a
+        whole), or None if none does. ``recorded``: the JSON a call was recorded with;
+        None (recorded before reads were) holds only for an empty context."""
+        if recorded is None:
+            return WHOLE if self.context else None
+        if not recorded:
+            return None
+        import json
+
+        hashes = self._hashes
+        for var_path, digest in json.loads(recorded).items():
+            now = hashes.get(var_path)
+            if now is None:
+                if var_path == WHOLE:
+                    from redun.hashing import hash_value
+
+                    now = hash_value(self.context)
+                else:
+                    now = read_hash(self.context, var_path)
+                hashes[var_path] = now
+            if now != digest:
+                return var_path
+        return None
 
 
 class ContextEnv:

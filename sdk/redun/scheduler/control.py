@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from redun.promise import Promise
-from redun.scheduler.context import get_context_value
+from redun.scheduler.context import get_context_value, note_context_read
 from redun.task import scheduler_task, task
 
 
@@ -178,10 +178,12 @@ def get_context(
     scheduler: Any, parent_job: Any, sexpr: Any, var_path: str, default: Any = None
 ) -> Any:
     """A context value (``[scheduler] context`` JSON in redun.ini, or ``--context``)."""
+    execution = scheduler.execution
     if parent_job is not None:
         context = parent_job.context
+        note_context_read(parent_job, var_path, context, execution)
     else:
-        context = scheduler.execution.context if scheduler.execution else scheduler.context
+        context = execution.context if execution else scheduler.context
     return get_context_value(context, var_path, default)
 
 

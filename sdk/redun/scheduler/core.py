@@ -261,7 +261,7 @@ class Scheduler:
         backend = self.backend
         if self._migrate is not None:
             self.load()  # before anything else opens it with the config's automigrate
-        self._cache = CacheChecker(backend, get_task_registry())
+        self._cache = CacheChecker(backend, get_task_registry(), execution.context)
         recorder = backend.recorder(self) if hasattr(backend, "recorder") else None
         if recorder is not None:
             cleanup.callback(self.events.attach(recorder))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _random
 import enum
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -160,6 +161,7 @@ class Job:
         "replayed",
         "prov",
         "inline",
+        "context_reads",
     )
 
     def __init__(
@@ -207,6 +209,15 @@ class Job:
         # For scheduler tasks that cache like a call (catch): evaluates in the scheduler
         # instead of an executor; called as inline(job, cached_expression_or_None).
         self.inline: Any = None
+        # Context values read by get_context under this job (its expression, the
+        # defaults of the calls it made): {var_path: value hash, "-" if absent}, and
+        # "*": the whole context's hash for a read under update_context. None: none.
+        self.context_reads: dict[str, str] | None = None
+
+    def reads_text(self) -> str:
+        """:attr:`context_reads` as recorded with the call ("" for none)."""
+        reads = self.context_reads
+        return json.dumps(reads, sort_keys=True, separators=(",", ":")) if reads else ""
 
     def transition(self, new_state: JobState) -> None:
         """Move to ``new_state``, refusing moves the lifecycle does not allow."""
