@@ -29,6 +29,22 @@ def test_typed_keyword_arguments_fill_required_arguments(daemon: Daemon) -> None
         assert client.submit("flow.py", "sum_list", xs=[1, 2, 3]).result(timeout=30) == 6
 
 
+def test_submit_takes_context_values_as_redun_run_does(daemon: Daemon) -> None:
+    write_workflow(
+        daemon.project,
+        "ctx.py",
+        "from redun import get_context, task\n\n"
+        "@task\ndef main(p: int = get_context('tool.p', 0), q: str = get_context('q', '')) -> str:\n"
+        "    return f'{p}/{q}'\n",
+    )
+    given = ["--context", "tool.p=20", "ctx.py", "main", "--context", "q=x", "--wait"]
+    result = daemon.redun("submit", "--option", 'context={"q": "json"}', *given)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "'20/x'"
+    bad = daemon.redun("submit", "--context", "nope", "ctx.py", "main")
+    assert bad.returncode == 2 and "--context takes KEY=VALUE" in bad.stderr
+
+
 def test_a_task_raising_keyboard_interrupt_fails_its_run(daemon: Daemon) -> None:
     write_workflow(
         daemon.project,

@@ -14,8 +14,8 @@ from redun.client.cli_support import (
     add_client_arguments,
     add_target_arguments,
     connect,
-    parse_options,
     report,
+    run_options,
 )
 from redun.client.errors import ClientError
 
@@ -50,7 +50,7 @@ def submit_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     # submit's own options may follow the task's arguments ('--' ends them).
     task_argv = take_own_options(args, task_argv)
     wait = args.wait
-    options = parse_options(args.option)
+    options = run_options(args)
     try:
         with connect(args) as client:
             handle = client.submit(

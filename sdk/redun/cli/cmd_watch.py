@@ -22,8 +22,8 @@ from redun.client.cli_support import (
     add_client_arguments,
     add_target_arguments,
     connect,
-    parse_options,
     report,
+    run_options,
 )
 from redun.client.errors import ClientError, NotFound
 
@@ -77,7 +77,7 @@ def watch_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     # watch's own options may follow the task's arguments ('--' ends them).
     task_argv = take_own_options(args, task_argv)
     follow, as_json = args.follow, args.json
-    options = parse_options(args.option)
+    options = run_options(args)
     try:
         with connect(args) as client:
             info = client.watch(args.file, args.task, argv=task_argv, options=options)

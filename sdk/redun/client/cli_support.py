@@ -27,7 +27,8 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    """FILE, TASK and ``--option KEY=VALUE``: what to run (submit, watch)."""
+    """FILE, TASK, ``--option KEY=VALUE`` and ``--context KEY=VALUE``: what to run (submit,
+    watch)."""
     parser.add_argument("file", metavar="FILE", help="workflow file (flow.py) or module (pkg.flow)")
     parser.add_argument("task", metavar="TASK", help="task name (or namespace.name)")
     parser.add_argument(
@@ -37,6 +38,36 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="scheduler option: executor=NAME, max_workers=N, context=JSON (repeatable)",
     )
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a context value for get_context(), as for 'redun run' (repeatable; dotted "
+        "keys nest; merged over --option context=JSON)",
+    )
+
+
+def run_options(args: argparse.Namespace) -> dict[str, str]:
+    """The run's scheduler options: ``--option`` items, with ``--context`` merged in."""
+    options = parse_options(args.option)
+    if args.context:
+        import json
+
+        from redun.cli.cmd_run import parse_context
+        from redun.errors import UsageError
+        from redun.scheduler.context import merge_contexts
+
+        base: Any = {}
+        if options.get("context"):
+            try:
+                base = json.loads(options["context"])
+            except ValueError as error:
+                raise UsageError(f"--option context= takes a JSON object ({error})") from None
+            if not isinstance(base, dict):
+                raise UsageError("--option context= takes a JSON object")
+        options["context"] = json.dumps(merge_contexts(base, parse_context(args.context)))
+    return options
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
