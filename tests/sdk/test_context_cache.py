@@ -158,3 +158,32 @@ def test_calls_recorded_before_reads_were_count_only_for_an_empty_context(
     assert run(make, main(), {"tool": {"param": 3}})["values"] == ["0:3", "1:3", "2:3"]
     assert RAN == []
     assert run(make, main(), {}) == first and RAN == []
+
+
+def test_the_row_by_row_writer_fills_in_reads_left_null_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    # The writer for databases other than SQLite and PostgreSQL (a savepoint per row).
+    from redun.backends import bulk
+
+    uri = f"sqlite:///{tmp_path}/redun.db"
+    backend_from_config({"db_uri": uri}).load()
+    columns = bulk.COLUMNS["redun_call_node"]
+
+    def row(reads: str | None, time: float) -> tuple:
+        values = {name: None for name in columns}
+        values.update(
+            call_hash="c" * 40, task_hash="t" * 40, task_name="t", args_hash="a" * 40,
+            eval_hash="e" * 40, result_hash="r" * 40, time=time, context_reads=reads,
+        )  # fmt: skip
+        return tuple(values[name] for name in columns)
+
+    engine = sa.create_engine(uri)
+    read = "SELECT context_reads, time FROM redun_call_node"
+    with engine.begin() as conn:
+        bulk._generic_insert(conn, "redun_call_node", [row(None, 1.0)])
+        bulk._generic_insert(conn, "redun_call_node", [row('{"p":"h"}', 2.0)])
+        assert conn.exec_driver_sql(read).fetchall() == [('{"p":"h"}', 1.0)]
+        bulk._generic_insert(conn, "redun_call_node", [row("", 3.0)])
+        assert conn.exec_driver_sql(read).fetchall() == [('{"p":"h"}', 1.0)]
+    engine.dispose()

@@ -68,13 +68,11 @@ _PK_SIZE = PK_SIZE
 # Tables whose rows replace older ones with the same key (the rest keep the first).
 # (A tree check: the newest verdict on a call tree replaces an older one.)
 UPSERT = frozenset({"redun_job", "redun_evaluation", "redun_tree_check"})
-# A call recorded before context reads were (migration 0006) gets them from its next
-# recording; nothing else of a recorded call changes.
-_FILL_READS = (
-    'ON CONFLICT ("call_hash") DO UPDATE SET "context_reads" = excluded."context_reads" '
-    'WHERE redun_call_node."context_reads" IS NULL'
-)
-_ONE_ROW_PER_KEY = UPSERT | {"redun_call_node"}  # an upsert may touch a row once
+# Tables whose rows keep the first write but fill in one column left NULL by an older
+# schema: a call recorded before context reads were (migration 0006) gets them from its
+# next recording.
+FILL_IF_NULL = {"redun_call_node": "context_reads"}
+_ONE_ROW_PER_KEY = UPSERT | FILL_IF_NULL.keys()  # an upsert may touch a row once
 # A job row in one of these states is final: a late write (a killed runner's last
 # batch, committed after the daemon closed the run's jobs) must not reopen it.
 FINAL_JOB_STATES = ("cached", "done", "failed", "cancelled")
@@ -235,11 +233,16 @@ def _last_per_key(table: str, rows: list[tuple]) -> list[tuple]:
 def _conflict_clause(table: str) -> str:
     columns = COLUMNS[table]
     size = _PK_SIZE[table]
-    if table == "redun_call_node":
-        return _FILL_READS
+    key = ", ".join(_quote(c) for c in columns[:size])
+    fill = FILL_IF_NULL.get(table)
+    if fill is not None:
+        column = _quote(fill)
+        return (
+            f"ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} "
+            f"WHERE {table}.{column} IS NULL"
+        )
     if table not in UPSERT:
         return "ON CONFLICT DO NOTHING"
-    key = ", ".join(_quote(c) for c in columns[:size])
     sets = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns[size:])
     guard = f" WHERE {_JOB_IS_OPEN}" if table == "redun_job" else ""
     return f"ON CONFLICT ({key}) DO UPDATE SET {sets}{guard}"
@@ -379,10 +382,11 @@ def _generic_insert(conn: Connection, table_name: str, rows: list[tuple]) -> Non
                 if table_name == "redun_job":
                     condition = sa.and_(condition, table.c.state.not_in(FINAL_JOB_STATES))
                 conn.execute(table.update().where(condition).values(**values))
-            elif table_name == "redun_call_node":
+            elif table_name in FILL_IF_NULL:
+                fill = FILL_IF_NULL[table_name]
+                condition = sa.and_(*(table.c[name] == values[name] for name in columns[:size]))
                 conn.execute(
                     table.update()
-                    .where(table.c.call_hash == values["call_hash"])
-                    .where(table.c.context_reads.is_(None))
-                    .values(context_reads=values["context_reads"])
+                    .where(condition, table.c[fill].is_(None))
+                    .values({fill: values[fill]})
                 )

@@ -21,7 +21,11 @@ arguments and lazy task options are evaluated where the call is made. A
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from redun.hashing import hash_value
 
 if TYPE_CHECKING:
     from redun.scheduler.job import Job
@@ -64,29 +68,31 @@ def _lookup(context: dict, var_path: str) -> tuple[bool, Any]:
 
 
 def read_hash(context: dict, var_path: str) -> str:
-    """What a read of ``var_path`` in ``context`` is recorded as."""
-    from redun.hashing import hash_value
-
+    """What a read of ``var_path`` in ``context`` is recorded as (``WHOLE``: the context's
+    own hash)."""
+    if var_path == WHOLE:
+        return hash_value(context)
     found, value = _lookup(context, var_path)
     return hash_value(value) if found else ABSENT
 
 
-def note_context_read(env: Any, var_path: str, context: dict, execution: Any) -> None:
+def note_context_read(
+    env: Any, var_path: str, context: dict, run_context: dict, context_hash: Callable
+) -> None:
     """Record on the job behind ``env`` (a job or a :class:`ContextEnv`) that it read
-    ``var_path`` from ``context``."""
+    ``var_path`` from ``context``; under an override, the run's context as a whole
+    (``context_hash``: the scheduler's, which hashes each context object once)."""
     job = env._job if type(env) is ContextEnv else env
-    if job is None or execution is None:
+    if job is None:
         return  # read at the top: the root call's own arguments hold the value
     reads = job.context_reads
     if reads is None:
         reads = job.context_reads = {}
-    if context is execution.context:
+    if context is run_context:
         if var_path not in reads:
             reads[var_path] = read_hash(context, var_path)
     elif WHOLE not in reads:
-        from redun.hashing import hash_value
-
-        reads[WHOLE] = hash_value(execution.context)
+        reads[WHOLE] = context_hash(run_context)
 
 
 class ContextReads:
@@ -104,19 +110,11 @@ class ContextReads:
             return WHOLE if self.context else None
         if not recorded:
             return None
-        import json
-
         hashes = self._hashes
         for var_path, digest in json.loads(recorded).items():
             now = hashes.get(var_path)
             if now is None:
-                if var_path == WHOLE:
-                    from redun.hashing import hash_value
-
-                    now = hash_value(self.context)
-                else:
-                    now = read_hash(self.context, var_path)
-                hashes[var_path] = now
+                now = hashes[var_path] = read_hash(self.context, var_path)
             if now != digest:
                 return var_path
         return None

@@ -181,7 +181,10 @@ def get_context(
     execution = scheduler.execution
     if parent_job is not None:
         context = parent_job.context
-        note_context_read(parent_job, var_path, context, execution)
+        if execution is not None:
+            note_context_read(
+                parent_job, var_path, context, execution.context, scheduler._context_hash
+            )
     else:
         context = execution.context if execution else scheduler.context
     return get_context_value(context, var_path, default)
