@@ -61,26 +61,28 @@ def tag_list_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     try:
         if args.values or not wanted:
             counts = tag_counts(backend, wanted, args.kind, by_value=args.values)
-            entities, tags = [], {}
-        else:
-            entities = find_tagged(backend, wanted, args.kind)
-            tags = tags_of(backend, entities)
+            return _print_counts(counts, width=30 if args.values else 10)
+        entities = find_tagged(backend, wanted, args.kind)
+        tags = tags_of(backend, entities)
     finally:
         backend.close()
-    if args.values or not wanted:
-        if not counts:
-            print("No tags found.", file=sys.stderr)
-            return EXIT_OK
-        print("Tags:")
-        for label, per_kind in counts:
-            text = ", ".join(f"{n} {kind.capitalize()}" for kind, n in per_kind)
-            print(f"  {label:{30 if args.values else 10}} ({text})")
-        return EXIT_OK
     if not entities:
         print("No tagged entities found.", file=sys.stderr)
     for kind, entity_id in entities:
         text = " ".join(format_tag_key_value(k, v) for k, v in tags[(kind, entity_id)])
         print(f"{kind:<9} {entity_id[:8]}  {text}")
+    return EXIT_OK
+
+
+def _print_counts(counts: list[tuple[str, list[tuple[str, int]]]], width: int) -> int:
+    """redun's listing: ``  key (2 Execution, 1 Task)``, one key (or pair) a line."""
+    if not counts:
+        print("No tags found.", file=sys.stderr)
+        return EXIT_OK
+    print("Tags:")
+    for label, per_kind in counts:
+        text = ", ".join(f"{n} {kind.capitalize()}" for kind, n in per_kind)
+        print(f"  {label:{width}} ({text})")
     return EXIT_OK
 
 
