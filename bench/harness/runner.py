@@ -130,11 +130,14 @@ def run_workload(
 
 
 def _clean_env(impl: Impl) -> dict[str, str]:
-    """The caller's environment minus anything that could mix the two venvs."""
+    """The caller's environment minus anything that could mix the two venvs or skew start-up."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"}
+        # A user's machine caches bytecode: with this set, every run would compile
+        # every module it imports, and the start-up measured would be no user's.
+        and key != "PYTHONDONTWRITEBYTECODE"
     }
     env["VIRTUAL_ENV"] = str(impl.venv)
     env["PATH"] = f"{impl.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
