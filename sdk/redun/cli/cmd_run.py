@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redun.cli.main import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
 from redun.cli.progress import ProgressDisplay, ProgressTally
@@ -19,10 +19,13 @@ from redun.cli.run_support import (
 )
 from redun.cli.trailing import option_names, take_own_options
 from redun.errors import TaskNotFoundError, UsageError
-from redun.tags import default_execution_tags, parse_tag_key_value
+from redun.tags import DOC_KEY, default_execution_tags, parse_tag_key_value
 from redun.task import get_task_registry
 from redun.workflow.args import parse_task_args
 from redun.workflow.loader import WorkflowLoadError, find_task, import_workflow
+
+if TYPE_CHECKING:
+    import inspect
 
 
 def make_scheduler(args: argparse.Namespace) -> Any:
@@ -109,6 +112,39 @@ def register(commands: Any) -> None:
         help="after the run, say why jobs ran (which argument, file or code changed)",
     )
     run.add_argument(
+        "--context-file",
+        metavar="JSON",
+        help="a JSON object file: the run's context over [scheduler] context "
+        "(--context values are merged over it)",
+    )
+    run.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an option of TASK (its call only), e.g. -o cache=false, "
+        "-o executor=batch (repeatable; values read as --context values)",
+    )
+    run.add_argument(
+        "--no-prov",
+        action="store_true",
+        help="do not record TASK's call or any call below it (nor take them from the "
+        "cache); the execution itself is still recorded",
+    )
+    run.add_argument(
+        "-i",
+        "--input",
+        metavar="PICKLE",
+        help="a pickle of (args, kwargs) for TASK; task arguments given on the "
+        "command line override or add to it",
+    )
+    run.add_argument(
+        "--execution-id",
+        metavar="UUID",
+        help="the execution's id: a UUID not used before (recorded as 32 hex digits)",
+    )
+    run.add_argument(
         "-t",
         "--tag",
         action="append",
@@ -116,8 +152,19 @@ def register(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="tag the execution (repeatable; besides user, project and redun.version)",
     )
-    run.add_argument("--user", help="the execution's user tag (default: $REDUN_USER, else login)")
-    run.add_argument("--project", help="the execution's project tag (default: the namespace)")
+    run.add_argument(
+        "-u", "--user", help="the execution's user tag (default: $REDUN_USER, else login)"
+    )
+    run.add_argument("-p", "--project", help="the execution's project tag (default: the namespace)")
+    run.add_argument("--doc", metavar="TEXT", help="a documentation tag (doc=TEXT) for the run")
+    run.add_argument(
+        "--exclude-user",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="do not add the user_NAME tag (redun's aws and gcp user tags; none are "
+        "added here, so this changes nothing)",
+    )
     run.add_argument(
         "--pdb", action="store_true", help="open the debugger where a failing task raised"
     )
@@ -179,16 +226,35 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
     if task_argv == ["help"]:
         print_task_help(task)
         return EXIT_OK
-    kwargs = parse_task_args(task, task_argv, required=not recorded)
-    kwargs = {**recorded, **kwargs}
+    positional: tuple = ()
+    if args.input:
+        # As in redun, the input file stands instead of --rerun's recorded arguments.
+        bound = read_input(task, args.input)
+        kwargs = parse_task_args(task, task_argv, given=bound.arguments)
+        positional, kwargs = merge_arguments(bound, kwargs)
+    else:
+        kwargs = parse_task_args(task, task_argv, required=not recorded)
+        kwargs = {**recorded, **kwargs}
+    if args.option or args.no_prov:
+        task = override_options(task, args.option, no_prov=args.no_prov)
     context = parse_context(args.context)
+    if args.context_file:
+        from redun.scheduler.context import merge_contexts
+
+        context = merge_contexts(read_context_file(args.context_file), context)
     if args.script_trace:
         os.environ["REDUN_SCRIPT_TRACE"] = "1"
     try:
         tags = [parse_tag_key_value(item) for item in args.tag]
     except ValueError as error:
         raise UsageError(f"--tag: {error}") from None
-    tags = default_execution_tags(task, user=args.user, project=args.project) + tags
+    defaults = default_execution_tags(task, user=args.user, project=args.project)
+    if args.exclude_user:
+        excluded = {f"user_{name}" for name in args.exclude_user}
+        defaults = [tag for tag in defaults if tag[0] not in excluded]
+    if args.doc:
+        defaults.append((DOC_KEY, args.doc))
+    tags = defaults + tags
     tally = ProgressTally()
     display = ProgressDisplay(
         tally, enabled=None if not args.no_progress else False, jobs=scheduler.jobs
@@ -197,9 +263,12 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
         scheduler.events.attach(tally)
     else:  # counted once at the end, from the jobs: nothing on every job's path
         scheduler.events.subscribe(tally, job_states=False)
-    expr = task(**kwargs)
+    expr = task(*positional, **kwargs)
     # Open the database first: an unreachable one is a one-line error, not a traceback.
     scheduler.load()
+    execution_id = new_execution_id(scheduler, args.execution_id) if args.execution_id else None
+    if getattr(args, "log_level", None) in ("INFO", "DEBUG"):
+        scheduler.events.subscribe(_log_execution(scheduler), job_states=False)
     try:
         with display:
             result = scheduler.run(
@@ -209,6 +278,7 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
                 cache=not args.no_cache,
                 context=context,
                 tags=tags,
+                execution_id=execution_id,
             )
     except DryRunResult as dry:
         print_dryrun(dry)
@@ -237,6 +307,130 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
     print_result(result)
     return EXIT_OK
+
+
+def read_input(task: Any, path: str) -> inspect.BoundArguments:
+    """``--input``: a pickle of ``(args, kwargs)``, bound to the task's parameters."""
+    import pickle
+
+    try:
+        with _open(path, "rb") as handle:
+            loaded = pickle.load(handle)
+    except OSError as error:
+        raise UsageError(f"--input {path}: cannot read it ({error})") from None
+    except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad input file
+        raise UsageError(
+            f"--input {path}: cannot unpickle it ({type(error).__name__}: {error})"
+        ) from None
+    if (
+        not isinstance(loaded, (tuple, list))
+        or len(loaded) != 2
+        or not isinstance(loaded[0], (tuple, list))
+        or not isinstance(loaded[1], dict)
+    ):
+        raise UsageError(f"--input {path}: expected a pickle of (args, kwargs), a tuple and a dict")
+    try:
+        return task.signature.bind_partial(*loaded[0], **loaded[1])  # type: ignore[no-any-return]
+    except TypeError as error:
+        raise UsageError(f"--input {path}: does not fit task {task.fullname}: {error}") from None
+
+
+def merge_arguments(bound: inspect.BoundArguments, given: dict[str, Any]) -> tuple[tuple, dict]:
+    """(args, kwargs) for the call: ``bound`` (from ``--input``) with the command line's
+    ``--name value`` arguments replacing or adding to it."""
+    import inspect
+
+    signature = bound.signature
+    arguments = {**bound.arguments, **given}
+    ordered = {name: arguments[name] for name in signature.parameters if name in arguments}
+    merged = inspect.BoundArguments(signature, ordered)  # type: ignore[arg-type]
+    return merged.args, merged.kwargs
+
+
+def override_options(task: Any, items: list[str], *, no_prov: bool = False) -> Any:
+    """``-o KEY=VALUE`` (and ``--no-prov``) applied to TASK's own call, as redun does."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option takes KEY=VALUE, got {item!r}")
+        options[key] = parse_context_value(raw, key)
+    if no_prov:
+        options["prov"] = False
+    try:
+        return task.options(**options)
+    except (TypeError, ValueError) as error:
+        if isinstance(error, UsageError):
+            raise
+        raise UsageError(f"--option: {error}") from None
+
+
+def read_context_file(path: str) -> dict:
+    """``--context-file``: a JSON object."""
+    try:
+        with _open(path, "r") as handle:
+            value = json.load(handle)
+    except OSError as error:
+        raise UsageError(f"--context-file {path}: cannot read it ({error})") from None
+    except ValueError as error:
+        raise UsageError(f"--context-file {path}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise UsageError(
+            f"--context-file {path}: expected a JSON object, got {type(value).__name__}"
+        )
+    return value
+
+
+def _open(path: str, mode: str) -> Any:
+    """A local path, or a URL (``s3://``, ``gs://``, ``http://``) through :class:`File`."""
+    if "://" in path:
+        from redun.file import File
+
+        return File(path).open(mode)
+    return open(path, mode)
+
+
+def new_execution_id(scheduler: Any, text: str) -> str:
+    """``--execution-id``: the UUID as the store spells ids (32 hex digits), if unused.
+
+    Raises:
+        UsageError: not a UUID, or an execution of the store already has it.
+    """
+    import uuid
+
+    try:
+        execution_id = uuid.UUID(text.strip()).hex
+    except ValueError:
+        raise UsageError(f"--execution-id {text!r} is not a UUID") from None
+    backend = scheduler.backend
+    if hasattr(backend, "query"):
+        from redun.backends.queries import StoreReader
+
+        if StoreReader(backend).execution(execution_id) is not None:
+            raise UsageError(
+                f"--execution-id {text}: execution {execution_id} already exists; "
+                "give a new UUID (e.g. from uuidgen)"
+            )
+    return execution_id
+
+
+def _log_execution(scheduler: Any) -> Any:
+    """``--log-level INFO``: the config directory, and the execution's start and end, logged
+    as redun logs them."""
+    import logging
+
+    from redun.events import ExecutionFinished, ExecutionStarted
+
+    logger = logging.getLogger("redun")
+    logger.info("config dir: %s", scheduler.config.configdir)
+
+    def log(event: Any) -> None:
+        if isinstance(event, ExecutionStarted):
+            logger.info("Start Execution %s:  %s", event.execution_id, " ".join(event.argv or []))
+        elif isinstance(event, ExecutionFinished):
+            logger.info("Execution %s %s", event.execution_id, event.status)
+
+    return log
 
 
 def _parameter_options(module: Any, args: argparse.Namespace) -> set[str]:

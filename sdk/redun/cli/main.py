@@ -18,16 +18,22 @@ from redun.argparsing import ArgumentParser
 from redun.errors import RedunError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# The insitro/redun release whose API and command line this engine implements: what
+# ``redun --check-version SPEC`` compares with (``redun.__version__`` is the engine's own).
+REDUN_API_VERSION = "0.44.1"
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    command: str | None = None, *, parser: argparse.ArgumentParser | None = None
+) -> argparse.ArgumentParser:
     """The ``redun`` parser; with ``command``, only that command's module is imported.
 
     A run pays only for its own command: ``redun run`` does not import what
     ``redun log`` or ``redun submit`` need. Without one (``redun --help``, a
-    mistyped command), every command is registered, for the listing.
+    mistyped command), every command is registered, for the listing. ``parser``
+    is a fresh global parser to build on (``main`` has one already).
     """
-    parser = _global_parser()
+    parser = parser or _global_parser()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     names = (command,) if command in COMMAND_MODULES else COMMAND_MODULES
     for name in names:
@@ -56,6 +62,14 @@ def _global_parser() -> argparse.ArgumentParser:
         "--db", metavar="URI", help="database URL (overrides [backend] db_uri; $REDUN_DB_URI)"
     )
     parser.add_argument(
+        "-r",
+        "--repo",
+        default="default",
+        metavar="NAME",
+        help="use the config directory of [repos.NAME] (config_dir = DIR) in redun.ini "
+        "(default: default, the current one)",
+    )
+    parser.add_argument(
         "-s",
         "--setup",
         action="append",
@@ -63,13 +77,32 @@ def _global_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an option for the config's [scheduler] setup_scheduler hook (repeatable)",
     )
+    parser.add_argument(
+        "--setup-help", action="store_true", help="list the options -s takes, and exit"
+    )
+    parser.add_argument(
+        "--check-version",
+        metavar="SPEC",
+        help="fail (exit 2) unless the redun API release implemented here "
+        f"({REDUN_API_VERSION}) meets SPEC, e.g. '>=0.8,<1.0'",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("ERROR", "WARN", "INFO", "DEBUG"),
+        metavar="LEVEL",
+        help="print the redun logger's messages of LEVEL (ERROR, WARN, INFO, DEBUG) "
+        "and above to stderr",
+    )
     return parser
 
 
 def command_of(argv: Sequence[str]) -> str | None:
     """The command word of ``redun [options] COMMAND ...``, if it names a command."""
-    argv = list(argv)
-    index = _skip_options(argv, 0, _global_parser())
+    return _command_of(list(argv), _global_parser())
+
+
+def _command_of(argv: list[str], global_parser: argparse.ArgumentParser) -> str | None:
+    index = _skip_options(argv, 0, global_parser)
     if index < len(argv) and argv[index] in COMMAND_MODULES:
         return argv[index]
     return None
@@ -94,7 +127,14 @@ COMMAND_MODULES = (
     "init",
     "launch",
     "console",
+    "repl",
     "oneshot",
+    "help",
+    "export",
+    "import",
+    "repo",
+    "push",
+    "pull",
 )
 # Commands whose arguments after FILE TASK belong to the task.
 TASK_COMMANDS = frozenset({"run", "submit", "watch"})
@@ -113,7 +153,9 @@ def _load_command(name: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     owns_process = argv is None  # the console script, or python -m redun
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(command_of(argv))
+    # One global parser both finds the command word and becomes the full parser.
+    parser = _global_parser()
+    parser = build_parser(_command_of(argv, parser), parser=parser)
     if owns_process:
         # What is loaded so far lives as long as the process: out of the garbage
         # collector's sight, each collection is cheaper, and so is the one at exit.
@@ -124,11 +166,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(ours)
     except SystemExit as exit:
         return int(exit.code or 0) if exit.code in (0, None) else EXIT_USAGE
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    args.full_argv = argv
+    restore = None
     try:
+        if args.log_level or args.check_version or args.repo != "default" or args.setup_help:
+            from redun.cli.global_options import apply_global_options, print_setup_help
+
+            restore = apply_global_options(args)
+            if args.setup_help:
+                print_setup_help(args.config)
+                return EXIT_OK
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        args.full_argv = argv
         return int(args.handler(args, task_argv))
     except UsageError as error:
         print(f"redun: error: {error}", file=sys.stderr)
@@ -139,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("redun: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if restore is not None:
+            restore()
 
 
 def _split_task_args(

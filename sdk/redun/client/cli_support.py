@@ -46,26 +46,36 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
         help="a context value for get_context(), as for 'redun run' (repeatable; dotted "
         "keys nest; merged over --option context=JSON)",
     )
+    parser.add_argument(
+        "--context-file",
+        metavar="JSON",
+        help="a JSON object file: the run's base context, as for 'redun run' "
+        "(--option context=JSON and --context are merged over it)",
+    )
 
 
 def run_options(args: argparse.Namespace) -> dict[str, str]:
-    """The run's scheduler options: ``--option`` items, with ``--context`` merged in."""
+    """The run's scheduler options: ``--option`` items, with the context of
+    ``--context-file``, ``--option context=JSON`` and ``--context`` (each merged over
+    the one before) as ``context``."""
     options = parse_options(args.option)
-    if args.context:
+    context_file = getattr(args, "context_file", None)
+    if args.context or context_file:
         import json
 
-        from redun.cli.cmd_run import parse_context
+        from redun.cli.cmd_run import parse_context, read_context_file
         from redun.errors import UsageError
         from redun.scheduler.context import merge_contexts
 
-        base: Any = {}
+        base: Any = read_context_file(context_file) if context_file else {}
         if options.get("context"):
             try:
-                base = json.loads(options["context"])
+                given = json.loads(options["context"])
             except ValueError as error:
                 raise UsageError(f"--option context= takes a JSON object ({error})") from None
-            if not isinstance(base, dict):
+            if not isinstance(given, dict):
                 raise UsageError("--option context= takes a JSON object")
+            base = merge_contexts(base, given)
         options["context"] = json.dumps(merge_contexts(base, parse_context(args.context)))
     return options
 
