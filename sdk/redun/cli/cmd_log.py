@@ -8,6 +8,9 @@
     redun log JOB_ID            a job: arguments, result, reason, source, timings
     redun log VALUE_HASH        a value and its lineage
     redun log FILE_PATH         the lineage of a file: producer, inputs, consumers
+    redun log --job --task-name add --job-status CACHED
+                                filtered listings (redun's options; see log_lists)
+    redun log --all --count     how many records of each kind
     redun log ... --format json the same, for scripts
 """
 
@@ -42,9 +45,19 @@ def register(commands: Any) -> None:
     )
     log.add_argument("target", nargs="?", metavar="ID|PATH|-", help="what to show")
     log.add_argument("--format", choices=("text", "json"), default="text")
-    log.add_argument("--limit", type=int, default=20, help="executions to list (default 20)")
     log.add_argument(
-        "--all", action="store_true", help="show every job of a tree (default: summarize)"
+        "--limit", type=int, default=20, help="records to list per kind (default 20; 0: all)"
+    )
+    log.add_argument(
+        "--all",
+        action="store_true",
+        help="with an execution: every job of its tree (default: summarize); "
+        "without an id: list every kind of record",
+    )
+    log.add_argument(
+        "--no-pager",
+        action="store_true",
+        help="accepted for redun's scripts; output is never paged here, so it changes nothing",
     )
     log.add_argument("--depth", type=int, default=20, help="lineage depth (default 20)")
     from redun.cli.log_lists import add_list_arguments
@@ -62,12 +75,12 @@ def log_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         reader = StoreReader(backend)
         out = _Output(args.format)
         target = args.target
-        from redun.cli.log_lists import show_listing, wants_listing
+        from redun.cli.log_lists import lists_target, show_listing, wants_listing
 
-        if target is None and wants_listing(args):
+        if (target is None and wants_listing(args)) or lists_target(args):
             show_listing(reader, out, args)
         elif target is None:
-            show_executions(reader, out, args.limit)
+            show_executions(reader, out, args.limit if args.limit > 0 else 1 << 62)
         elif target == "-":
             execution = reader.latest_execution()
             if execution is None:

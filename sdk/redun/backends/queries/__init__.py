@@ -9,10 +9,12 @@ query is batched (``IN`` over chunks), none is issued per row.
 
 The records are in :mod:`~redun.backends.queries.records`; the reader is put
 together from one mixin per area: runs (executions and jobs), calls, values
-and files, tasks, and ids (:mod:`~redun.backends.queries.search` also holds the
-text matching every area's ``*_matching`` query shares).
+and files, tasks, ids (:mod:`~redun.backends.queries.search` also holds the
+text matching every area's ``*_matching`` query shares), and filtered listings
+across kinds (:mod:`~redun.backends.queries.listing`, for ``redun log``'s filters).
 """
 
+from redun.backends.queries.listing import RecordFilter
 from redun.backends.queries.reader import StoreReader
 from redun.backends.queries.records import (
     CallRecordInfo,
@@ -31,6 +33,7 @@ __all__ = [
     "ExecutionRecord",
     "FileRecord",
     "JobRecord",
+    "RecordFilter",
     "StoreReader",
     "TaskRecord",
     "TaskUsage",

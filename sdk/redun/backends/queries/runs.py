@@ -45,6 +45,17 @@ class RunQueries(ReaderBase):
         self._add_tags("execution", [record])
         return record
 
+    def executions_by_id(self, execution_ids: list[str]) -> dict[str, ExecutionRecord]:
+        """``{id: execution}`` of those recorded, with their tags."""
+        records = [
+            execution_from_row(row)
+            for row in self.query_in(
+                f"SELECT {EXEC_COLS} FROM redun_execution WHERE id IN :ids", "ids", execution_ids
+            )
+        ]
+        self._add_tags("execution", records)
+        return {record.id: record for record in records}
+
     def latest_execution(self) -> ExecutionRecord | None:
         records = self.executions(limit=1)
         return records[0] if records else None
