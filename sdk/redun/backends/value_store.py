@@ -136,6 +136,31 @@ class ValueStore:
         with open(self.path(value_hash), "rb") as handle:
             return handle.read()
 
+    def put_bytes(self, value_hash: str, data: bytes) -> None:
+        """Keep ``data`` (a pickle read from another store) under ``value_hash``.
+
+        Raises:
+            OSError: the store cannot be written.
+        """
+        import tempfile
+
+        path = self.path(value_hash)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(name, path)
+        except BaseException:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+            raise
+
     def remove(self, value_hash: str) -> None:
         try:
             os.unlink(self.path(value_hash))
@@ -195,6 +220,10 @@ class UrlValueStore(ValueStore):
         with fs.open(path, "rb") as handle:
             return bytes(handle.read())
 
+    def put_bytes(self, value_hash: str, data: bytes) -> None:
+        with self._fs().open(self.path(value_hash), "wb") as handle:
+            handle.write(data)
+
     def remove(self, value_hash: str) -> None:
         self._fs().remove(self.path(value_hash))
 
@@ -220,6 +249,9 @@ class InlineOnly(ValueStore):
 
     def read_bytes(self, value_hash: str) -> bytes:
         raise FileNotFoundError(value_hash)
+
+    def put_bytes(self, value_hash: str, data: bytes) -> None:
+        raise OSError(f"no value store to keep value {value_hash[:12]} in")
 
 
 def value_store_from_config(config: dict, sqlite_file: str | None) -> ValueStore:
