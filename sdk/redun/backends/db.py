@@ -100,6 +100,7 @@ class DbBackend(Backend):
         self._direct: DirectSqlite | None = None
         self._loaded = False
         self._value_store: ValueStore | None = None
+        self._session: Any = None  # redun.backends.orm.RedunSession, made on first use
         self._lock = threading.RLock()
         # Hashes known to be committed (lets the recorder skip re-pickling values).
         self.written_values: set[str] = set()
@@ -134,6 +135,17 @@ class DbBackend(Backend):
         if self._value_store is None:
             self._value_store = value_store_from_config(self.config, self._sqlite_file)
         return self._value_store
+
+    @property
+    def session(self) -> Any:
+        """A SQLAlchemy session over the provenance models (:mod:`redun.backends.orm`),
+        as redun's ``backend.session``; made on first use (it imports SQLAlchemy)."""
+        with self._lock:
+            if self._session is None:
+                from redun.backends.orm import RedunSession
+
+                self._session = RedunSession(self)
+            return self._session
 
     def sqlite_file(self) -> str | None:
         """The database file of a plain ``sqlite:///path`` URL (None otherwise)."""
@@ -215,6 +227,9 @@ class DbBackend(Backend):
 
     def close(self) -> None:
         with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
             if self._direct is not None:
                 self._direct.close()
                 self._direct = None
@@ -541,6 +556,33 @@ def open_backend(db_uri: str, config: dict | None = None, *, must_exist: bool = 
 
 
 # redun's name for the SQL backend, for code that checks or builds one by that name.
-# redun's ORM classes (Execution, Job, CallNode... as SQLAlchemy models) are not
-# provided: query the store with `redun log`, redun.lineage or the daemon's API.
 RedunBackendDb = DbBackend
+
+# redun's models (``from redun.backends.db import Execution, Job...``): SQLAlchemy
+# classes in redun.backends.orm, imported on first use so a run does not load them.
+_ORM_NAMES = frozenset(
+    (
+        "Argument",
+        "Base",
+        "CallEdge",
+        "CallNode",
+        "Evaluation",
+        "Execution",
+        "File",
+        "Job",
+        "JobLog",
+        "RedunSession",
+        "Subvalue",
+        "Tag",
+        "Task",
+        "Value",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ORM_NAMES:
+        from redun.backends import orm
+
+        return getattr(orm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,6 +20,18 @@ class MemoryBackend(Backend):
         self.values: dict[str, tuple[Any, bool]] = {}
         self.tasks: dict[str, str] = {}
 
+    @property
+    def session(self) -> Any:
+        """There is none: redun's models query a database, and this store is a dict."""
+        from redun.errors import BackendError
+
+        raise BackendError(
+            "this scheduler keeps its cache in memory (its config sets no [backend] db_uri), "
+            "so there is no database to query: open the project's store with "
+            "`from redun.cli import setup_scheduler; scheduler = setup_scheduler()`, or pass "
+            "Scheduler(config=Config({'backend': {'db_uri': 'sqlite:///.redun/redun.db'}}))"
+        )
+
     def find_calls(self, eval_hashes: list[str]) -> dict[str, CallRecord]:
         found = {}
         for eval_hash in eval_hashes:
