@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from redun.client import ExecutionCancelled, ExecutionFailed
+from redun.client.convert import event_to_dict
 
 from .helpers import Daemon, write_workflow
 
 CONTROL = """
 import gc
+import os
 import signal
 import threading
 import time
@@ -38,7 +40,10 @@ def tiny(i: int) -> int:
 
 
 @task
-def many(n: int = 40) -> list:
+def many(n: int = 40, gate: str = "") -> list:
+    # With a gate, the calls below are made only once that file exists.
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)
     return [tiny(i) for i in range(n)]
 
 
@@ -92,15 +97,36 @@ def test_a_malformed_frame_fails_the_run_instead_of_leaving_it_running(
 def test_a_client_that_keeps_up_sees_every_state_of_every_job(
     daemon: Daemon, control: Path
 ) -> None:
+    # The stream replays what happened before the client came (job states coalesced:
+    # a job's latest only), then every event live. The run's 40 calls are made only
+    # after the client has caught up, however loaded the machine: each must be seen
+    # in every state, with no event missing.
+    gate = daemon.project / "gate"
     with daemon.client() as client:
-        run = client.submit("control.py", "many", args={"n": "40"}, no_cache=True)
-        events = list(run.events(replay=True))
-    seqs = [e["seq"] for e in events]
-    assert seqs == list(range(1, len(seqs) + 1)), "no gaps for a client that keeps up"
+        run = client.submit(
+            "control.py", "many", args={"n": "40", "gate": str(gate)}, no_cache=True
+        )
+        batches = client.event_batches(run.id, replay=True)
+        replayed = []
+        for batch in batches:
+            replayed += [event_to_dict(event) for event in batch.events]
+            if batch.caught_up:
+                break
+        gate.touch()
+        live = [event_to_dict(event) for batch in batches for event in batch.events]
+    seqs = [e["seq"] for e in replayed + live]
+    assert seqs == sorted(set(seqs)), "no event twice, in order"
+    first_live = max(e["seq"] for e in replayed) + 1
+    assert [e["seq"] for e in live] == list(range(first_live, first_live + len(live))), (
+        "no gaps for a client that keeps up"
+    )
+    assert live[-1]["type"] == "execution_finished"
     states: dict[str, list[str]] = {}
-    for event in events:
+    for event in live:
         if event["type"] == "job_state":
             states.setdefault(event["job_id"], []).append(event["state"])
             assert "folded" not in event
-    assert len(states) == 41
-    assert all(s == ["pending", "running", "done"] for s in states.values()), states
+    assert len(states) == 41  # the 40 calls and the root (whose start may be replayed)
+    full = ["pending", "running", "done"]
+    assert all(full[-len(s) :] == s for s in states.values()), states
+    assert sum(s == full for s in states.values()) >= 40, states
