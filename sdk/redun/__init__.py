@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         cond,
         get_context,
         get_current_scheduler,
+        merge_handles,
         set_current_scheduler,
         throw,
     )
@@ -45,6 +46,7 @@ _LAZY = {
     "cond": "redun.scheduler",
     "get_context": "redun.scheduler",
     "get_current_scheduler": "redun.scheduler",
+    "merge_handles": "redun.scheduler",
     "set_current_scheduler": "redun.scheduler",
     "throw": "redun.scheduler",
     "File": "redun.file",
@@ -123,6 +125,7 @@ __all__ = [
     "get_current_scheduler",
     "get_task_registry",
     "get_type_registry",
+    "merge_handles",
     "namespace",
     "register_executor",
     "run",

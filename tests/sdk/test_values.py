@@ -247,3 +247,37 @@ def test_a_value_class_with_its_own_metaclass() -> None:
         return f"{p.label}:{p.alpha}"
 
     assert Scheduler().run(use(params)) == "x:0.5"
+
+
+def test_merge_handles_waits_for_every_fork_and_returns_the_first(tmp_path: Path) -> None:
+    from redun import merge_handles
+
+    @task
+    def insert(db: Db, x: int) -> Db:
+        db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        db.execute("INSERT INTO t VALUES (?)", (x,))
+        db.commit()
+        return db
+
+    @task
+    def count(db: Db) -> int:
+        return int(db.execute("SELECT count(*) FROM t").fetchone()[0])
+
+    @task
+    def pipeline(path: str) -> list:
+        db = Db("db", path)
+        merged = merge_handles([insert(db, 1), insert(db, 2), insert(db, 3)])
+        return [merged, count(merged)]
+
+    path = str(tmp_path / "data.db")
+    merged, rows = Scheduler().run(pipeline(path))
+    # count() ran after all three inserts: the merged handle depends on every fork.
+    assert rows == 3
+    assert isinstance(merged, Db) and merged.__handle__.name == "db"
+
+    @task
+    def mixed(path: str) -> Db:
+        return merge_handles([insert(Db("db", path), 4), insert(Db("other", path), 5)])
+
+    with pytest.raises(Exception, match="forks of one handle"):
+        Scheduler().run(mixed(path))

@@ -3,7 +3,15 @@
 from typing import Any
 
 from redun.errors import SchedulerError
-from redun.scheduler.control import apply_tags, catch, catch_all, cond, get_context, throw
+from redun.scheduler.control import (
+    apply_tags,
+    catch,
+    catch_all,
+    cond,
+    get_context,
+    merge_handles,
+    throw,
+)
 from redun.scheduler.core import (
     DryRunResult,
     Scheduler,
@@ -51,6 +59,7 @@ __all__ = [
     "catch",
     "catch_all",
     "cond",
+    "merge_handles",
     "fork_thread",
     "get_arg_defaults",
     "get_context",

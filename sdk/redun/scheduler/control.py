@@ -1,4 +1,5 @@
-"""Control flow as scheduler tasks: ``cond``, ``catch``, ``throw``, ``get_context``.
+"""Control flow as scheduler tasks: ``cond``, ``catch``, ``throw``, ``get_context``,
+``apply_tags``, ``merge_handles``.
 
 Scheduler tasks receive their arguments unevaluated, so ``cond`` evaluates
 only the branch it takes and ``catch`` sees the error of its expression.
@@ -217,3 +218,28 @@ def apply_tags(
         return concrete
 
     return scheduler.evaluate(value, parent_job).then(record)
+
+
+@scheduler_task(namespace="redun")
+def merge_handles(scheduler: Any, parent_job: Any, sexpr: Any, handles: Any) -> Any:
+    """Join handles forked from one handle (same name) back into one: returns the first.
+
+    ``merge_handles([conn2, conn3])`` waits for every handle of the list, so what
+    follows depends on all the calls that produced them. This engine records no
+    handle lineage (no rollback), so the merged handle is the first, as redun's is.
+    """
+
+    def merge(concrete: Any) -> Any:
+        from redun.errors import UsageError
+        from redun.handle import Handle
+
+        if not concrete or not all(isinstance(handle, Handle) for handle in concrete):
+            raise UsageError("merge_handles() takes a non-empty list of handles")
+        names = {handle.__handle__.name for handle in concrete}
+        if len(names) != 1:
+            raise UsageError(
+                f"merge_handles() merges forks of one handle; got handles named {sorted(names)}"
+            )
+        return concrete[0]
+
+    return scheduler.evaluate(handles, parent_job).then(merge)
