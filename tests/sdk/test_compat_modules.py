@@ -181,3 +181,29 @@ def test_compat_modules_import_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_redun_glue_outside_spark_says_so_as_redun_does() -> None:
+    import redun.glue as glue
+    from redun.executors.base import get_executor_class
+
+    if "pyspark" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        if SparkSession.getActiveSession() is not None:
+            pytest.skip("a SparkSession of another test is active in this process")
+
+    # Code written for redun catches ValueError around these.
+    with pytest.raises(ValueError, match="spark_driver"):
+        glue.get_spark_session()
+
+    def plain(x: int) -> int:
+        return x
+
+    assert glue.udf(plain) is plain  # no session yet: the function itself
+    with pytest.raises(ValueError, match="needs AWS Glue"):
+        glue.get_glue_context()
+    with pytest.raises(ValueError, match="does not name the dataset"):
+        glue.sql_query(object(), "SELECT 1", dataset_alias="frame")
+    with pytest.raises(UsageError, match="type = spark_driver"):
+        get_executor_class("aws_glue")

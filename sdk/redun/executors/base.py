@@ -134,6 +134,12 @@ def get_executor_class(type_name: str) -> type[Executor]:
     if target is None and "." in type_name:
         target = _import_class(type_name)
     if target is None:
+        if type_name == "aws_glue":
+            raise UsageError(
+                "executor type 'aws_glue': AWS Glue is not run by this engine; set "
+                "type = spark_driver (and master = ...) to run those tasks on Spark, where "
+                "redun.glue's get_spark_session()/get_spark_context() give their session"
+            )
         raise UsageError(
             f"unknown executor type {type_name!r}; known types: {', '.join(sorted(_registry))}"
         )

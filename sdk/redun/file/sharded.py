@@ -153,6 +153,43 @@ class ShardedS3Dataset(Value):
             path, **({"recursiveFileLookup": "true"} if self._recurse else {})
         )
 
+    def save_spark(
+        self,
+        dataset: Any,
+        partition_keys: list[str] | None = None,
+        catalog_database: str = "default",
+        catalog_table: str | None = None,
+        format_options: dict | None = None,
+    ) -> None:
+        """Write a Spark (or pandas) DataFrame as this dataset's shards, replacing them.
+
+        ``partition_keys`` become sub-directories (``K=1/``, ``K=2/``...). Run it in a
+        ``spark_driver`` task (its SparkSession writes). ``catalog_database`` and
+        ``catalog_table`` name a Glue Data Catalog table in redun; there is no Glue
+        here, so no table is made (a warning says so) and the shards are written.
+        """
+        from redun.glue import get_spark_session
+
+        session = get_spark_session()
+        if not hasattr(dataset, "write"):  # a pandas DataFrame
+            dataset = session.createDataFrame(dataset)
+        options = {"header": "true"} if self._format == "csv" else {}
+        options.update(format_options or {})
+        writer = dataset.write.mode("overwrite").options(**options)
+        if partition_keys:
+            writer = writer.partitionBy(*partition_keys)
+        writer.format(self._format).save(self._path.replace("s3://", "s3a://", 1))
+        if catalog_table:
+            import warnings
+
+            warnings.warn(
+                f"save_spark: catalog_table={catalog_table!r} (database {catalog_database!r}) "
+                "names a Glue Data Catalog table; there is no Glue here, so no table was "
+                f"made (the shards are written under {self._path})",
+                stacklevel=2,
+            )
+        self.update_hash()
+
     @classmethod
     def from_files(
         cls,
