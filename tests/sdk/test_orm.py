@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +17,9 @@ from redun import Scheduler, task
 from redun.config import Config
 from redun.errors import BackendError, UsageError
 from tests.conftest import redun_cli
+from tests.sdk.test_postgres_store import pg_url  # noqa: F401  (a fixture)
 
 redun_namespace = "test_orm"
-
-SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 
 @task
@@ -45,42 +42,12 @@ def big(size: int) -> str:
     return "x" * size
 
 
-def _server_error() -> str | None:
-    try:
-        import psycopg2
-    except ImportError:
-        return "psycopg2 is not installed"
-    try:
-        conn = psycopg2.connect(
-            host="127.0.0.1", port=5432, user="postgres", dbname="test", connect_timeout=2
-        )
-    except Exception as exc:  # any failure: not reachable
-        return f"PostgreSQL on 127.0.0.1:5432 is not reachable: {str(exc).strip()}"
-    conn.close()
-    return None
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh store: a SQLite file, or a PostgreSQL database dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / '.redun' / 'redun.db'}"
-        return
-    reason = _server_error()
-    if reason:
-        pytest.skip(reason)
-    import sqlalchemy as sa
-
-    name = f"redun_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{SERVER}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        return f"sqlite:///{tmp_path / '.redun' / 'redun.db'}"
+    return str(request.getfixturevalue("pg_url"))  # skipped when no server answers
 
 
 def _scheduler(db_uri: str, tmp_path: Path) -> Scheduler:

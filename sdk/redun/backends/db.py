@@ -560,7 +560,7 @@ RedunBackendDb = DbBackend
 
 # redun's models (``from redun.backends.db import Execution, Job...``): SQLAlchemy
 # classes in redun.backends.orm, imported on first use so a run does not load them.
-_ORM_NAMES = frozenset(
+ORM_NAMES = frozenset(
     (
         "Argument",
         "Base",
@@ -581,7 +581,7 @@ _ORM_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ORM_NAMES:
+    if name in ORM_NAMES:
         from redun.backends import orm
 
         return getattr(orm, name)

@@ -39,26 +39,12 @@ from sqlalchemy.orm import (
 )
 
 from redun.backends import schema
+from redun.backends.db import ORM_NAMES
 from redun.backends.orm_support import ValuePreview, argument_order, load_value, trim
 from redun.errors import BackendError
 
-__all__ = [
-    "Argument",
-    "Base",
-    "CallEdge",
-    "CallNode",
-    "Evaluation",
-    "Execution",
-    "File",
-    "Job",
-    "JobLog",
-    "RedunSession",
-    "Subvalue",
-    "Tag",
-    "Task",
-    "Value",
-    "ValuePreview",
-]
+# The models redun.backends.db hands out by name (its ORM_NAMES), and the preview type.
+__all__ = [*sorted(ORM_NAMES), "ValuePreview"]
 
 
 class EpochUTC(satypes.TypeDecorator):
