@@ -135,6 +135,7 @@ COMMAND_MODULES = (
     "repo",
     "push",
     "pull",
+    "aws",
 )
 # Commands whose arguments after FILE TASK belong to the task.
 TASK_COMMANDS = frozenset({"run", "submit", "watch"})
