@@ -165,6 +165,60 @@ def test_tags_are_recorded_and_queried(project: Path, cli_env: dict[str, str]) -
     assert bad.returncode == 2 and "key=value" in bad.stderr
 
 
+def test_tags_of_several_ids_added_updated_and_removed(
+    project: Path, cli_env: dict[str, str]
+) -> None:
+    # redun's forms: ids first, then tags; update replaces a key's values; rm ids -- keys.
+    for n in ("1", "2"):
+        assert redun(project, cli_env, "run", "flow.py", "report", "--n", n).returncode == 0
+    executions = json.loads(redun(project, cli_env, "log", "--format", "json").stdout)
+    ids = [e["id"][:10] for e in executions]
+    assert len(ids) == 2
+
+    def tagged(expr: str) -> set[str]:
+        out = redun(project, cli_env, "log", "--tag", expr, "--format", "json").stdout
+        return {e["id"][:10] for e in json.loads(out)}
+
+    assert redun(project, cli_env, "tag", "add", *ids, "env=dev", "team=ml").returncode == 0
+    assert tagged("env=dev") == set(ids) and tagged("team=ml") == set(ids)
+    assert redun(project, cli_env, "tag", "add", ids[0], "env=qa").returncode == 0
+    assert tagged("env=qa") == {ids[0]} and tagged("env=dev") == set(ids)  # add keeps both
+    assert redun(project, cli_env, "tag", "update", ids[0], "env=prod").returncode == 0
+    assert tagged("env=prod") == {ids[0]} and tagged("env=dev") == {ids[1]}
+    assert tagged("env=qa") == set()  # update replaced every value of the key
+    assert redun(project, cli_env, "tag", "rm", *ids, "--", "team").returncode == 0
+    assert tagged("team") == set()
+    assert tagged("env") == set(ids)  # other keys untouched
+    missing = redun(project, cli_env, "tag", "add", "env=dev")
+    assert missing.returncode == 2 and "id" in missing.stderr
+    unknown = redun(project, cli_env, "tag", "update", "ffffffff", "env=x")
+    assert unknown.returncode == 2 and "ffffffff" in unknown.stderr
+
+
+def test_db_versions_and_downgrade(project: Path, cli_env: dict[str, str]) -> None:
+    from redun.backends.revisions import HEAD_REVISION, REVISIONS
+
+    assert redun(project, cli_env, "run", "flow.py", "report", "--n", "1").returncode == 0
+    versions = redun(project, cli_env, "db", "versions").stdout.splitlines()
+    assert [line.split()[0] for line in versions[1:]] == list(REVISIONS)
+    assert versions[-1].endswith("(this database)")
+    back = REVISIONS[-3]
+    down = redun(project, cli_env, "db", "downgrade", back)
+    assert down.returncode == 0 and f"to {back}" in down.stdout, down.stderr
+    info = json.loads(redun(project, cli_env, "db", "info", "--format", "json").stdout)
+    assert info["revision"] == back
+    wrong_way = redun(project, cli_env, "db", "upgrade", REVISIONS[1])
+    assert wrong_way.returncode != 0 and "db downgrade" in wrong_way.stderr
+    too_far = redun(project, cli_env, "db", "downgrade", REVISIONS[0])
+    assert too_far.returncode != 0 and "oldest" in too_far.stderr
+    # The next run migrates forward again, and the store still answers from its cache.
+    again = redun(project, cli_env, "run", "flow.py", "report", "--n", "1")
+    assert again.returncode == 0, again.stderr
+    assert "cached=" in again.stderr and "done=" not in again.stderr, again.stderr
+    info = json.loads(redun(project, cli_env, "db", "info", "--format", "json").stdout)
+    assert info["revision"] == HEAD_REVISION
+
+
 def test_log_listing_flags(project: Path, cli_env: dict[str, str]) -> None:
     assert redun(project, cli_env, "run", "flow.py", "report", "--n", "5").returncode == 0
     jobs = redun(project, cli_env, "log", "--job")

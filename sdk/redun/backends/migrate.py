@@ -178,7 +178,7 @@ def upgrade(engine: Engine, uri: str, revision: str = "head") -> tuple[str | Non
             ) > schema.REVISIONS.index(target):
                 raise SchemaError(
                     f"database {mask_uri(uri)} is at revision {state.revision}, past "
-                    f"{target}; downgrades are not supported"
+                    f"{target}: use 'redun db downgrade {target}'"
                 )
             run_alembic(conn, "upgrade", target, stamp_first=state.revision)
             return state.revision, target
@@ -186,6 +186,66 @@ def upgrade(engine: Engine, uri: str, revision: str = "head") -> tuple[str | Non
         raise
     except SQLAlchemyError as exc:
         raise backend_error("cannot migrate database", uri, exc) from exc
+
+
+def downgrade(engine: Engine, uri: str, revision: str) -> tuple[str | None, str]:
+    """Migrate back to ``revision`` (older than the database's); returns (before, after).
+
+    Schemas go back as far as the oldest revision whose successors can undo
+    themselves (``0002``: the first two made the tables everything rests on).
+    A later ``redun run`` migrates forward again, as for any older database.
+
+    Raises:
+        SchemaError: ``revision`` is unknown, not older, or not reachable.
+    """
+    if revision not in schema.REVISIONS:
+        raise SchemaError(
+            f"unknown schema revision {revision!r}; known: {', '.join(schema.REVISIONS)}"
+        )
+    try:
+        with write_transaction(engine) as conn:
+            _lock(conn)
+            state = read_state(conn)
+            if state.original:
+                raise SchemaError(original_redun_message(f"database {mask_uri(uri)}"))
+            if state.is_newer:
+                raise _newer_error(uri, state.revision)
+            if state.revision is None:
+                raise SchemaError(f"database {mask_uri(uri)} has no redun schema to downgrade")
+            if state.revision == revision:
+                return state.revision, revision
+            if schema.REVISIONS.index(state.revision) < schema.REVISIONS.index(revision):
+                raise SchemaError(
+                    f"database {mask_uri(uri)} is at revision {state.revision}, older than "
+                    f"{revision}: use 'redun db upgrade {revision}'"
+                )
+            try:
+                run_alembic(conn, "downgrade", revision, stamp_first=state.revision)
+            except NotImplementedError:
+                oldest = schema.REVISIONS[1]
+                raise SchemaError(
+                    f"revision {revision} is older than a schema can be downgraded to "
+                    f"(the oldest: {oldest})"
+                ) from None
+            return state.revision, revision
+    except BackendError:
+        raise
+    except SQLAlchemyError as exc:
+        raise backend_error("cannot migrate database", uri, exc) from exc
+
+
+def revision_notes() -> list[tuple[str, str]]:
+    """Each schema revision, oldest first, with the first line of its migration's docstring."""
+    import ast
+
+    versions = os.path.join(MIGRATIONS_DIR, "versions")
+    notes = {}
+    for name in sorted(os.listdir(versions)):
+        if name.startswith("r") and name.endswith(".py"):
+            with open(os.path.join(versions, name), encoding="utf-8") as handle:
+                doc = ast.get_docstring(ast.parse(handle.read())) or ""
+            notes[name[1:5]] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return [(revision, notes.get(revision, "")) for revision in schema.REVISIONS]
 
 
 def create_schema(conn: Connection) -> None:

@@ -1,4 +1,4 @@
-"""``redun db info|upgrade``: describe and migrate the database schema.
+"""``redun db info|upgrade|downgrade|versions``: describe and migrate the database schema.
 
 Also home of :func:`open_store`, which ``redun log``, ``explain`` and
 ``cache`` use to open the configured database without creating one.
@@ -60,7 +60,8 @@ def register(commands: Any) -> None:
     db = commands.add_parser(
         "db",
         help="describe or migrate the database",
-        description="Describe the database (info) or migrate its schema (upgrade).",
+        description="Describe the database (info), list the schema revisions (versions) "
+        "or migrate its schema (upgrade, downgrade).",
     )
     sub = db.add_subparsers(dest="db_command", metavar="COMMAND")
     info = sub.add_parser("info", help="URL, schema revision and row counts")
@@ -71,6 +72,13 @@ def register(commands: Any) -> None:
     )
     upgrade.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     upgrade.set_defaults(handler=upgrade_command)
+    downgrade = sub.add_parser(
+        "downgrade", help="migrate the schema back to an older REVISION (see versions)"
+    )
+    downgrade.add_argument("revision", metavar="REVISION", help="the revision to go back to")
+    downgrade.set_defaults(handler=downgrade_command)
+    versions = sub.add_parser("versions", help="the schema revisions, and the database's")
+    versions.set_defaults(handler=versions_command)
     db.set_defaults(handler=lambda args, argv: _usage(db))
 
 
@@ -115,16 +123,26 @@ def info_command(args: argparse.Namespace, task_argv: list[str]) -> int:
 
 
 def upgrade_command(args: argparse.Namespace, task_argv: list[str]) -> int:
-    from redun.backends.engine import mask_uri
     from redun.backends.migrate import upgrade
 
-    uri, section = store_uri(args)
-    from redun.backends.db import DbBackend
+    return _migrate(args, upgrade)
 
+
+def downgrade_command(args: argparse.Namespace, task_argv: list[str]) -> int:
+    from redun.backends.migrate import downgrade
+
+    return _migrate(args, downgrade)
+
+
+def _migrate(args: argparse.Namespace, migrate: Any) -> int:
+    from redun.backends.db import DbBackend
+    from redun.backends.engine import mask_uri
+
+    uri, section = store_uri(args)
     backend = DbBackend(uri, section)
     engine = backend.open_engine()
     try:
-        before, after = upgrade(engine, uri, args.revision)
+        before, after = migrate(engine, uri, args.revision)
     finally:
         engine.dispose()
     if before == after:
@@ -133,4 +151,26 @@ def upgrade_command(args: argparse.Namespace, task_argv: list[str]) -> int:
         print(f"{mask_uri(uri)}: created the schema at revision {after}")
     else:
         print(f"{mask_uri(uri)}: migrated from revision {before} to {after}")
+    return EXIT_OK
+
+
+def versions_command(args: argparse.Namespace, task_argv: list[str]) -> int:
+    """The revisions this redun knows, the database's marked (if there is a database)."""
+    from redun.backends.migrate import describe, revision_notes
+
+    current = None
+    try:
+        backend = open_store(args, load=False)
+    except (BackendError, UsageError):
+        backend = None  # no database yet: list the revisions alone
+    if backend is not None:
+        engine = backend.open_engine()
+        try:
+            current = describe(engine)["revision"]
+        finally:
+            engine.dispose()
+    print("Revision  Description")
+    for revision, note in revision_notes():
+        mark = "  (this database)" if revision == current else ""
+        print(f"{revision:<9} {note}{mark}")
     return EXIT_OK

@@ -6,7 +6,12 @@
     redun tag list --values [KEY ...]    the key=value pairs (of those keys), with counts
     redun tag list project=acme user     entities with project=acme and any user tag
     redun tag add EXEC_ID env=prod       tag an execution (or a job, value, task)
+    redun tag update EXEC_ID env=dev     replace the values of a key
     redun tag rm EXEC_ID env             remove a tag (all values of the key)
+
+As in redun, ``add``, ``update`` and ``rm`` take several ids before the tags
+(``redun tag add ID1 ID2 env=prod``; ``redun tag rm ID1 ID2 -- env`` when the
+tags are keys alone).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from redun.errors import UsageError
 
 
 def register(commands: Any) -> None:
-    tag = commands.add_parser("tag", help="list, add and remove tags")
+    tag = commands.add_parser("tag", help="list, add, update and remove tags")
     actions = tag.add_subparsers(dest="tag_command", metavar="ACTION", required=True)
     listing = actions.add_parser(
         "list",
@@ -32,13 +37,27 @@ def register(commands: Any) -> None:
         "--values", action="store_true", help="count each key=value pair (of the keys given)"
     )
     listing.set_defaults(handler=tag_list_command)
-    add = actions.add_parser("add", help="add tags to an execution, job, value or task")
-    add.add_argument("id", metavar="ID", help="an id or unique prefix")
-    add.add_argument("tags", nargs="+", metavar="KEY=VALUE")
-    add.set_defaults(handler=tag_add_command)
-    remove = actions.add_parser("rm", help="remove tags (KEY alone removes every value)")
-    remove.add_argument("id", metavar="ID", help="an id or unique prefix")
-    remove.add_argument("tags", nargs="+", metavar="KEY[=VALUE]")
+    add = actions.add_parser(
+        "add",
+        help="add tags to executions, jobs, values or tasks",
+        usage="redun tag add ID [ID ...] KEY=VALUE [KEY=VALUE ...]",
+    )
+    add.add_argument("items", nargs="+", metavar="ID|KEY=VALUE", help="ids (or prefixes), tags")
+    add.set_defaults(handler=tag_add_command, replace=False)
+    update = actions.add_parser(
+        "update",
+        help="set tags, replacing the values their keys had",
+        usage="redun tag update ID [ID ...] KEY=VALUE [KEY=VALUE ...]",
+    )
+    update.add_argument("items", nargs="+", metavar="ID|KEY=VALUE", help="ids (or prefixes), tags")
+    update.set_defaults(handler=tag_add_command, replace=True)
+    remove = actions.add_parser(
+        "rm",
+        help="remove tags (KEY alone removes every value)",
+        usage="redun tag rm ID [ID ...] [--] KEY[=VALUE] [KEY[=VALUE] ...]",
+    )
+    # REMAINDER keeps a "--" (the end of the ids), which argparse would otherwise drop.
+    remove.add_argument("items", nargs=argparse.REMAINDER, metavar="ID|KEY[=VALUE]")
     remove.set_defaults(handler=tag_rm_command)
 
 
@@ -86,18 +105,51 @@ def _print_counts(counts: list[tuple[str, list[tuple[str, int]]]], width: int) -
     return EXIT_OK
 
 
+def split_ids(items: list[str], *, keys_alone: bool) -> tuple[list[str], list[str]]:
+    """``ID [ID ...] [--] TAG [TAG ...]`` as (ids, tags).
+
+    The ids end at ``--`` or at the first ``KEY=VALUE``. With ``keys_alone`` (rm),
+    items with no ``=`` and no ``--`` are one id and keys (``rm ID env user``).
+
+    Raises:
+        UsageError: no id, or no tag.
+    """
+    if "--" in items:
+        cut = items.index("--")
+        ids, tags = items[:cut], items[cut + 1 :]
+    else:
+        cut = next((i for i, item in enumerate(items) if "=" in item), len(items))
+        if cut == len(items) and keys_alone:
+            cut = 1
+        ids, tags = items[:cut], items[cut:]
+    if not ids:
+        raise UsageError("give the id (or prefix) of an execution, job, value or task first")
+    if not tags:
+        raise UsageError(
+            "give tags after the ids: KEY=VALUE" + ("" if not keys_alone else " or KEY")
+        )
+    return ids, tags
+
+
 def tag_add_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     from redun.cli.cmd_db import open_store
-    from redun.cli.tag_store import add_tags, resolve_entity
+    from redun.cli.tag_store import add_tags, remove_tags, resolve_entity
+    from redun.tags import ANY_VALUE
 
-    tags = _parse(args.tags, value_required=True)
+    ids, items = split_ids(args.items, keys_alone=False)
+    tags = _parse(items, value_required=True)
     backend = open_store(args)
     try:
-        kind, entity_id = resolve_entity(backend, args.id)
-        add_tags(backend, kind, entity_id, tags)
+        entities = [resolve_entity(backend, prefix) for prefix in ids]  # all, before any change
+        for kind, entity_id in entities:
+            if args.replace:
+                remove_tags(backend, kind, entity_id, [(key, ANY_VALUE) for key, _ in tags])
+            add_tags(backend, kind, entity_id, tags)
+            print(
+                f"{'updated' if args.replace else 'tagged'} {kind} {entity_id[:8]}", file=sys.stderr
+            )
     finally:
         backend.close()
-    print(f"tagged {kind} {entity_id[:8]}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -105,12 +157,14 @@ def tag_rm_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     from redun.cli.cmd_db import open_store
     from redun.cli.tag_store import remove_tags, resolve_entity
 
-    tags = _parse(args.tags, value_required=False)
+    ids, items = split_ids(args.items, keys_alone=True)
+    tags = _parse(items, value_required=False)
     backend = open_store(args)
     try:
-        kind, entity_id = resolve_entity(backend, args.id)
-        removed = remove_tags(backend, kind, entity_id, tags)
+        entities = [resolve_entity(backend, prefix) for prefix in ids]
+        for kind, entity_id in entities:
+            removed = remove_tags(backend, kind, entity_id, tags)
+            print(f"removed {removed} tag(s) from {kind} {entity_id[:8]}", file=sys.stderr)
     finally:
         backend.close()
-    print(f"removed {removed} tag(s) from {kind} {entity_id[:8]}", file=sys.stderr)
     return EXIT_OK
