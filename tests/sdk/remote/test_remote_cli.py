@@ -145,3 +145,45 @@ def test_a_restarted_scheduler_reads_back_a_result_finished_meanwhile(project) -
     assert second.stdout.strip().splitlines()[-1] == "'released'"
     assert "read the result of redun-" in second.stdout + second.stderr
     assert ran(log) == ["wait_for"] and list(state_dir.iterdir()) == [job_dir]
+
+
+def test_launch_on_an_executor_runs_the_command_as_a_remote_script_job(project) -> None:
+    # redun launch --executor NAME: the `redun run` command itself runs there, in the job's
+    # directory with the code package unpacked (its own store there, as on a fresh node).
+    directory, log, env = project
+    # The job's shell finds `redun` on its PATH, as in an image with redun installed.
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env.get('PATH', '')}"
+
+    def launch(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "redun", "launch", *args],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    waited = launch(
+        "--executor", "remote", "--wait", "redun", "run", "--no-progress", "flow.py", "proc_add",
+        "--a", "2", "--b", "3",
+    )  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout.strip().splitlines()[-1] == "5"  # the inner run's result, printed there
+    assert ran(log) == ["proc_add"]  # it ran once, in the remote job's process
+    listing = subprocess.run(
+        [sys.executable, "-m", "redun", "log", "--job", "--format", "json"],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert '"redun.script_task"' in listing.stdout and '"executor": "remote"' in listing.stdout
+
+    log.unlink()
+    detached = launch("--executor", "remote", "run", "flow.py", "proc_add", "--a", "1", "--b", "1")
+    assert detached.returncode == 0, detached.stderr
+    assert "launched on executor remote" in detached.stdout  # returned at once...
+    wait_until(lambda: ran(log) == ["proc_add"], what="the detached launch's job")  # ...ran
+
+    unknown = launch("--executor", "nowhere", "--wait", "run", "flow.py", "main")
+    assert unknown.returncode == 2 and "[executors.nowhere]" in unknown.stderr
+    stray = launch("-o", "memory=2", "run", "flow.py", "main")
+    assert stray.returncode == 2 and "--executor" in stray.stderr
