@@ -24,8 +24,9 @@ def register(commands: Any) -> None:
 
     launch = commands.add_parser(
         "launch",
-        help="submit a 'redun run' command to the daemon and return",
-        usage="redun launch [--wait] [daemon options] [redun] run FILE TASK [--arg value ...]",
+        help="submit a 'redun run' command to the daemon (--executor: run it as a job there)",
+        usage="redun launch [--wait] [--executor NAME [-o KEY=VALUE]] [daemon options] "
+        "[redun] run FILE TASK [--arg value ...]",
     )
     launch.add_argument("--wait", action="store_true", help="follow the run to its end")
     launch.add_argument(
