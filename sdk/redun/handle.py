@@ -95,6 +95,7 @@ class Handle(Value):
     """
 
     type_name: ClassVar[str | None] = "redun.Handle"
+    HandleInfo: ClassVar[type[HandleInfo]] = HandleInfo  # redun's spelling: Handle.HandleInfo
     __handle__: HandleInfo
 
     def __new__(

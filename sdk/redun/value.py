@@ -302,6 +302,49 @@ class ProxyValue(Value):
         return raw_type(arg)
 
 
+class FileCache(ProxyValue):
+    """A proxy that keeps its values' bytes in files, and only their paths in the store.
+
+    For large values of a type you own: subclass it with ``type = YourType`` and a
+    ``base_path`` (a local directory, ``s3://...``, any :class:`~redun.File` path).
+    Each value is written once to ``base_path/<hash of its bytes>``; the store
+    records that path. A file that has since gone makes the call a cache miss, so
+    the task runs again. ``_serialize`` / ``_deserialize`` say how the bytes are
+    made (default: pickle).
+    """
+
+    base_path: ClassVar[str] = "."
+
+    def _serialize(self) -> bytes:
+        with _plain_pickling():
+            return pickle.dumps(self.instance, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def _deserialize(cls, data: bytes) -> Any:
+        return pickle.loads(data)
+
+    def serialize(self) -> bytes:
+        import posixpath
+
+        from redun.file import File
+        from redun.hashing import hash_bytes
+
+        data = self._serialize()
+        file = File(posixpath.join(self.base_path, hash_bytes(data)))
+        if not file.exists():  # same bytes, same name: written once
+            file.write(data, mode="wb")
+        return file.path.encode("utf-8")
+
+    @classmethod
+    def deserialize(cls, raw_type: Any, data: bytes) -> Any:
+        from redun.file import File
+
+        file = File(data.decode("utf-8"))
+        if not file.exists():
+            raise InvalidValueError(f"the file {file.path} holding a {cls.__name__} value is gone")
+        return cls._deserialize(file.read("rb"))
+
+
 class _State(threading.local):
     plain = False
 

@@ -15,6 +15,7 @@ from redun.backends import backend_from_config
 from redun.errors import HashingError
 from redun.hashing import hash_value
 from redun.utils import iter_nested_value, map_nested_value
+from redun.value import FileCache
 from redun.workflow.args import converter_for
 
 redun_namespace = "test_values"
@@ -281,3 +282,55 @@ def test_merge_handles_waits_for_every_fork_and_returns_the_first(tmp_path: Path
 
     with pytest.raises(Exception, match="forks of one handle"):
         Scheduler().run(mixed(path))
+
+
+class Blob:
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+
+class BlobFiles(FileCache):
+    type = Blob
+    base_path = "blobs"  # relative: under the test's working directory
+
+    def _serialize(self) -> bytes:
+        return self.instance.data.encode()
+
+    @classmethod
+    def _deserialize(cls, data: bytes) -> Blob:
+        return Blob(data.decode())
+
+
+def test_file_cache_keeps_values_in_files_and_a_lost_file_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+
+    @task
+    def make(text: str) -> Blob:
+        calls.append(text)
+        return Blob(text * 1000)
+
+    @task
+    def size(blob: Blob) -> int:
+        return len(blob.data)
+
+    def scheduler() -> Scheduler:
+        return Scheduler(backend=backend_from_config({"db_uri": f"sqlite:///{tmp_path}/r.db"}))
+
+    assert scheduler().run(size(make("ab"))) == 2000
+    [stored] = list((tmp_path / "blobs").iterdir())
+    assert stored.read_bytes() == b"ab" * 1000  # the value's bytes, in a file of their own
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        rows = [bytes(row[0]) for row in db.execute("SELECT data FROM redun_value")]
+    assert any(b"blobs/" in row for row in rows)  # the store holds the path...
+    assert not any(b"ab" * 1000 in row for row in rows)  # ...not the data
+
+    # A new process (a new scheduler) reads the value back from its file: cached.
+    assert scheduler().run(make("ab")).data == "ab" * 1000
+    assert calls == ["ab"]
+    # The file gone, the cached call cannot be answered: it runs again and rewrites it.
+    stored.unlink()
+    assert scheduler().run(make("ab")).data == "ab" * 1000
+    assert calls == ["ab", "ab"] and stored.exists()
