@@ -87,6 +87,9 @@ class HandleInfo:
         )
 
 
+_Info = HandleInfo  # the name inside Handle's body, where HandleInfo is the class attribute
+
+
 class Handle(Value):
     """Base class of stateful resources passed between tasks (see the module docs).
 
@@ -95,8 +98,8 @@ class Handle(Value):
     """
 
     type_name: ClassVar[str | None] = "redun.Handle"
-    HandleInfo: ClassVar[type[HandleInfo]] = HandleInfo  # redun's spelling: Handle.HandleInfo
-    __handle__: HandleInfo
+    HandleInfo: ClassVar[type[_Info]] = _Info  # redun's spelling: Handle.HandleInfo
+    __handle__: _Info
 
     def __new__(
         cls, name: str | None = None, *args: Any, namespace: str | None = None, **kwargs: Any
