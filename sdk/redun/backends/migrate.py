@@ -20,6 +20,7 @@ behind the first, which creates the schema; the others find it done.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,39 +154,11 @@ def upgrade(engine: Engine, uri: str, revision: str = "head") -> tuple[str | Non
     """Migrate to ``revision`` (default: the newest); returns (before, after).
 
     Raises:
-        SchemaError: the database is newer than this redun or ``revision`` is unknown.
+        SchemaError: the database is newer than this redun, already past
+            ``revision``, or ``revision`` is unknown.
     """
     target = schema.HEAD_REVISION if revision == "head" else revision
-    if target not in schema.REVISIONS:
-        raise SchemaError(
-            f"unknown schema revision {revision!r}; known: {', '.join(schema.REVISIONS)}"
-        )
-    try:
-        with write_transaction(engine) as conn:
-            _lock(conn)
-            state = read_state(conn)
-            if state.original:
-                raise SchemaError(original_redun_message(f"database {mask_uri(uri)}"))
-            if state.is_newer:
-                raise _newer_error(uri, state.revision)
-            if state.is_empty and target == schema.HEAD_REVISION:
-                create_schema(conn)
-                return None, target
-            if state.revision == target:
-                return state.revision, target
-            if state.revision is not None and schema.REVISIONS.index(
-                state.revision
-            ) > schema.REVISIONS.index(target):
-                raise SchemaError(
-                    f"database {mask_uri(uri)} is at revision {state.revision}, past "
-                    f"{target}: use 'redun db downgrade {target}'"
-                )
-            run_alembic(conn, "upgrade", target, stamp_first=state.revision)
-            return state.revision, target
-    except BackendError:
-        raise
-    except SQLAlchemyError as exc:
-        raise backend_error("cannot migrate database", uri, exc) from exc
+    return _migrate(engine, uri, target, _upgrade_to)
 
 
 def downgrade(engine: Engine, uri: str, revision: str) -> tuple[str | None, str]:
@@ -198,9 +171,16 @@ def downgrade(engine: Engine, uri: str, revision: str) -> tuple[str | None, str]
     Raises:
         SchemaError: ``revision`` is unknown, not older, or not reachable.
     """
-    if revision not in schema.REVISIONS:
+    return _migrate(engine, uri, revision, _downgrade_to)
+
+
+def _migrate(
+    engine: Engine, uri: str, target: str, step: Callable[[Connection, SchemaState, str, str], None]
+) -> tuple[str | None, str]:
+    """Take the migration lock, refuse what no migration may touch, then ``step``."""
+    if target not in schema.REVISIONS:
         raise SchemaError(
-            f"unknown schema revision {revision!r}; known: {', '.join(schema.REVISIONS)}"
+            f"unknown schema revision {target!r}; known: {', '.join(schema.REVISIONS)}"
         )
     try:
         with write_transaction(engine) as conn:
@@ -210,28 +190,44 @@ def downgrade(engine: Engine, uri: str, revision: str) -> tuple[str | None, str]
                 raise SchemaError(original_redun_message(f"database {mask_uri(uri)}"))
             if state.is_newer:
                 raise _newer_error(uri, state.revision)
-            if state.revision is None:
-                raise SchemaError(f"database {mask_uri(uri)} has no redun schema to downgrade")
-            if state.revision == revision:
-                return state.revision, revision
-            if schema.REVISIONS.index(state.revision) < schema.REVISIONS.index(revision):
-                raise SchemaError(
-                    f"database {mask_uri(uri)} is at revision {state.revision}, older than "
-                    f"{revision}: use 'redun db upgrade {revision}'"
-                )
-            try:
-                run_alembic(conn, "downgrade", revision, stamp_first=state.revision)
-            except NotImplementedError:
-                oldest = schema.REVISIONS[1]
-                raise SchemaError(
-                    f"revision {revision} is older than a schema can be downgraded to "
-                    f"(the oldest: {oldest})"
-                ) from None
-            return state.revision, revision
+            if state.revision != target:
+                step(conn, state, target, uri)
+            return state.revision, target
     except BackendError:
         raise
     except SQLAlchemyError as exc:
         raise backend_error("cannot migrate database", uri, exc) from exc
+
+
+def _upgrade_to(conn: Connection, state: SchemaState, target: str, uri: str) -> None:
+    if state.is_empty and target == schema.HEAD_REVISION:
+        create_schema(conn)
+        return
+    if state.revision is not None and schema.REVISIONS.index(
+        state.revision
+    ) > schema.REVISIONS.index(target):
+        raise SchemaError(
+            f"database {mask_uri(uri)} is at revision {state.revision}, past "
+            f"{target}: use 'redun db downgrade {target}'"
+        )
+    run_alembic(conn, "upgrade", target, stamp_first=state.revision)
+
+
+def _downgrade_to(conn: Connection, state: SchemaState, target: str, uri: str) -> None:
+    if state.revision is None:
+        raise SchemaError(f"database {mask_uri(uri)} has no redun schema to downgrade")
+    if schema.REVISIONS.index(state.revision) < schema.REVISIONS.index(target):
+        raise SchemaError(
+            f"database {mask_uri(uri)} is at revision {state.revision}, older than "
+            f"{target}: use 'redun db upgrade {target}'"
+        )
+    try:
+        run_alembic(conn, "downgrade", target, stamp_first=state.revision)
+    except NotImplementedError:
+        raise SchemaError(
+            f"revision {target} is older than a schema can be downgraded to "
+            f"(the oldest: {schema.REVISIONS[1]})"
+        ) from None
 
 
 def revision_notes() -> list[tuple[str, str]]:
