@@ -128,13 +128,20 @@ def _session(record: Any) -> RedunSession:
     return session
 
 
+def _one(target: str, join: str) -> Any:
+    """A read-only relationship to one ``target`` record (or None)."""
+    return relationship(target, primaryjoin=join, viewonly=True, uselist=False)
+
+
+def _many(target: str, join: str, **options: Any) -> Any:
+    """A read-only relationship to a list of ``target`` records."""
+    return relationship(target, primaryjoin=join, viewonly=True, **options)
+
+
 def _tags(entity_type: str, owner: str, key: str) -> Any:
-    return relationship(
+    return _many(
         "Tag",
-        primaryjoin=f"and_({owner}.{key} == foreign(Tag.entity_id), "
-        f"Tag.entity_type == '{entity_type}')",
-        viewonly=True,
-        uselist=True,
+        f"and_({owner}.{key} == foreign(Tag.entity_id), Tag.entity_type == '{entity_type}')",
     )
 
 
@@ -168,15 +175,8 @@ class Execution(Base):
         type_coerce(func.coalesce(__table__.c.end_time, __table__.c.start_time), EpochUTC())
     )
 
-    job = relationship(
-        "Job", primaryjoin="foreign(Execution.job_id) == Job.id", viewonly=True, uselist=False
-    )
-    jobs = relationship(
-        "Job",
-        primaryjoin="Execution.id == foreign(Job.execution_id)",
-        viewonly=True,
-        order_by="Job.start_time",
-    )
+    job = _one("Job", "foreign(Execution.job_id) == Job.id")
+    jobs = _many("Job", "Execution.id == foreign(Job.execution_id)", order_by="Job.start_time")
     tags = _tags("execution", "Execution", "id")
 
     @property
@@ -227,39 +227,12 @@ class Job(Base):
         error: Mapped[str | None]
         traceback: Mapped[str | None]
 
-    task = relationship(
-        "Task", primaryjoin="foreign(Job.task_hash) == Task.hash", viewonly=True, uselist=False
-    )
-    call_node = relationship(
-        "CallNode",
-        primaryjoin="foreign(Job.call_hash) == CallNode.call_hash",
-        viewonly=True,
-        uselist=False,
-    )
-    parent_job = relationship(
-        "Job",
-        primaryjoin="foreign(Job.parent_id) == remote(Job.id)",
-        viewonly=True,
-        uselist=False,
-    )
-    child_jobs = relationship(
-        "Job",
-        primaryjoin="Job.id == foreign(remote(Job.parent_id))",
-        viewonly=True,
-        order_by="Job.start_time",
-    )
-    execution = relationship(
-        "Execution",
-        primaryjoin="foreign(Job.execution_id) == Execution.id",
-        viewonly=True,
-        uselist=False,
-    )
-    logs = relationship(
-        "JobLog",
-        primaryjoin="Job.id == foreign(JobLog.job_id)",
-        viewonly=True,
-        order_by="JobLog.position",
-    )
+    task = _one("Task", "foreign(Job.task_hash) == Task.hash")
+    call_node = _one("CallNode", "foreign(Job.call_hash) == CallNode.call_hash")
+    parent_job = _one("Job", "foreign(Job.parent_id) == remote(Job.id)")
+    child_jobs = _many("Job", "Job.id == foreign(remote(Job.parent_id))", order_by="Job.start_time")
+    execution = _one("Execution", "foreign(Job.execution_id) == Execution.id")
+    logs = _many("JobLog", "Job.id == foreign(JobLog.job_id)", order_by="JobLog.position")
     tags = _tags("job", "Job", "id")
 
     @property
@@ -312,10 +285,8 @@ class Task(Base):
         source: Mapped[str | None]
         code_parts: Mapped[str | None]
 
-    call_nodes = relationship(
-        "CallNode", primaryjoin="Task.hash == foreign(CallNode.task_hash)", viewonly=True
-    )
-    jobs = relationship("Job", primaryjoin="Task.hash == foreign(Job.task_hash)", viewonly=True)
+    call_nodes = _many("CallNode", "Task.hash == foreign(CallNode.task_hash)")
+    jobs = _many("Job", "Task.hash == foreign(Job.task_hash)")
     tags = _tags("task", "Task", "hash")
 
     def show_source(self) -> None:
@@ -339,12 +310,7 @@ class Value(Base):
         size: Mapped[int | None]
         needs_check: Mapped[bool | None]
 
-    file = relationship(
-        "File",
-        primaryjoin="Value.value_hash == foreign(File.value_hash)",
-        viewonly=True,
-        uselist=False,
-    )
+    file = _one("File", "Value.value_hash == foreign(File.value_hash)")
     children = relationship(
         "Value",
         secondary=_t["redun_subvalue"],
@@ -359,12 +325,8 @@ class Value(Base):
         secondaryjoin="Subvalue.parent_value_hash == Value.value_hash",
         viewonly=True,
     )
-    arguments = relationship(
-        "Argument", primaryjoin="Value.value_hash == foreign(Argument.value_hash)", viewonly=True
-    )
-    results = relationship(
-        "CallNode", primaryjoin="Value.value_hash == foreign(CallNode.value_hash)", viewonly=True
-    )
+    arguments = _many("Argument", "Value.value_hash == foreign(Argument.value_hash)")
+    results = _many("CallNode", "Value.value_hash == foreign(CallNode.value_hash)")
     tags = _tags("value", "Value", "value_hash")
 
     @property
@@ -395,14 +357,8 @@ class Subvalue(Base):
     parent_value_hash: Mapped[str] = column_property(__table__.c.parent_hash)
     value_hash: Mapped[str] = column_property(__table__.c.child_hash)
 
-    parent = relationship(
-        "Value",
-        primaryjoin="foreign(Subvalue.parent_value_hash) == Value.value_hash",
-        viewonly=True,
-    )
-    child = relationship(
-        "Value", primaryjoin="foreign(Subvalue.value_hash) == Value.value_hash", viewonly=True
-    )
+    parent = _many("Value", "foreign(Subvalue.parent_value_hash) == Value.value_hash")
+    child = _many("Value", "foreign(Subvalue.value_hash) == Value.value_hash")
 
 
 class File(Base):
@@ -416,12 +372,7 @@ class File(Base):
         size: Mapped[int | None]
         kind: Mapped[str | None]  # file, dir
 
-    value = relationship(
-        "Value",
-        primaryjoin="foreign(File.value_hash) == Value.value_hash",
-        viewonly=True,
-        uselist=False,
-    )
+    value = _one("Value", "foreign(File.value_hash) == Value.value_hash")
 
     def __repr__(self) -> str:
         return f"File(hash='{self.value_hash[:8]}', path='{self.path}')"
@@ -435,12 +386,8 @@ class CallEdge(Base):
     child_id: Mapped[str] = column_property(__table__.c.child_call_hash)
     call_order: Mapped[int] = column_property(__table__.c.position)
 
-    parent_node = relationship(
-        "CallNode", primaryjoin="foreign(CallEdge.parent_id) == CallNode.call_hash", viewonly=True
-    )
-    child_node = relationship(
-        "CallNode", primaryjoin="foreign(CallEdge.child_id) == CallNode.call_hash", viewonly=True
-    )
+    parent_node = _many("CallNode", "foreign(CallEdge.parent_id) == CallNode.call_hash")
+    child_node = _many("CallNode", "foreign(CallEdge.child_id) == CallNode.call_hash")
 
 
 class Argument(Base):
@@ -452,18 +399,8 @@ class Argument(Base):
         name: Mapped[str]
         value_hash: Mapped[str]
 
-    value = relationship(
-        "Value",
-        primaryjoin="foreign(Argument.value_hash) == Value.value_hash",
-        viewonly=True,
-        uselist=False,
-    )
-    call_node = relationship(
-        "CallNode",
-        primaryjoin="foreign(Argument.call_hash) == CallNode.call_hash",
-        viewonly=True,
-        uselist=False,
-    )
+    value = _one("Value", "foreign(Argument.value_hash) == Value.value_hash")
+    call_node = _one("CallNode", "foreign(Argument.call_hash) == CallNode.call_hash")
 
     @property
     def arg_key(self) -> str:
@@ -497,12 +434,7 @@ class Evaluation(Base):
         call_hash: Mapped[str]
         time: Mapped[datetime | None]
 
-    call_node = relationship(
-        "CallNode",
-        primaryjoin="foreign(Evaluation.call_hash) == CallNode.call_hash",
-        viewonly=True,
-        uselist=False,
-    )
+    call_node = _one("CallNode", "foreign(Evaluation.call_hash) == CallNode.call_hash")
 
     @property
     def value(self) -> Value | None:
@@ -532,30 +464,16 @@ class CallNode(Base):
         cacheable: Mapped[bool | None]
         context_reads: Mapped[str | None]
 
-    task = relationship(
-        "Task", primaryjoin="foreign(CallNode.task_hash) == Task.hash", viewonly=True, uselist=False
-    )
-    value = relationship(
-        "Value",
-        primaryjoin="foreign(CallNode.value_hash) == Value.value_hash",
-        viewonly=True,
-        uselist=False,
-    )
-    argument_rows = relationship(
-        "Argument", primaryjoin="CallNode.call_hash == foreign(Argument.call_hash)", viewonly=True
-    )
-    child_edges = relationship(
+    task = _one("Task", "foreign(CallNode.task_hash) == Task.hash")
+    value = _one("Value", "foreign(CallNode.value_hash) == Value.value_hash")
+    argument_rows = _many("Argument", "CallNode.call_hash == foreign(Argument.call_hash)")
+    child_edges = _many(
         "CallEdge",
-        primaryjoin="CallNode.call_hash == foreign(CallEdge.parent_id)",
-        viewonly=True,
+        "CallNode.call_hash == foreign(CallEdge.parent_id)",
         order_by="CallEdge.call_order",
     )
-    parent_edges = relationship(
-        "CallEdge", primaryjoin="CallNode.call_hash == foreign(CallEdge.child_id)", viewonly=True
-    )
-    jobs = relationship(
-        "Job", primaryjoin="CallNode.call_hash == foreign(Job.call_hash)", viewonly=True
-    )
+    parent_edges = _many("CallEdge", "CallNode.call_hash == foreign(CallEdge.child_id)")
+    jobs = _many("Job", "CallNode.call_hash == foreign(Job.call_hash)")
 
     @property
     def arguments(self) -> list[Argument]:
