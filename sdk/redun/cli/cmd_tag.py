@@ -37,20 +37,17 @@ def register(commands: Any) -> None:
         "--values", action="store_true", help="count each key=value pair (of the keys given)"
     )
     listing.set_defaults(handler=tag_list_command)
-    add = actions.add_parser(
-        "add",
-        help="add tags to executions, jobs, values or tasks",
-        usage="redun tag add ID [ID ...] KEY=VALUE [KEY=VALUE ...]",
-    )
-    add.add_argument("items", nargs="+", metavar="ID|KEY=VALUE", help="ids (or prefixes), tags")
-    add.set_defaults(handler=tag_add_command, replace=False)
-    update = actions.add_parser(
-        "update",
-        help="set tags, replacing the values their keys had",
-        usage="redun tag update ID [ID ...] KEY=VALUE [KEY=VALUE ...]",
-    )
-    update.add_argument("items", nargs="+", metavar="ID|KEY=VALUE", help="ids (or prefixes), tags")
-    update.set_defaults(handler=tag_add_command, replace=True)
+    for name, replace, text in (
+        ("add", False, "add tags to executions, jobs, values or tasks"),
+        ("update", True, "set tags, replacing the values their keys had"),
+    ):
+        setter = actions.add_parser(
+            name, help=text, usage=f"redun tag {name} ID [ID ...] KEY=VALUE [KEY=VALUE ...]"
+        )
+        setter.add_argument(
+            "items", nargs="+", metavar="ID|KEY=VALUE", help="ids (or prefixes), tags"
+        )
+        setter.set_defaults(handler=tag_add_command, replace=replace)
     remove = actions.add_parser(
         "rm",
         help="remove tags (KEY alone removes every value)",
