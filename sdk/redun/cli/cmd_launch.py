@@ -83,15 +83,10 @@ def launch_on_executor(args: argparse.Namespace, command: list[str]) -> int:
     """Run ``command`` as a script job on executor ``args.executor``."""
     import shlex
 
-    from redun.cli.cmd_run import make_scheduler, parse_context_value
+    from redun.cli.cmd_run import make_scheduler, parse_task_options
     from redun.cli.main import EXIT_FAILED, EXIT_OK
 
-    options: dict[str, Any] = {}
-    for item in args.option:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--option takes KEY=VALUE, got {item!r}")
-        options[key] = parse_context_value(raw, key)
+    options = parse_task_options(args.option)
     scheduler = make_scheduler(args)
     executors = scheduler.config.get("executors") or {}
     section = executors.get(args.executor)

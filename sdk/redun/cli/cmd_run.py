@@ -347,14 +347,20 @@ def merge_arguments(bound: inspect.BoundArguments, given: dict[str, Any]) -> tup
     return merged.args, merged.kwargs
 
 
-def override_options(task: Any, items: list[str], *, no_prov: bool = False) -> Any:
-    """``-o KEY=VALUE`` (and ``--no-prov``) applied to TASK's own call, as redun does."""
+def parse_task_options(items: list[str]) -> dict[str, Any]:
+    """``-o KEY=VALUE`` items as task options, values read as redun reads them."""
     options: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--option takes KEY=VALUE, got {item!r}")
         options[key] = parse_context_value(raw, key)
+    return options
+
+
+def override_options(task: Any, items: list[str], *, no_prov: bool = False) -> Any:
+    """``-o KEY=VALUE`` (and ``--no-prov``) applied to TASK's own call, as redun does."""
+    options = parse_task_options(items)
     if no_prov:
         options["prov"] = False
     try:
