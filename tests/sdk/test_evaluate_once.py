@@ -144,3 +144,33 @@ def test_deep_operator_chain_steps_once_each() -> None:
     result = scheduler.run([chain, chain, chain.total()])
     assert result[2] == depth
     assert len(CALLS) == depth
+
+
+@task(cache_scope="NONE")
+def tick() -> int:
+    CALLS.append("tick")
+    return len(CALLS) * 10
+
+
+@task
+def plus(x: int, y: int) -> int:
+    return x + y
+
+
+@task
+def uses_tick_twice() -> dict:
+    x = tick()
+    return {"a": plus(x, 1), "b": plus(x, 2), "c": x, "d": tick()}
+
+
+def test_a_none_scoped_call_is_made_once_per_parent_job() -> None:
+    # As in insitro/redun: cache_scope=NONE keeps a call out of the cache, yet one
+    # call expression under one parent job (x used three times, tick() written
+    # twice) is made once; the next run, replaying the cached parent, makes it again.
+    scheduler = Scheduler()
+    assert scheduler.run(uses_tick_twice()) == {"a": 11, "b": 12, "c": 10, "d": 10}
+    assert CALLS == ["tick"]
+    assert scheduler.run(uses_tick_twice()) == {"a": 21, "b": 22, "c": 20, "d": 20}
+    assert CALLS == ["tick", "tick"]
+    states = {job.task.name: job.state.value for job in scheduler.jobs()}
+    assert states["uses_tick_twice"] == "cached"

@@ -54,10 +54,17 @@ def test_cache_scopes_decide_reuse() -> None:
         calls.append("always")
         return x
 
+    @task
+    def wrap(tag: int) -> int:
+        return never(1)
+
     scheduler = Scheduler()
-    # NONE: even two identical calls in one execution both run.
+    # NONE: as in redun, one call expression under one parent job is made once...
     assert scheduler.run([never(1), never(1)]) == [1, 1]
-    assert calls == ["never", "never"]
+    assert calls == ["never"]
+    # ...but the same call under two parent jobs runs twice, and again in the next run.
+    assert scheduler.run([wrap(1), wrap(2)]) == [1, 1]
+    assert calls == ["never", "never", "never"]
     calls.clear()
     # CSE: shared within an execution, not across executions.
     assert scheduler.run([within(1), within(1)]) == [1, 1]

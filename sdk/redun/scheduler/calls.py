@@ -14,12 +14,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from redun.events import JobStateChanged
-from redun.expression import TaskExpression
+from redun.expression import Expression, TaskExpression
 from redun.hashing import hash_parts, hash_value
 from redun.promise import Promise
 from redun.scheduler.binding import bind_arguments
 from redun.scheduler.cache import Replay
 from redun.scheduler.context import merge_contexts
+from redun.scheduler.exprkey import expression_key
 from redun.scheduler.job import Job, JobState, job_options
 from redun.scheduler.jobinfo import fill_job_info, job_info_params
 from redun.scheduler.lifecycle import preprocess_arguments
@@ -151,12 +152,24 @@ def add_job(
     ``job.returned`` to the expression it evaluated.
     """
     scope = options.get("cache_scope", CacheScope.BACKEND)
-    existing = self._jobs_by_eval.get(eval_hash) if scope is not CacheScope.NONE else None
-    if existing is not None:
-        if parent is not None:
-            parent.child_jobs.append(existing)
-        assert existing.promise is not None
-        return existing.promise
+    none_key: Any = None
+    none_expr: Expression | None = None
+    if scope is not CacheScope.NONE:
+        existing = self._jobs_by_eval.get(eval_hash)
+        if existing is not None:
+            if parent is not None:
+                parent.child_jobs.append(existing)
+            assert existing.promise is not None
+            return existing.promise
+    elif expr is not None:
+        none_expr = expr
+        # As in insitro/redun, even a NONE-scoped call is made once per parent job
+        # for one expression (``x`` used twice, or ``f()`` written twice in a task):
+        # only separate parents, or separate runs, call it again.
+        none_key = ("cache_scope=NONE", expression_key(expr))
+        seen = self._evaluated_under(parent).get(none_key)
+        if seen is not None:
+            return seen[1]
     job = Job(task, expr, self.execution, parent)
     job.args = args
     job.kwargs = kwargs
@@ -180,6 +193,8 @@ def add_job(
         job.prov = False  # not recorded, nor read from the cache (as in the original)
     promise: Promise = Promise()
     job.promise = promise
+    if none_expr is not None:
+        self._evaluated_under(parent)[none_key] = (none_expr, promise)
     if parent is not None:
         parent.child_jobs.append(job)
     elif self.execution is not None and self.execution.job is None:

@@ -159,7 +159,8 @@ def evaluated_under(self: Scheduler, parent_job: Job | None) -> dict[Any, tuple[
     insitro/redun, each is evaluated once per parent job: a scheduler expression
     keyed by its hash (``echo(1) + echo(1)`` is one evaluation), an operator
     expression by identity (hashing every ``x[0]`` would cost more than it saves).
-    Task calls need none of this: their jobs are shared by call hash.
+    Task calls are shared by call hash instead, except ``cache_scope=NONE`` calls,
+    kept here by their expression hash (:func:`~redun.scheduler.calls.add_job`).
     """
     memo = self._evaluated.get(parent_job)
     if memo is None:
