@@ -43,7 +43,9 @@ def fanout(n: int, limited: bool) -> list:
 def measure(n: int, limited: bool, capacity: int, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
-        scheduler = Scheduler(config=Config({"limits": {"slot": str(capacity)}}))
+        scheduler = Scheduler(
+            config=Config({"limits": {"slot": str(capacity)}, "backend": {"db_uri": "memory"}})
+        )
         expr = fanout(n, limited)
         gc.collect()
         start = time.perf_counter()

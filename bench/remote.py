@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                     "scratch": str(root / "scratch"),
                     "code_root": str(code),
                     "max_concurrency": str(args.concurrency),
-                }
+                },
+                "backend": {"db_uri": "memory"},
             }
         )
         expected = sum(range(1, args.n + 1))

@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = iter(range(1_000_000))
 
     def through_redun() -> float:
-        config = {"executors.spark": section}
+        config: dict = {"executors.spark": section, "backend": {"db_uri": "memory"}}
         if args.db:
             config["backend"] = {"db_uri": f"sqlite:///{work}/redun-{next(runs)}.db"}
         scheduler = Scheduler(config=Config(config))
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return elapsed
 
     def threads_only() -> float:
-        config = {}
+        config: dict = {"backend": {"db_uri": "memory"}}
         if args.db:
             config["backend"] = {"db_uri": f"sqlite:///{work}/redun-{next(runs)}.db"}
         scheduler = Scheduler(config=Config(config))

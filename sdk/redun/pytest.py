@@ -24,7 +24,7 @@ from redun.scheduler import Scheduler
 
 @pytest.fixture
 def scheduler() -> Iterator[Scheduler]:
-    """A Scheduler with an in-memory store, stopped after the test."""
+    """A Scheduler with a private database (as redun's fixture), stopped after the test."""
     instance = Scheduler()
     try:
         yield instance

@@ -187,8 +187,35 @@ def test_session_is_read_only(tmp_path: Path) -> None:
 
 
 def test_memory_store_has_no_session() -> None:
-    with pytest.raises(BackendError, match=r"in memory.*setup_scheduler"):
-        Scheduler().backend.session  # noqa: B018
+    scheduler = Scheduler(config=Config({"backend": {"db_uri": "memory"}}))
+    with pytest.raises(BackendError, match=r"db_uri = memory.*setup_scheduler"):
+        scheduler.backend.session  # noqa: B018
+
+
+def test_scheduler_without_config_has_a_private_database() -> None:
+    # As in redun: no db_uri is sqlite:///:memory:, with the models over it; here a
+    # private file stands in for it (several threads use it) and goes with the backend.
+    from redun.backends.db import Execution, Job, RedunBackendDb
+
+    scheduler = Scheduler()
+    backend = scheduler.backend
+    assert isinstance(backend, RedunBackendDb)
+    assert backend.db_uri == "sqlite:///:memory:"
+    assert scheduler.run([add(1), add(2)]) == [2, 3]
+    session = backend.session
+    assert sorted(job.task.name for job in session.query(Job)) == ["add", "add"]
+    assert session.query(Execution).count() == 1
+    assert scheduler.run(add(1)) == 2
+    assert session.query(Execution).count() == 2
+    path = Path(backend.url.removeprefix("sqlite:///"))
+    assert path.is_file() and (path.parent.stat().st_mode & 0o777) == 0o700
+    backend.close()
+    assert not path.parent.exists()
+    # Closed, the database is gone, as an in-memory one would be: a new one is empty.
+    scheduler2 = Scheduler(backend=backend)
+    assert scheduler2.run(add(1)) == 2
+    assert [job.cached for job in scheduler2.jobs()] == [False]
+    backend.close()
 
 
 def test_repl_queries_by_prefix(db_uri: str, tmp_path: Path, cli_env: dict[str, str]) -> None:

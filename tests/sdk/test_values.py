@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import pickle
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -253,11 +254,14 @@ def test_a_value_class_with_its_own_metaclass() -> None:
 def test_merge_handles_waits_for_every_fork_and_returns_the_first(tmp_path: Path) -> None:
     from redun import merge_handles
 
+    one_at_a_time = threading.Lock()  # the forks share one sqlite3 connection
+
     @task
     def insert(db: Db, x: int) -> Db:
-        db.execute("CREATE TABLE IF NOT EXISTS t (x)")
-        db.execute("INSERT INTO t VALUES (?)", (x,))
-        db.commit()
+        with one_at_a_time:
+            db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+            db.execute("INSERT INTO t VALUES (?)", (x,))
+            db.commit()
         return db
 
     @task

@@ -15,10 +15,16 @@ __all__ = ["Backend", "CacheHit", "CallRecord", "MemoryBackend", "backend_from_c
 
 
 def backend_from_config(section: dict | None = None) -> Any:
-    """The backend named by a ``[backend]`` config section (memory when none is given)."""
+    """The backend named by a ``[backend]`` config section.
+
+    With no ``db_uri``, as in redun, ``sqlite:///:memory:``: a database of this
+    process's own (see :class:`~redun.backends.db.DbBackend`), with ``backend.session``
+    and the provenance models. ``db_uri = memory`` keeps the cache in dictionaries
+    instead (the fastest, with no database to query).
+    """
     section = section or {}
-    uri = section.get("db_uri")
-    if not uri or uri in ("sqlite://", "sqlite:///:memory:", "memory"):
+    uri = section.get("db_uri") or "sqlite:///:memory:"
+    if uri == "memory":
         return MemoryBackend()
     from redun.backends.db import DbBackend
 

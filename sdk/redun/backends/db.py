@@ -74,6 +74,38 @@ def mask_uri(uri: str) -> str:
     return _mask(uri)
 
 
+MEMORY_URIS = ("sqlite://", "sqlite:///:memory:")
+
+
+def is_memory_sqlite(uri: str) -> bool:
+    """``sqlite://`` or ``sqlite:///:memory:``: a database private to this process."""
+    return uri.strip() in MEMORY_URIS
+
+
+class _TemporaryDatabase:
+    """The file behind an in-memory URL: SQLite's ``:memory:`` is one connection's own,
+    and the scheduler reads and writes on several threads, so a private file in a
+    temporary directory (mode 0700) stands in; it is deleted when the backend is
+    closed, collected, or the process exits."""
+
+    def __init__(self) -> None:
+        import tempfile
+        import weakref
+
+        self.directory = tempfile.mkdtemp(prefix="redun-memory-")
+        self.url = "sqlite:///" + os.path.join(self.directory, "redun.db")
+        self._finalizer = weakref.finalize(self, _remove_tree, self.directory)
+
+    def remove(self) -> None:
+        self._finalizer()
+
+
+def _remove_tree(directory: str) -> None:
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 class DbBackend(Backend):
     """Calls, values, jobs and executions in a SQL database.
 
@@ -91,11 +123,20 @@ class DbBackend(Backend):
 
     def __init__(self, db_uri: str, config: dict | None = None) -> None:
         self.db_uri = db_uri
+        """The database as configured (``sqlite:///:memory:`` for a private one)."""
         self.config = dict(config or {})
+        self.url = db_uri
+        """The database connected to: for an in-memory URL, a private temporary file."""
+        self._temporary: Any = None
+        if is_memory_sqlite(db_uri):
+            self._temporary = _TemporaryDatabase()
+            self.url = self._temporary.url
+            # No helper process for a database this process alone uses.
+            self.config.setdefault("writer", "thread")
         self.flush_interval = float(self.config.get("flush_interval", 0.25))
         self.automigrate = _flag(self.config.get("automigrate"), True)
         self.busy_ms = int(float(self.config.get("busy_timeout", 60)) * 1000)
-        self._sqlite_file = sqlite_file_of(db_uri)
+        self._sqlite_file = sqlite_file_of(self.url)
         self._engine: Engine | None = None
         self._direct: DirectSqlite | None = None
         self._loaded = False
@@ -121,7 +162,7 @@ class DbBackend(Backend):
             if self._engine is None:
                 from redun.backends.engine import create_engine
 
-                self._engine = create_engine(self.db_uri, config=self.config)
+                self._engine = create_engine(self.url, config=self.config)
             return self._engine
 
     @property
@@ -171,10 +212,10 @@ class DbBackend(Backend):
             from redun.backends.engine import create_engine
             from redun.backends.migrate import ensure_schema
 
-            engine = create_engine(self.db_uri, config=self.config)
+            engine = create_engine(self.url, config=self.config)
             automigrate = self.automigrate if migrate is None else migrate
             try:
-                ensure_schema(engine, self.db_uri, automigrate=automigrate)
+                ensure_schema(engine, self.url, automigrate=automigrate)
             except BaseException:
                 engine.dispose()
                 raise
@@ -223,7 +264,7 @@ class DbBackend(Backend):
             return self._engine
         from redun.backends.engine import create_engine
 
-        return create_engine(self.db_uri, config=self.config)
+        return create_engine(self.url, config=self.config)
 
     def close(self) -> None:
         with self._lock:
@@ -238,6 +279,15 @@ class DbBackend(Backend):
                 self._engine = None
             self._loaded = False
             self._trees.clear()
+            if self._temporary is not None:
+                # Closed, a private in-memory database is gone, as in SQLite.
+                self._temporary.remove()
+                self._temporary = _TemporaryDatabase()
+                self.url = self._temporary.url
+                self._sqlite_file = sqlite_file_of(self.url)
+                self._value_store = None
+                self.written_values.clear()
+                self.written_tasks.clear()
 
     def query(self, sql: str, **params: Any) -> list[Any]:
         """Rows of ``sql`` (``:name`` parameters; list values expand for ``IN :name``).

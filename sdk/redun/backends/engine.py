@@ -23,6 +23,8 @@ DEFAULT_CONNECT_TIMEOUT = 10
 
 def mask_uri(uri: str | URL) -> str:
     """The URL with any password replaced by ``***``."""
+    if isinstance(uri, str) and "@" not in uri:
+        return uri  # no credentials in it, and SQLAlchemy would escape ``:memory:``
     try:
         url = uri if isinstance(uri, URL) else sa.engine.make_url(uri)
         return url.render_as_string(hide_password=True)

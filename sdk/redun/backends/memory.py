@@ -1,4 +1,5 @@
-"""An in-process backend: the cache lives as long as the object (tests, scripts)."""
+"""An in-process backend (``[backend] db_uri = memory``): the cache lives as long as the
+object, in dictionaries, with no database behind it (the fastest store, for benchmarks)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ class MemoryBackend(Backend):
         from redun.errors import BackendError
 
         raise BackendError(
-            "this scheduler keeps its cache in memory (its config sets no [backend] db_uri), "
-            "so there is no database to query: open the project's store with "
-            "`from redun.cli import setup_scheduler; scheduler = setup_scheduler()`, or pass "
-            "Scheduler(config=Config({'backend': {'db_uri': 'sqlite:///.redun/redun.db'}}))"
+            "this scheduler keeps its cache in dictionaries ([backend] db_uri = memory), "
+            "so there is no database to query: leave db_uri out for a private SQLite "
+            "database, or open the project's store with "
+            "`from redun.cli import setup_scheduler; scheduler = setup_scheduler()`"
         )
 
     def find_calls(self, eval_hashes: list[str]) -> dict[str, CallRecord]:

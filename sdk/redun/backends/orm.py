@@ -551,6 +551,22 @@ class RedunSession(Session):
         super().__init__(bind=backend.engine, autoflush=False)
         self.backend = backend
 
+    # Each query starts a fresh read, as redun's session (the writer's own) sees what
+    # the runs since the last one recorded: a read transaction left open would keep
+    # showing the database as it was (a snapshot, on SQLite's WAL). Loaded objects are
+    # expired by this and reload on their next use.
+    def query(self, *entities: Any, **kwargs: Any) -> Any:
+        self._fresh_read()
+        return super().query(*entities, **kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        self._fresh_read()
+        return super().get(*args, **kwargs)
+
+    def _fresh_read(self) -> None:
+        if self.in_transaction() and not (self.new or self.dirty or self.deleted):
+            self.rollback()
+
 
 @event.listens_for(RedunSession, "before_flush")
 def _read_only(session: Session, context: Any, instances: Any) -> None:

@@ -69,7 +69,7 @@ class Scheduler:
         config: a :class:`redun.config.Config` (``[backend]``, ``[executors.*]``,
             ``[limits]``, ``[scheduler]`` sections).
         backend: where calls and values are recorded; default from ``[backend] db_uri``,
-            else an in-memory store.
+            else a private ``sqlite:///:memory:`` database, as in redun.
         executor: an executor to use as ``default`` instead of the thread pool.
         job_status_interval: log a table of job states every this many seconds while
             the run waits (also ``[scheduler] job_status_interval``; off by default:
