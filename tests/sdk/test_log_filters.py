@@ -202,9 +202,19 @@ def test_exec_id_scopes_every_kind(log: Any, store: Path) -> None:
         by_kind.setdefault(row["_type"], []).append(row)
     assert len(by_kind["Execution"]) == 1 and len(by_kind["Job"]) == 3
     assert sorted(t["fullname"] for t in by_kind["Task"]) == ["lg.add", "lg.boom", "lg.failing"]
-    # 2 and 1 (add's arguments, and failing's n), 3 (add's result, boom's argument).
-    assert sorted(v["preview"] for v in by_kind["Value"]) == ["1", "2", "3"]
-    assert [c["task_name"] for c in by_kind["CallNode"]] == ["lg.add"]  # failures have none
+    # 2 and 1 (add's arguments, and failing's n), 3 (add's result, boom's argument), and
+    # the error both failed calls have as their result.
+    assert sorted(v["preview"] for v in by_kind["Value"]) == [
+        "1",
+        "2",
+        "3",
+        "ErrorValue(ValueError('bad 3'))",
+    ]
+    assert sorted(c["task_name"] for c in by_kind["CallNode"]) == [
+        "lg.add",
+        "lg.boom",
+        "lg.failing",
+    ]
     latest = execution_id(store, "env=prod")
     assert sorted(t for t in ids(log, "--exec-id", "-", "--task")) == sorted(
         r[0]

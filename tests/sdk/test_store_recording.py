@@ -197,7 +197,11 @@ def test_failed_jobs_keep_their_error_and_arguments(url: str) -> None:
     execution = reader.executions()[0]
     assert execution.status == "failed" and "bad input 3" in (execution.error or "")
     (job,) = reader.jobs_of_execution(execution.id)
-    assert job.state == "failed" and job.call_hash is None
+    # Its call is recorded (as redun does), its result the error, never a cache entry.
+    assert job.state == "failed" and job.call_hash is not None
+    (call,) = reader.calls([job.call_hash]).values()
+    assert call.task_name.endswith("boom")
+    assert reader.cache_entry(job.eval_hash) is None
     assert "ValueError: bad input 3" in (job.error or "")
     assert "raise ValueError" in (job.traceback or "")
     assert job.arg_hashes and list(job.arg_hashes) == ["x"]

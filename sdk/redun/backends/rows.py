@@ -121,6 +121,7 @@ class RowBuilder:
         execution_id = execution.id if execution is not None else ""
         error = trace = None
         arg_hashes = None
+        failed_call: str | None = None
         run = self._runs.get(execution_id)
         if run is None:
             run = self._runs[execution_id] = _RunTree()
@@ -134,12 +135,14 @@ class RowBuilder:
                 run.spoiled = True  # cached, failed, cancelled: not all of it ran here
             if job.call_hash is None and job.arg_hashes:
                 arg_hashes = json.dumps(job.arg_hashes)
+            if job.error is not None:
+                error, trace = _format_error(job.error)
             if state is not JobState.CACHED:
                 self.add_task(batch, job.task)
                 if state is JobState.FAILED:
-                    self.add_arguments(batch, job, None)
-            if job.error is not None:
-                error, trace = _format_error(job.error)
+                    failed_call = self.add_failed_call(batch, job, trace)
+                    if failed_call is None:
+                        self.add_arguments(batch, job, None)
         if parent is None and execution is not None:
             if execution.job is job:
                 batch.root_jobs[execution_id] = job.id
@@ -156,7 +159,7 @@ class RowBuilder:
                 job.task.fullname,
                 job.task.hash,
                 job.eval_hash,
-                job.call_hash,
+                job.call_hash or failed_call,
                 arg_hashes,
                 state.value,
                 job.cached,
@@ -220,6 +223,54 @@ class RowBuilder:
             )
         )
         rows["redun_evaluation"].append((job.eval_hash, call_hash, when))
+
+    def add_failed_call(self, batch: Batch, job: Job, trace: str | None) -> str | None:
+        """Record a failed job's call, its result an :class:`ErrorValue` (as redun does);
+        its call hash, or None when the call was never identified (its arguments failed).
+
+        It gets no ``redun_evaluation`` row, which cache lookups read: a failure is in
+        the record, never in the cache.
+        """
+        if job.error is None or job.args_hash is None or job.eval_hash is None:
+            return None
+        from redun.hashing import hash_parts
+        from redun.scheduler.errorvalue import ErrorValue
+
+        value = ErrorValue.of(job.error, trace)
+        try:
+            result_hash = value.get_hash()
+        except Exception:
+            return None
+        task = job.task
+        children = [child.call_hash for child in job.child_jobs if child.call_hash]
+        call_hash = hash_parts(task.hash, job.args_hash, result_hash, *children)
+        call_keys = batch.key_set("redun_call_node")
+        if call_hash in call_keys:
+            return call_hash
+        call_keys.add(call_hash)
+        self.add_value(batch, result_hash, value)
+        self.add_arguments(batch, job, call_hash)
+        rows = batch.rows
+        rows["redun_call_edge"].extend(
+            (call_hash, position, child) for position, child in enumerate(children)
+        )
+        rows["redun_call_node"].append(
+            (
+                call_hash,
+                task.hash,
+                task.fullname,
+                job.args_hash,
+                job.eval_hash,
+                result_hash,
+                False,
+                None,
+                job.end_time or time.time(),
+                None,
+                task.cache,
+                job.reads_text(),
+            )
+        )
+        return call_hash
 
     def add_expression(self, batch: Batch, returned: Any) -> str | None:
         """Record the expression a task returned (for replays); its value hash, or None."""

@@ -31,6 +31,7 @@ _LAZY = {
     "subrun": "redun.scheduler.subrun",
     "set_arg_defaults": "redun.scheduler.binding",
     "get_arg_defaults": "redun.scheduler.binding",
+    "ErrorValue": "redun.scheduler.errorvalue",
 }
 
 
@@ -47,6 +48,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DryRunResult",
+    "ErrorValue",
     "Execution",
     "Job",
     "JobInfo",
