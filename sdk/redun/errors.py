@@ -57,6 +57,11 @@ class SchedulerError(RedunError):
     """The scheduler could not evaluate a workflow."""
 
 
+class ExecutorNotConfigured(UsageError, SchedulerError):
+    """A task names an executor no config section or ``add_executor`` defines (a
+    ``SchedulerError`` too, as redun raises for it)."""
+
+
 class NoCurrentScheduler(SchedulerError):
     """Raised by ``get_current_scheduler()`` when no scheduler is running."""
 

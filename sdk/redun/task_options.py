@@ -82,4 +82,7 @@ def _member(enum_class: Any, value: Any, option: str, where: str) -> Any:
             if value.lower() in (member.value.lower(), member.name.lower()):
                 return member
     choices = ", ".join(repr(member.value) for member in enum_class)
-    raise UsageError(f"{where}: {option} must be one of {choices}, not {value!r}")
+    raise UsageError(
+        f"{where}: {value!r} is not a valid {enum_class.__name__}: {option} must be one of "
+        f"{choices}"
+    )

@@ -429,3 +429,20 @@ def test_expressions_inside_dataclasses_are_evaluated() -> None:
     assert frozen == Frozen(["4", 5]) and frozen.label == "x"
     plain = Link("a", None)
     assert scheduler.run(plain) is plain  # nothing to evaluate: the same object
+
+
+def test_an_unconfigured_executor_fails_the_job_with_a_clear_error() -> None:
+    @task(executor="nowhere")
+    def far() -> int:
+        return 1
+
+    scheduler = Scheduler()
+    # A SchedulerError as in redun, and a UsageError (the user's config is at fault).
+    with pytest.raises(SchedulerError, match=r"executor 'nowhere' is not configured") as info:
+        scheduler.run(far())
+    assert isinstance(info.value, UsageError)
+    # The job and its task are still recorded, failed.
+    from redun.backends.db import Job as JobDb
+
+    (job,) = scheduler.backend.session.query(JobDb).all()
+    assert job.status == "FAILED" and job.task.name == "far"

@@ -30,7 +30,9 @@ def test_cache_options_normalised_to_enums() -> None:
     assert c.get_task_option("check_valid") is CacheCheckValid.SHALLOW
     assert c.check_valid == "shallow"
     assert a.options(cache=True).get_task_option("cache_scope") is CacheScope.BACKEND
-    with pytest.raises(UsageError, match="cache_scope must be one of"):
+    with pytest.raises(
+        UsageError, match="'sometimes' is not a valid CacheScope: cache_scope must be one of"
+    ):
 
         @task(cache_scope="sometimes")
         def d() -> None: ...

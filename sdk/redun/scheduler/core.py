@@ -25,7 +25,12 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from redun.config import Config
-from redun.errors import ExecutionCancelled, ExecutorError, SchedulerError, UsageError
+from redun.errors import (
+    ExecutionCancelled,
+    ExecutorError,
+    ExecutorNotConfigured,
+    SchedulerError,
+)
 from redun.events import EventBus, ExecutionFinished, ExecutionStarted
 from redun.executors.base import Executor, executor_type_for, get_executor_class
 from redun.expression import Expression
@@ -139,7 +144,7 @@ class Scheduler:
             section = self._executor_configs.get(name)
             type_name = executor_type_for(name, section)
             if type_name is None:
-                raise UsageError(
+                raise ExecutorNotConfigured(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
                     "to redun.ini (type = threads|processes|subprocess|docker|aws_batch|gcp_batch|spark)"
                 )
