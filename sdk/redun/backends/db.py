@@ -94,13 +94,15 @@ class _TemporaryDatabase:
 
         self.directory = tempfile.mkdtemp(prefix="redun-memory-")
         self.url = "sqlite:///" + os.path.join(self.directory, "redun.db")
-        self._finalizer = weakref.finalize(self, _remove_tree, self.directory)
+        self._finalizer = weakref.finalize(self, _remove_tree, self.directory, os.getpid())
 
     def remove(self) -> None:
         self._finalizer()
 
 
-def _remove_tree(directory: str) -> None:
+def _remove_tree(directory: str, owner_pid: int) -> None:
+    if os.getpid() != owner_pid:
+        return  # a forked child exiting: the database is its parent's
     import shutil
 
     shutil.rmtree(directory, ignore_errors=True)
