@@ -203,8 +203,10 @@ def test_scheduler_without_config_has_a_private_database() -> None:
     assert backend.db_uri == "sqlite:///:memory:"
     assert scheduler.run([add(1), add(2)]) == [2, 3]
     session = backend.session
-    assert sorted(job.task.name for job in session.query(Job)) == ["add", "add"]
-    assert session.query(Execution).count() == 1
+    # The two calls ran under the execution's root job, as in redun.
+    assert sorted(job.task.name for job in session.query(Job)) == ["add", "add", "root_task"]
+    (execution,) = session.query(Execution).all()
+    assert [job.task.name for job in execution.job.child_jobs] == ["add", "add"]
     assert scheduler.run(add(1)) == 2
     assert session.query(Execution).count() == 2
     path = Path(backend.url.removeprefix("sqlite:///"))

@@ -189,7 +189,8 @@ def test_roots_looked_up_together_keep_a_verdict_each(
     RAN.clear()
     result, scheduler = run(url, [fan_a(3), fan_a(5), gather_a([1, 2])])
     assert result == [6, 15, 3] and RAN == [] and len(tree_reads) == 1
-    assert all(job.cached for job in scheduler.jobs())
+    # Every call came from the cache; the root job holding the three is never looked up.
+    assert all(job.cached for job in scheduler.jobs() if job.task.name != "root_task")
 
 
 def define_leaf_b(offset: int) -> None:

@@ -76,10 +76,10 @@ def eval_hash(self: Scheduler, task: Task, args_hash: str, context: dict) -> str
 def call_inline(
     self: Scheduler,
     task: Task,
-    expr: TaskExpression,
+    expr: TaskExpression | None,
     parent: Job | None,
     arg_hashes: dict[str, str],
-    run: Callable[[Job, Any], Promise],
+    run: Callable[[Job, Any], Any],
 ) -> Promise:
     """A scheduler task evaluated as a cached, recorded call of its own (``catch``).
 

@@ -49,6 +49,7 @@ from redun.scheduler.job import Execution, Job, release_jobs
 from redun.scheduler.limits import Limits
 from redun.scheduler.outcomes import CANCEL_RUN, STARTED
 from redun.scheduler.reduce import reduce_value
+from redun.scheduler.root import evaluate_under_root, needs_root_task
 from redun.scheduler.status import job_status_report, status_interval
 from redun.task import get_task_registry
 
@@ -285,7 +286,10 @@ class Scheduler:
         if tags:
             self.add_tags("execution", execution.id, list(tags))
         try:
-            root = reduce_value(expr, self._evaluator(None))
+            if needs_root_task(expr):
+                root = evaluate_under_root(self, expr)  # one root job, as in redun
+            else:
+                root = reduce_value(expr, self._evaluator(None))
             result = self._wait(root)
             status = "done"
             return result

@@ -40,6 +40,9 @@ EVALUATE = "evaluate"
 # States in which a job may still receive its outcome from an executor.
 ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 
+# The default root job of an execution (redun.scheduler.root).
+ROOT_TASK = "redun.root_task"
+
 
 def done_job(self: Scheduler, job: Job, result: Any) -> None:
     """Report that ``job``'s function returned ``result``. Thread-safe."""
@@ -208,8 +211,12 @@ def finish_job(self: Scheduler, job: Job, result: Any) -> None:
             result = postprocess_result(result, job.eval_hash)
         result_hash = hash_value(result)
     except Exception as error:
-        self._fail_job(job, error)
-        return
+        if job.task.fullname != ROOT_TASK or job.parent_job is not None:
+            self._fail_job(job, error)
+            return
+        # An execution's own root (a list holding a lock, say) ends on a value the
+        # engine cannot hash: it is the run's result, never looked up, so it stands.
+        result_hash = hash_parts("redun.root_task: unhashable result", job.id)
     job.result = result
     job.result_hash = result_hash
     children = [child.call_hash for child in job.child_jobs if child.call_hash]
