@@ -446,3 +446,22 @@ def test_an_unconfigured_executor_fails_the_job_with_a_clear_error() -> None:
 
     (job,) = scheduler.backend.session.query(JobDb).all()
     assert job.status == "FAILED" and job.task.name == "far"
+
+
+def test_tasks_without_a_namespace_are_named_once(caplog: pytest.LogCaptureFixture) -> None:
+    @task(namespace="")
+    def bare() -> int:
+        return 1
+
+    scheduler = Scheduler()
+    with caplog.at_level("WARNING", logger="redun"):
+        scheduler.run(bare())
+        scheduler.run(bare())
+    warnings = [r.getMessage() for r in caplog.records if "without a namespace" in r.getMessage()]
+    assert len(warnings) == 1 and "test_scheduler.py:bare" in warnings[0]
+    caplog.clear()
+    quiet = Scheduler(config=Config({"scheduler": {"ignore_warnings": "namespace"}}))
+    assert quiet.ignore_warnings == {"namespace"}
+    with caplog.at_level("WARNING", logger="redun"):
+        quiet.run(bare())
+    assert not [r for r in caplog.records if "without a namespace" in r.getMessage()]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -111,6 +112,13 @@ class Scheduler:
             key: int(value) for key, value in (self.config.get("limits") or {}).items()
         }
         self.context: dict = context_from_config(self.config.get("scheduler"))
+        # Warnings not to give, as in redun: ``[scheduler] ignore_warnings = namespace``.
+        self.ignore_warnings: set[str] = set(
+            str((self.config.get("scheduler") or {}).get("ignore_warnings") or "")
+            .replace(",", " ")
+            .split()
+        )
+        self._warned_namespace: set[str] = set()
         # Resources held by running jobs, per limit name (kept across runs, like redun).
         self.limits_used: defaultdict[str, int] = defaultdict(int)
         self._limits = Limits(self.limits, self.limits_used)
@@ -283,6 +291,8 @@ class Scheduler:
         cleanup.callback(current_scheduler.reset, current_scheduler.set(self))
         self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
         self._recorder = recorder
+        if "namespace" not in self.ignore_warnings:
+            self._warn_tasks_without_namespace()
         if tags:
             self.add_tags("execution", execution.id, list(tags))
         try:
@@ -308,6 +318,29 @@ class Scheduler:
             error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
+
+    def _warn_tasks_without_namespace(self) -> None:
+        """As redun does: say which tasks have no namespace (each once per scheduler)."""
+        missing = [
+            task
+            for task in get_task_registry()
+            if not task.namespace and task.fullname not in self._warned_namespace
+        ]
+        if not missing:
+            return
+        self._warned_namespace.update(task.fullname for task in missing)
+        names = ", ".join(
+            f"{os.path.basename(task.func.__code__.co_filename)}:{task.func.__name__}"
+            if hasattr(task.func, "__code__")
+            else task.fullname
+            for task in missing
+        )
+        message = (
+            f"tasks without a namespace: {names}. Give them one (@task(namespace=...) or "
+            "the module's redun_namespace = ...), as redun will require; [scheduler] "
+            "ignore_warnings = namespace silences this"
+        )
+        self.logger.warning(message)  # one argument: redun's callers read call_args[0][0]
 
     def _wait(self, root: Any) -> Any:
         if type(root) is not Promise:
