@@ -8,10 +8,16 @@ import sys
 import pytest
 
 from redun import Scheduler, task
+from redun.config import Config
 
 redun_namespace = "test_scale"
 
 pytestmark = pytest.mark.slow
+
+
+def scheduler() -> Scheduler:
+    """The scheduler alone: a dictionary store (these measure recursion and memory)."""
+    return Scheduler(config=Config({"backend": {"db_uri": "memory"}}))
 
 
 @task
@@ -44,16 +50,16 @@ def countdown(n: int) -> int:
 
 def test_chain_of_100_000() -> None:
     limit = sys.getrecursionlimit()
-    assert Scheduler().run(chain(100_000)) == 100_000
+    assert scheduler().run(chain(100_000)) == 100_000
     assert sys.getrecursionlimit() == limit
 
 
 def test_recursion_100_000_deep() -> None:
-    assert Scheduler().run(countdown(100_000)) == 100_000
+    assert scheduler().run(countdown(100_000)) == 100_000
 
 
 def test_fanout_of_1_000_000() -> None:
     n = 1_000_000
-    assert Scheduler().run(fanout(n)) == n * (n + 1) // 2
+    assert scheduler().run(fanout(n)) == n * (n + 1) // 2
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert peak_mb < 6000, f"peak RSS {peak_mb:.0f} MB"

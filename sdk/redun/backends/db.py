@@ -133,8 +133,6 @@ class DbBackend(Backend):
         if is_memory_sqlite(db_uri):
             self._temporary = _TemporaryDatabase()
             self.url = self._temporary.url
-            # No helper process for a database this process alone uses.
-            self.config.setdefault("writer", "thread")
         self.flush_interval = float(self.config.get("flush_interval", 0.25))
         self.automigrate = _flag(self.config.get("automigrate"), True)
         self.busy_ms = int(float(self.config.get("busy_timeout", 60)) * 1000)
