@@ -465,3 +465,16 @@ def test_tasks_without_a_namespace_are_named_once(caplog: pytest.LogCaptureFixtu
     with caplog.at_level("WARNING", logger="redun"):
         quiet.run(bare())
     assert not [r for r in caplog.records if "without a namespace" in r.getMessage()]
+
+
+def test_a_job_made_by_hand_reads_its_raw_options() -> None:
+    # As redun's Job(task, expr): no execution needed, the call's options over the task's.
+    from redun.scheduler import Job
+
+    @task(option1="aaa", option2="bbb")
+    def opts() -> int:
+        return 10
+
+    job = Job(opts, opts.options(option2="ccc")())
+    assert job.get_raw_options() == {"option1": "aaa", "option2": "ccc"}
+    assert Job(opts, opts()).get_raw_options() == {"option1": "aaa", "option2": "bbb"}

@@ -168,7 +168,7 @@ class Job:
         self,
         task: Task,
         expr: TaskExpression | None,
-        execution: Execution | None,
+        execution: Execution | None = None,
         parent_job: Job | None = None,
     ) -> None:
         self.id = new_id()
@@ -247,6 +247,12 @@ class Job:
 
     def get_options(self) -> dict:
         return dict(self.options)
+
+    def get_raw_options(self) -> dict:
+        """The task's options with the call's own over them (``task.options(...)()``),
+        as given: before the scheduler folds in exported options."""
+        expr_options = self.expr.task_options if self.expr is not None else None
+        return {**self.task.get_task_options(), **(expr_options or {})}
 
     def get_export_options(self) -> dict:
         """The options this job passes down to every job below it."""
