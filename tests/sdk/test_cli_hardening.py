@@ -22,6 +22,8 @@ FLOW = textwrap.dedent(
 
     from redun import task
 
+    redun_namespace = "hardening"
+
 
     @task
     def leave(code: int = 0) -> int:
@@ -79,7 +81,7 @@ def test_sys_exit_in_a_task_fails_the_run_with_exit_1(
 ) -> None:
     proc = run(flow_dir, cli_env, "run", "--no-progress", "flow.py", "leave", "--code", code)
     assert proc.returncode == 1, proc.stderr
-    assert f"task leave called sys.exit({code})" in proc.stderr
+    assert f"task hardening.leave called sys.exit({code})" in proc.stderr
     log = run(flow_dir, cli_env, "log", "--format", "json")
     assert json.loads(log.stdout)[0]["status"] == "failed"
 
@@ -87,7 +89,7 @@ def test_sys_exit_in_a_task_fails_the_run_with_exit_1(
 def test_a_task_raising_keyboard_interrupt_fails_the_run(flow_dir: Path, cli_env: dict) -> None:
     proc = run(flow_dir, cli_env, "run", "--no-progress", "flow.py", "interrupted")
     assert proc.returncode == 1, proc.stderr
-    assert "KeyboardInterrupt: raised by task interrupted" in proc.stderr
+    assert "KeyboardInterrupt: raised by task hardening.interrupted" in proc.stderr
     log = run(flow_dir, cli_env, "log", "--format", "json")
     assert json.loads(log.stdout)[0]["status"] == "failed"
 
