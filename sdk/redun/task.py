@@ -599,4 +599,8 @@ def __getattr__(name: str) -> Any:
         from redun.task_wrap import wraps_task
 
         return wraps_task
+    if name == "hash_args_eval":
+        from redun.scheduler.calls import hash_args_eval
+
+        return hash_args_eval
     raise AttributeError(f"module 'redun.task' has no attribute {name!r}")

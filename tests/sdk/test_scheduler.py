@@ -478,3 +478,20 @@ def test_a_job_made_by_hand_reads_its_raw_options() -> None:
     job = Job(opts, opts.options(option2="ccc")())
     assert job.get_raw_options() == {"option1": "aaa", "option2": "ccc"}
     assert Job(opts, opts()).get_raw_options() == {"option1": "aaa", "option2": "bbb"}
+
+
+def test_hash_args_eval_gives_the_hashes_a_run_uses() -> None:
+    from redun.task import hash_args_eval
+
+    @task(config_args=["x", "z"])
+    def configured(x: int, y: int, z: str = "hello") -> int:
+        return x
+
+    scheduler = Scheduler()
+    first = hash_args_eval(scheduler.type_registry, configured, (10, 11), {})
+    # config_args do not count; another y does.
+    assert hash_args_eval(scheduler.type_registry, configured, (11, 11), {"z": "bye"}) == first
+    assert hash_args_eval(scheduler.type_registry, configured, (10, 12), {}) != first
+    scheduler.run(configured(10, 11))
+    (job,) = scheduler.jobs()
+    assert (job.eval_hash, job.args_hash) == first

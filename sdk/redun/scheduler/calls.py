@@ -44,6 +44,13 @@ def call_task(
     """The job of a call of ``task`` with these arguments: hashes them and adds the job."""
     if lifecycle_hooks.active:
         args, kwargs = preprocess_arguments(self._handle_forks, parent, args, kwargs)
+    arg_hashes, info_params = argument_hashes(task, args, kwargs)
+    return _add_call(self, task, expr, parent, args, kwargs, arg_hashes, info_params=info_params)
+
+
+def argument_hashes(task: Task, args: tuple, kwargs: dict) -> tuple[dict[str, str], Any]:
+    """The hash of each argument that identifies a call (by parameter name; not the
+    ``config_args`` nor the JobInfo parameters), and those JobInfo parameters."""
     bound = bind_arguments(task, args, kwargs)
     config_args = task.get_task_option("config_args")
     info_params = job_info_params(task)
@@ -55,7 +62,20 @@ def call_task(
         for name, value in bound.items()
         if not config_args or name not in config_args
     }
-    return _add_call(self, task, expr, parent, args, kwargs, arg_hashes, info_params=info_params)
+    return arg_hashes, info_params
+
+
+def args_hash_of(arg_hashes: dict[str, str]) -> str:
+    """The hash of a call's arguments, from :func:`argument_hashes`."""
+    return hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
+
+
+def hash_args_eval(type_registry: Any, task: Task, args: tuple, kwargs: dict) -> tuple[str, str]:
+    """``(eval_hash, args_hash)`` of a call of ``task`` outside any context override, as
+    the scheduler computes them (redun's ``redun.task.hash_args_eval``; the type
+    registry argument is redun's and is not needed here)."""
+    args_hash = args_hash_of(argument_hashes(task, args, kwargs)[0])
+    return hash_parts(task.hash, args_hash), args_hash
 
 
 def eval_hash(self: Scheduler, task: Task, args_hash: str, context: dict) -> str:
@@ -107,7 +127,7 @@ def _add_call(
 ) -> Promise:
     """The job of a call identified by ``arg_hashes``: its hashes, options and context
     made, then :func:`add_job` (``extra``: its ``inline`` or ``info_params``)."""
-    args_hash = hash_parts(*[f"{name}={digest}" for name, digest in arg_hashes.items()])
+    args_hash = args_hash_of(arg_hashes)
     options, exported = job_options(task, parent)
     context = self._context_for(parent, options)
     eval_hash = self._eval_hash(task, args_hash, context)

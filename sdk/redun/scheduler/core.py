@@ -143,6 +143,13 @@ class Scheduler:
             self._backend = backend_from_config(self.config.get("backend"))
         return self._backend
 
+    @property
+    def type_registry(self) -> Any:
+        """The process's value type registry (redun's ``scheduler.type_registry``)."""
+        from redun.value import get_type_registry
+
+        return get_type_registry()
+
     def add_executor(self, executor: Executor) -> None:
         executor.set_scheduler(self)
         self.executors[executor.name] = executor
