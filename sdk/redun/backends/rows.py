@@ -231,7 +231,7 @@ class RowBuilder:
         It gets no ``redun_evaluation`` row, which cache lookups read: a failure is in
         the record, never in the cache.
         """
-        if job.error is None or job.args_hash is None or job.eval_hash is None:
+        if job.error is None or not job.args_hash or not job.eval_hash:
             return None
         from redun.hashing import hash_parts
         from redun.scheduler.errorvalue import ErrorValue
