@@ -275,13 +275,31 @@ def shallow_top(x: int) -> int:
     return middle(x)
 
 
-def test_shallow_keeps_its_meaning_one_step_on_its_own_result(make) -> None:
+def test_shallow_is_one_step_while_the_code_below_it_is_unchanged(make) -> None:
+    redefine_leaf(1)
+    assert run(make, shallow_top(5))[0] == 6 + 106
+    result, scheduler = run(make, shallow_top(5))
+    assert result == 6 + 106 and CALLS == [] and len(scheduler.jobs()) == 1
+    redefine_leaf(1)
+
+
+def test_shallow_replays_when_the_code_of_a_call_below_it_changed(make) -> None:
+    # As redun's shallow check: every task in the call tree must be the current version
+    # (only the files of the call's own result are checked, not those below).
     redefine_leaf(1)
     assert run(make, shallow_top(5))[0] == 6 + 106
     redefine_leaf(2)
     result, scheduler = run(make, shallow_top(5))
-    assert result == 6 + 106  # only its own recorded result is checked
-    assert CALLS == [] and len(scheduler.jobs()) == 1
+    assert result == 7 + 107
+    assert CALLS == ["leaf", "leaf"]  # shallow_top and middle are replayed, not run
+    assert states(scheduler) == {
+        "shallow_top": {"replayed"},
+        "middle": {"replayed"},
+        "leaf": {"done"},
+    }
+    top_job = next(job for job in scheduler.jobs() if job.task.name == "shallow_top")
+    assert "the code of task" in top_job.reason and "leaf" in top_job.reason
+    assert run(make, shallow_top(5))[0] == 7 + 107 and CALLS == []
     redefine_leaf(1)
 
 
@@ -291,13 +309,14 @@ def over_shallow(x: int) -> int:
     return shallow_top(x) + 1
 
 
-def test_a_shallow_call_below_a_full_one_counts_on_its_own_result(make) -> None:
+def test_a_shallow_call_below_a_full_one_is_judged_as_if_looked_up_itself(make) -> None:
     redefine_leaf(1)
     assert run(make, over_shallow(5))[0] == 6 + 106 + 1
+    result, scheduler = run(make, over_shallow(5))
+    assert result == 6 + 106 + 1 and CALLS == [] and len(scheduler.jobs()) == 1
     redefine_leaf(2)
     result, scheduler = run(make, over_shallow(5))
-    # The change is below the shallow call: for the call above it, nothing changed.
-    assert result == 6 + 106 + 1 and CALLS == [] and len(scheduler.jobs()) == 1
+    assert result == 7 + 107 + 1 and CALLS == ["leaf", "leaf"]
     redefine_leaf(1)
 
 

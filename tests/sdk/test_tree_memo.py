@@ -326,7 +326,7 @@ def top_d(x: int) -> int:
     return get_task_registry().require("test_tree_memo.mid_d")(x)
 
 
-def test_a_boundary_no_longer_shallow_falls_back_to_the_walk(
+def test_a_verdict_through_a_shallow_boundary_rests_on_the_code_below_it(
     url: str, tree_reads: list[list[str]]
 ) -> None:
     define_leaf_d(1)
@@ -334,29 +334,50 @@ def test_a_boundary_no_longer_shallow_falls_back_to_the_walk(
     for _ in range(2):
         assert run(url, top_d(5))[0] == 6
     ((_, tasks, shallow, _),) = stored_checks(url)
-    assert shallow == '["test_tree_memo.mid_d"]' and "leaf_d" not in tasks
+    # The walk checked mid_d's own result only, but the code of every call below it.
+    assert shallow == '["+code-below","test_tree_memo.mid_d"]' and "leaf_d" in tasks
     RAN.clear()
     assert run(url, top_d(5))[0] == 6 and RAN == [] and len(tree_reads) == 1
 
-    # Below the shallow boundary the leaf changes: while mid_d stays shallow, the walk
-    # would not look there either, and the verdict stands.
+    # Below the shallow boundary the leaf changes: the verdict no longer holds, and the
+    # walk finds the leaf (as redun's shallow check would).
     define_leaf_d(100)
-    assert run(url, top_d(5))[0] == 6 and RAN == [] and len(tree_reads) == 1
-    # Once mid_d checks fully, the verdict no longer applies: the walk finds the leaf.
-    define_mid_d("full")
     result, scheduler = run(url, top_d(5))
-    assert result == 105 and RAN == ["leaf_d"]
-    assert len(tree_reads) == 2
+    assert result == 105 and RAN == ["leaf_d"] and len(tree_reads) == 2
     job = root_job(scheduler, "top_d")
     assert "the code of task test_tree_memo.leaf_d changed" in job.reason
-    # The new call (another result) is walked once, and its verdict goes down to the leaf.
     RAN.clear()
-    assert run(url, top_d(5))[0] == 105 and RAN == [] and len(tree_reads) == 3
-    (row,) = [row for row in stored_checks(url) if row[0] == job.call_hash]
-    assert row[2] == "[]" and "leaf_d" in row[1]
-    assert run(url, top_d(5))[0] == 105 and RAN == [] and len(tree_reads) == 3
+    assert run(url, top_d(5))[0] == 105 and RAN == []
+    # Once mid_d checks fully, a verdict naming it as a boundary no longer applies.
+    reads = len(tree_reads)
+    define_mid_d("full")
+    assert run(url, top_d(5))[0] == 105 and RAN == [] and len(tree_reads) == reads + 1
     define_leaf_d(1)
     define_mid_d("shallow")
+
+
+def test_a_verdict_kept_without_the_code_below_its_boundaries_is_not_trusted(
+    url: str, tree_reads: list[list[str]]
+) -> None:
+    define_leaf_d(1)
+    define_mid_d("shallow")
+    run(url, top_d(5))
+    run(url, top_d(5))
+    ((root, _, _, _),) = stored_checks(url)
+    # As an older version kept it: the boundary listed, the code below it not.
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE redun_tree_check SET shallow = :s, tasks = :t WHERE call_hash = :h"),
+            {"s": '["test_tree_memo.mid_d"]', "t": "[]", "h": root},
+        )
+    engine.dispose()
+    define_leaf_d(100)
+    RAN.clear()
+    reads = len(tree_reads)
+    assert run(url, top_d(5))[0] == 105 and RAN == ["leaf_d"]
+    assert len(tree_reads) == reads + 1
+    define_leaf_d(1)
 
 
 def test_a_verdict_resting_on_too_many_values_is_not_kept(

@@ -4,16 +4,18 @@ A job may reuse a recorded call with the same eval hash (same task hash, same
 argument hashes, same context) when the call is still *valid*:
 
 * ``check_valid="shallow"``: the call's own result is still valid (its files
-  were not changed or deleted since, the tasks in it are unchanged). The job
-  takes the result in one step.
+  were not changed or deleted since), and every call below it was made by a
+  task whose current hash is the recorded one (as redun's shallow check: the
+  code of the whole tree, the files of the top result only). The job takes
+  the result in one step.
 * ``check_valid="full"`` (default): also every call below it in the call tree
   was made by a task whose current hash is the recorded one, their results and
   the files passed to them are still valid, and none has ``cache=False`` (a
-  ``shallow`` call below counts on its own result only). Then the job takes the
+  ``shallow`` call below counts on its own result and the code below it). Then the job takes the
   result in one step, however big the tree: a fully cached recursive workflow
   is one lookup.
 
-When a full check fails only *below* the call, the call's own function need
+When a check fails only *below* the call, the call's own function need
 not run: if it returned an expression, the job is a :class:`Replay` of it:
 the expression is evaluated again, each call in it answered on its own (in one
 step where its own tree is valid), so only the calls that are no longer valid
@@ -61,6 +63,10 @@ if TYPE_CHECKING:
 # A verdict resting on more values than this is not kept (see the module doc).
 MAX_TREE_CHECK_VALUES = 100
 
+# Listed with the shallow tasks of a verdict whose ``tasks`` include the calls below
+# them (a verdict without it, from an older version, is not trusted: the tree is walked).
+CODE_BELOW_SHALLOW = "+code-below"
+
 
 class Replay(Plain):
     """A cached call whose returned expression is evaluated again (see the module doc)."""
@@ -93,6 +99,9 @@ class CacheChecker:
         # Calls found valid in a tree walked this run, by eval hash: a replayed
         # expression's calls are mostly these, answered without another query.
         self._valid_by_eval: dict[str, CallRecord] = {}
+        # Call hash -> None when every call in its recorded tree was made by the current
+        # version of its task, else why not (the code part of a shallow check).
+        self._code_below: dict[str, str | None] = {}
 
     def _may_have_calls(self, task_hash: str) -> bool:
         known = self._task_has_calls.get(task_hash)
@@ -134,6 +143,16 @@ class CacheChecker:
         tree = self.backend.get_call_tree(unknown) if unknown else {}
         if tree:
             self._judge_tree(unknown, tree)
+        shallow_roots = [
+            found[job.eval_hash].call_hash
+            for job in jobs
+            if job.eval_hash in found and job.task.check_valid == "shallow"
+        ]
+        unjudged = [h for h in shallow_roots if h not in self._code_below]
+        if unjudged:
+            shallow_tree = self.backend.get_call_tree(unjudged)
+            for root in unjudged:
+                self._judge_code_below(root, shallow_tree)
         # Shallow checks, the results of valid calls, the expressions of calls to replay.
         wanted: list[str] = []
         verdicts: dict[int, CallRecord] = {}
@@ -147,6 +166,14 @@ class CacheChecker:
                     self._valid.get(record.call_hash, False)
                     or record.call_hash in self._valid_as_root
                 ):
+                    if record.expr_hash is not None:
+                        replays[index] = record
+                        wanted.append(record.expr_hash)
+                    continue
+            else:
+                changed = self._code_below.get(record.call_hash)
+                if changed is not None:
+                    self._why[record.call_hash] = changed
                     if record.expr_hash is not None:
                         replays[index] = record
                         wanted.append(record.expr_hash)
@@ -238,8 +265,11 @@ class CacheChecker:
             return roots
         holding: dict[str, TreeCheck] = {}
         for root, check in stored.items():
+            shallow = check.shallow
+            if shallow and CODE_BELOW_SHALLOW not in shallow:
+                continue  # kept by an older version, which did not list the code below
             if all(self._task_hash(name) == task_hash for name, task_hash in check.tasks) and all(
-                self._is_shallow(name) for name in check.shallow
+                name == CODE_BELOW_SHALLOW or self._is_shallow(name) for name in shallow
             ):
                 holding[root] = check
         wanted = sorted({h for check in holding.values() for h in check.checks})
@@ -264,28 +294,71 @@ class CacheChecker:
         tasks: set[tuple[str, str]] = set()
         shallow: set[str] = set()
         values: set[str] = set()
-        seen: set[str] = set()
-        stack = [root]
+        seen: dict[str, bool] = {}  # call hash -> walked for its code only
+        stack = [(root, False)]
         while stack:
-            call_hash = stack.pop()
-            if call_hash in seen:
+            call_hash, code_only = stack.pop()
+            if call_hash in seen and (code_only or not seen[call_hash]):
                 continue
-            seen.add(call_hash)
+            seen[call_hash] = code_only
             budget[0] -= 1
             record = tree.get(call_hash)
-            if record is None or budget[0] < 0:
+            if record is None:
+                if code_only:
+                    continue  # not recorded below a shallow call: nothing to check
+                return None
+            if budget[0] < 0:
                 return None
             tasks.add((record.task_name, record.task_hash))
-            if record.result_hash in checks:
-                values.add(record.result_hash)
-            values.update(file_args.get(call_hash, ()))
-            if len(values) > MAX_TREE_CHECK_VALUES:
-                return None
-            if call_hash != root and self._is_shallow(record.task_name):
-                shallow.add(record.task_name)  # the walk stops here, as in _judge_tree
-                continue
-            stack.extend(record.child_call_hashes)
+            if not code_only:
+                if record.result_hash in checks:
+                    values.add(record.result_hash)
+                values.update(file_args.get(call_hash, ()))
+                if len(values) > MAX_TREE_CHECK_VALUES:
+                    return None
+                if call_hash != root and self._is_shallow(record.task_name):
+                    # Below here, as in _judge_tree, only the code counts.
+                    shallow.add(record.task_name)
+                    code_only = True
+            stack.extend((child, code_only) for child in record.child_call_hashes)
+        if shallow:
+            shallow.add(CODE_BELOW_SHALLOW)
         return TreeCheck(list(tasks), list(shallow), list(values))
+
+    def _code_changed(self, call_hash: str, record: CallRecord) -> str | None:
+        """Why ``record``'s task is not the version that made it (None: it is)."""
+        current = self._task_hash(record.task_name)
+        if current == record.task_hash:
+            return None
+        if current is None:
+            return f"task {record.task_name} is no longer defined"
+        return f"the code of task {record.task_name} changed since (call {call_hash[:8]})"
+
+    def _judge_code_below(self, root: str, tree: dict[str, CallRecord]) -> str | None:
+        """Why a call in ``root``'s recorded tree was made by another version of its task
+        than the current one (None: none was). Calls not recorded have nothing to say."""
+        known = self._code_below
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            call_hash, expanded = stack.pop()
+            if call_hash in known:
+                continue
+            record = tree.get(call_hash)
+            if record is None:
+                known[call_hash] = None
+                continue
+            if not expanded:
+                stack.append((call_hash, True))
+                stack.extend((c, False) for c in record.child_call_hashes if c not in known)
+                continue
+            changed = self._code_changed(call_hash, record)
+            if changed is None:
+                for child in record.child_call_hashes:
+                    changed = known.get(child)
+                    if changed is not None:
+                        break
+            known[call_hash] = changed
+        return known[root]
 
     def _judge_tree(self, roots: list[str], tree: dict[str, CallRecord]) -> None:
         """Set ``self._valid`` for every call in ``tree``, children before parents."""
@@ -316,7 +389,8 @@ class CacheChecker:
                     )
                     continue
                 # A check_valid="shallow" call below stands for its subtree on its own
-                # result, as it would if it were looked up itself (no_prov() relies on it).
+                # result and the code below it, as it would if it were looked up itself
+                # (no_prov() relies on it).
                 shallow = call_hash != root and self._is_shallow(record.task_name)
                 if not expanded:
                     stack.append((call_hash, True))
@@ -325,15 +399,13 @@ class CacheChecker:
                             if child not in valid:
                                 stack.append((child, False))
                     continue
-                current = self._task_hash(record.task_name)
-                ok = current == record.task_hash
-                if not ok:
-                    why[call_hash] = (
-                        f"task {record.task_name} is no longer defined"
-                        if current is None
-                        else f"the code of task {record.task_name} changed since "
-                        f"(call {call_hash[:8]})"
-                    )
+                changed = self._code_changed(call_hash, record)
+                ok = changed is None
+                if changed is not None:
+                    why[call_hash] = changed
+                elif shallow and (changed := self._judge_code_below(call_hash, tree)):
+                    ok = False
+                    why[call_hash] = changed
                 elif record.result_hash in check_values and not value_is_valid(
                     check_values[record.result_hash]
                 ):
