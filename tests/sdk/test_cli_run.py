@@ -46,6 +46,11 @@ WORKFLOW = textwrap.dedent(
 
 
     @task
+    def fails_below(x: int, label: str = "deep") -> int:
+        return failing(x - 5)
+
+
+    @task
     def read_size(path: File) -> int:
         return len(path.read())
 
@@ -156,6 +161,20 @@ def test_failing_task_exits_1_with_a_trimmed_traceback(flow_dir: Path, cli_env: 
     assert "in check" in proc.stderr and "flow.py" in proc.stderr
     assert "scheduler/core.py" not in proc.stderr
     assert "cli.failing failed" in proc.stderr
+
+
+def test_a_failure_below_other_tasks_shows_the_task_stack(flow_dir: Path, cli_env: dict) -> None:
+    proc = run(flow_dir, cli_env, "run", "flow.py", "fails_below", "--x", "3")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    start = lines.index("Task stack (outermost first):")
+    outer, inner = lines[start + 1], lines[start + 2]
+    # Each call with its arguments as the task received them, outermost first.
+    assert outer.split()[0] == "cli.fails_below(x=3," and "label='deep')" in outer
+    assert inner.split()[0] == "cli.failing(x=-2)"
+    assert outer.rstrip().endswith("flow.py:35") and inner.rstrip().endswith("flow.py:30")
+    assert lines[start + 3] == "Traceback (most recent call last):"
+    assert "ValueError: negative input: -2" in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -266,7 +266,12 @@ def format_task_error(error: BaseException, *, full: bool = False) -> str:
         else:
             lines.extend(traceback.format_exception_only(type(error), error))
     if job is not None:
-        lines.insert(0, f"Task {job.task.fullname} failed (job {job.id[:8]}):\n")
+        stack = getattr(error, "__redun_task_stack__", None) or ()
+        head = [f"Task {job.task.fullname} failed (job {job.id[:8]}):\n"]
+        if len(stack) > 1 or (stack and not lines):
+            head.append("Task stack (outermost first):\n")
+            head.extend(f"  {line}\n" for line in stack)
+        lines[:0] = head
     return "".join(lines).rstrip()
 
 

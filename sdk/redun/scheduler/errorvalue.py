@@ -16,7 +16,12 @@ from typing import Any
 from redun.value import Value
 
 # What the scheduler hangs on an error while it is handled; not part of the error.
-_ENGINE_ATTRIBUTES = ("__redun_job__", "__redun_traceback__", "__redun_no_retry__")
+_ENGINE_ATTRIBUTES = (
+    "__redun_job__",
+    "__redun_traceback__",
+    "__redun_no_retry__",
+    "__redun_task_stack__",
+)
 
 
 class ErrorValue(Value):

@@ -238,6 +238,10 @@ def fail_job(self: Scheduler, job: Job, error: BaseException) -> None:
     if getattr(error, "__redun_job__", None) is None:
         try:
             error.__redun_job__ = job  # type: ignore[attr-defined]
+            if not isinstance(error, JobCancelled):
+                from redun.scheduler.taskstack import task_stack  # failures only
+
+                error.__redun_task_stack__ = task_stack(job)  # type: ignore[attr-defined]
         except Exception:
             pass
     job.transition(JobState.CANCELLED if isinstance(error, JobCancelled) else JobState.FAILED)
