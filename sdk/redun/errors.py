@@ -57,6 +57,11 @@ class SchedulerError(RedunError):
     """The scheduler could not evaluate a workflow."""
 
 
+class UnknownOperation(SchedulerError, NotImplementedError):
+    """A lazy expression names an operation the scheduler does not have (as redun, a
+    ``NotImplementedError`` too)."""
+
+
 class ExecutorNotConfigured(UsageError, SchedulerError):
     """A task names an executor no config section or ``add_executor`` defines (a
     ``SchedulerError`` too, as redun raises for it)."""

@@ -120,3 +120,13 @@ def test_expression_repr_shows_arguments_in_full() -> None:
     shown = repr(expr)
     assert long_text in shown and "make_point(1, 2)" in shown
     assert repr(expr[0]).endswith("[0]") and long_text in repr(expr[0])
+
+
+def test_an_unknown_lazy_operation_is_a_not_implemented_scheduler_error() -> None:
+    from redun.errors import SchedulerError
+
+    scheduler = Scheduler(config={"backend": {"db_uri": "memory"}})
+    with pytest.raises(NotImplementedError, match="unknown lazy operation 'bad_func'") as caught:
+        scheduler.run(SimpleExpression("bad_func", (10,)))
+    assert isinstance(caught.value, SchedulerError)
+    assert scheduler.run(SimpleExpression("getitem", (["a", "b"], 1))) == "b"

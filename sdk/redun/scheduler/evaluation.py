@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from redun.errors import SchedulerError
+from redun.errors import SchedulerError, UnknownOperation
 from redun.expression import (
     OPERATIONS,
     Expression,
@@ -206,7 +206,7 @@ def apply_simple_expr(self: Scheduler, expr: SimpleExpression, parent_job: Job |
     kwargs = reduce_value(expr.kwargs, evaluate) if expr.kwargs else {}
     operation = OPERATIONS.get(expr.func_name)
     if operation is None:
-        raise SchedulerError(f"unknown lazy operation {expr.func_name!r}")
+        raise UnknownOperation(f"unknown lazy operation {expr.func_name!r}")
 
     def apply(ak: list) -> Any:
         return reduce_value(operation(*ak[0], **ak[1]), evaluate)
