@@ -220,6 +220,34 @@ def test_scheduler_without_config_has_a_private_database() -> None:
     backend.close()
 
 
+FORKED_CHILD = """
+import os, sys
+from pathlib import Path
+from redun import Scheduler
+
+scheduler = Scheduler()
+scheduler.run([1])
+path = Path(scheduler.backend.url.removeprefix("sqlite:///"))
+print(path, flush=True)
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # a forked child exiting normally runs the exit hooks it inherited
+os.waitpid(pid, 0)
+assert path.is_file(), "the child removed its parent's private database"
+"""
+
+
+def test_a_forked_child_leaves_its_parents_private_database(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", FORKED_CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    path = Path(proc.stdout.strip())
+    assert path.name == "redun.db"
+    # ...and the parent, exiting, removed it.
+    assert not path.parent.exists()
+
+
 def test_repl_queries_by_prefix(db_uri: str, tmp_path: Path, cli_env: dict[str, str]) -> None:
     scheduler = _scheduler(db_uri, tmp_path)
     scheduler.run(main(2))
