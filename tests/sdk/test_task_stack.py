@@ -42,7 +42,7 @@ def run_failing(expr: object) -> BaseException:
 
 def test_each_call_with_its_arguments_outermost_first() -> None:
     error = run_failing(two_levels(list(range(100))))
-    outer, inner = error.__redun_task_stack__  # type: ignore[attr-defined]
+    outer, inner = error.__redun_task_stack__.lines()  # type: ignore[attr-defined]
     assert outer.startswith("stack.two_levels(values=[0, 1, 2, 3, 4, 5, ...])")
     assert inner.startswith("stack.explode(x=100, thing=None)")
     job = error.__redun_job__  # type: ignore[attr-defined]
@@ -51,7 +51,7 @@ def test_each_call_with_its_arguments_outermost_first() -> None:
 
 def test_a_deep_stack_keeps_its_ends_and_an_unprintable_argument_its_type() -> None:
     error = run_failing(descend(MAX_DEPTH + 10))
-    lines = error.__redun_task_stack__  # type: ignore[attr-defined]
+    lines = error.__redun_task_stack__.lines()  # type: ignore[attr-defined]
     assert len(lines) == MAX_DEPTH + 1
     assert lines[0].startswith(f"stack.descend(n={MAX_DEPTH + 10})")
     # descend(50) ... descend(0) and explode: 52 calls, 40 shown.

@@ -266,7 +266,8 @@ def format_task_error(error: BaseException, *, full: bool = False) -> str:
         else:
             lines.extend(traceback.format_exception_only(type(error), error))
     if job is not None:
-        stack = getattr(error, "__redun_task_stack__", None) or ()
+        found = getattr(error, "__redun_task_stack__", None)
+        stack = found.lines() if found is not None else ()
         head = [f"Task {job.task.fullname} failed (job {job.id[:8]}):\n"]
         if len(stack) > 1 or (stack and not lines):
             head.append("Task stack (outermost first):\n")

@@ -10,8 +10,9 @@ frames inside the failing task:
       errs.main(x=10)                job 1a2b3c4d  wf.py:9
       errs.task1(a=10, b=11, c=3)    job a920f800  wf.py:6
 
-It is made once per error (the first job it fails), while the jobs still
-know their parents; failures are rare, so its cost does not matter.
+It is taken once per error (the first job it fails), while the jobs still
+know their parents, as references only: a fan-out under ``catch()`` may fail
+by the thousand, and the text is made only when a report asks for it.
 """
 
 from __future__ import annotations
@@ -36,38 +37,63 @@ _repr.maxlevel = 3
 _HIDDEN = frozenset({"redun.root_task"})
 
 
-def task_stack(job: Job) -> tuple[str, ...]:
-    """The lines described in the module doc, outermost call first ('' if none)."""
-    chain: list[Job] = []
-    seen: set[int] = set()
-    current: Job | None = job
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if current.task.fullname not in _HIDDEN:
-            chain.append(current)
-        current = current.parent_job
-    chain.reverse()
+class TaskStack:
+    """The calls from the outermost one to a failed job, formatted when asked."""
+
+    __slots__ = ("_calls", "_lines")
+
+    def __init__(self, job: Job) -> None:
+        # Only references are taken here (a fan-out under catch() may fail by the
+        # thousand); reprs, signatures and source lines wait for lines().
+        calls: list[tuple[Any, str, tuple, dict]] = []
+        seen: set[int] = set()
+        current: Job | None = job
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            if current.task.fullname not in _HIDDEN:
+                calls.append((current.task, current.id, current.args, current.kwargs))
+            current = current.parent_job
+        calls.reverse()
+        self._calls = calls
+        self._lines: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def lines(self) -> tuple[str, ...]:
+        """The lines described in the module doc, outermost call first."""
+        if self._lines is None:
+            self._lines = _format(self._calls)
+        return self._lines
+
+
+def task_stack(job: Job) -> TaskStack:
+    """The task stack of ``job`` (see :class:`TaskStack`)."""
+    return TaskStack(job)
+
+
+def _format(chain: list[tuple[Any, str, tuple, dict]]) -> tuple[str, ...]:
     if len(chain) > MAX_DEPTH:
         half = MAX_DEPTH // 2
         skipped = len(chain) - 2 * half
-        calls = [_call(one) for one in chain[:half]]
+        calls = [_call(*one) for one in chain[:half]]
         calls.append((f"... {skipped} more call(s) ...", ""))
-        calls.extend(_call(one) for one in chain[-half:])
+        calls.extend(_call(*one) for one in chain[-half:])
     else:
-        calls = [_call(one) for one in chain]
+        calls = [_call(*one) for one in chain]
     if not calls:
         return ()
     width = min(max(len(text) for text, _ in calls), 72)
     return tuple(f"{text:<{width}}  {where}".rstrip() for text, where in calls)
 
 
-def _call(job: Job) -> tuple[str, str]:
-    where = f"job {job.id[:8]}"
-    func = getattr(job.task, "func", None)
+def _call(task: Any, job_id: str, args: tuple, kwargs: dict) -> tuple[str, str]:
+    where = f"job {job_id[:8]}"
+    func = getattr(task, "func", None)
     code = getattr(func, "__code__", None)
     if code is not None:
         where += f"  {code.co_filename}:{_def_line(code.co_filename, code.co_firstlineno)}"
-    return f"{job.task.fullname}({_arguments(func, job.args, job.kwargs)})", where
+    return f"{task.fullname}({_arguments(func, args, kwargs)})", where
 
 
 def _def_line(filename: str, first: int) -> int:
