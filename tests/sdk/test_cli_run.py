@@ -177,6 +177,44 @@ def test_a_failure_below_other_tasks_shows_the_task_stack(flow_dir: Path, cli_en
     assert "ValueError: negative input: -2" in proc.stderr
 
 
+PROCESS_FLOW = textwrap.dedent(
+    """
+    from redun import task
+
+    redun_namespace = "proc"
+
+
+    @task(executor="proc")
+    def leaf(path: str) -> str:
+        raise FileNotFoundError(path)
+
+
+    @task
+    def main(n: int = 2) -> list:
+        return [leaf(f"/data/{i}.csv") for i in range(n)]
+    """
+)
+
+
+def test_a_failure_in_another_process_is_reported_like_a_local_one(
+    tmp_path: Path, cli_env: dict
+) -> None:
+    (tmp_path / "flow.py").write_text(PROCESS_FLOW)
+    (tmp_path / ".redun").mkdir()
+    (tmp_path / ".redun" / "redun.ini").write_text("[executors.proc]\ntype = processes\n")
+    proc = run(tmp_path, cli_env, "run", "flow.py", "main")
+    assert proc.returncode == 1
+    # The traceback was formatted in the worker process: still trimmed to the user's
+    # code, under the failed task and the task stack.
+    assert "Task proc.leaf failed (job " in proc.stderr
+    assert "proc.main(n=2)" in proc.stderr and "proc.leaf(path='/data/" in proc.stderr
+    assert 'flow.py", line 9, in leaf' in proc.stderr
+    assert "redun/executors" not in proc.stderr
+    assert "FileNotFoundError: /data/" in proc.stderr
+    full = run(tmp_path, cli_env, "run", "--traceback", "flow.py", "main")
+    assert "redun/executors/processes.py" in full.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

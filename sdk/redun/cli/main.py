@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -248,10 +249,12 @@ def format_task_error(error: BaseException, *, full: bool = False) -> str:
     With no frame of the user's code left, only the error itself is shown.
     """
     remote = getattr(error, "__redun_traceback__", None)
-    if remote and not full:
-        return str(remote).rstrip()
     job = getattr(error, "__redun_job__", None)
-    if full:
+    if remote:
+        # Formatted where the task ran (another process, a container, a cloud job).
+        text = str(remote).rstrip()
+        lines = [(text if full else _without_engine_frames(text)) + "\n"]
+    elif full:
         lines = traceback.format_exception(type(error), error, error.__traceback__)
     else:
         frames = traceback.extract_tb(error.__traceback__)
@@ -277,6 +280,24 @@ def format_task_error(error: BaseException, *, full: bool = False) -> str:
 
 
 _ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_FRAME_FILE = re.compile(r'^  File "(.*)", line \d+')
+
+
+def _without_engine_frames(text: str) -> str:
+    """A formatted traceback without the frames of redun's own files (a frame is its
+    ``  File "..."`` line and the more indented lines under it)."""
+    kept: list[str] = []
+    dropping = False
+    for line in text.splitlines():
+        found = _FRAME_FILE.match(line)
+        if found is not None:
+            dropping = _is_engine_frame(found.group(1))
+        elif not line.startswith("    "):
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _is_engine_frame(filename: str) -> bool:
