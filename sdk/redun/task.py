@@ -17,6 +17,21 @@ from redun.task_options import CacheCheckValid, CacheScope, normalize_cache_opti
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
+def _valid_limits(limits: Any) -> bool:
+    if isinstance(limits, dict):
+        return all(
+            isinstance(name, str)
+            and isinstance(count, int)
+            and not isinstance(count, bool)
+            and count >= 0
+            for name, count in limits.items()
+        )
+    if isinstance(limits, (list, tuple, set, frozenset)):
+        return all(isinstance(name, str) for name in limits)
+    return False
+
+
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
 _NAMESPACE_RE = re.compile(r"^[A-Za-z_][A-Za-z_0-9.]*$")
 
@@ -135,6 +150,25 @@ class Task(Generic[P, R]):
         if nout is not None and (not isinstance(nout, int) or isinstance(nout, bool) or nout < 0):
             raise TaskOptionError(
                 f"task {self.fullname}: nout must be a non-negative int, not {nout!r}"
+            )
+        retries = options.get("retries")
+        if retries is not None and (
+            not isinstance(retries, int) or isinstance(retries, bool) or retries < 0
+        ):
+            raise TaskOptionError(
+                f"task {self.fullname}: retries must be a non-negative int, not {retries!r}"
+            )
+        executor = options.get("executor")
+        if executor is not None and not isinstance(executor, str):
+            raise TaskOptionError(
+                f"task {self.fullname}: executor must be the name of an executor (a str), "
+                f"not {executor!r}"
+            )
+        limits = options.get("limits")
+        if limits is not None and not _valid_limits(limits):
+            raise TaskOptionError(
+                f"task {self.fullname}: limits must be a list of resource names or a dict "
+                f"of resource name -> non-negative int, not {limits!r}"
             )
         config_args = options.get("config_args")
         if config_args:

@@ -115,6 +115,37 @@ def test_a_bad_nout_is_a_type_error_as_in_the_original(nout: object) -> None:
             return [1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retries": "3"}, "retries must be a non-negative int, not '3'"),
+        ({"retries": -1}, "retries must be a non-negative int"),
+        ({"executor": 3}, "executor must be the name of an executor"),
+        ({"limits": {"cpu": "x"}}, "limits must be a list of resource names or a dict"),
+        ({"limits": "cpu"}, "limits must be a list of resource names or a dict"),
+    ],
+)
+def test_a_bad_retries_executor_or_limits_is_refused_where_it_is_written(
+    options: dict, message: str
+) -> None:
+    # Not later, in the middle of a run (retries is read only once a call fails).
+    with pytest.raises(UsageError, match=message):
+
+        @task(namespace="opts", **options)
+        def bad() -> None:
+            pass
+
+    @task(namespace="opts")
+    def good() -> None:
+        pass
+
+    with pytest.raises(UsageError, match=message):
+        good.options(**options)
+    assert (
+        good.options(retries=2, executor="other", limits={"cpu": 1}).get_task_option("retries") == 2
+    )
+
+
 def test_config_args_do_not_count_in_the_cache_key() -> None:
     calls = []
 
