@@ -102,3 +102,24 @@ def test_migrate_false_refuses_an_old_schema(tmp_path: Path) -> None:
         Scheduler(config=config, migrate=False).run(seven())
     # migrate=True (or the default) upgrades it.
     assert Scheduler(config=config, migrate=True).run(seven()) == 7
+
+
+def test_scheduler_log_and_the_status_report(caplog: pytest.LogCaptureFixture) -> None:
+    # redun's Scheduler.log: messages joined by spaces, a record per line unless
+    # multiline, indented; the status table through it in one record.
+    scheduler = Scheduler()
+    assert scheduler.run(seven()) == 7
+    with caplog.at_level(logging.DEBUG, logger=scheduler.logger.name):
+        caplog.clear()
+        scheduler.log("a", 1, "\nb", indent=2)
+        scheduler.log("x\ny", multiline=True, level=logging.WARNING)
+        scheduler.log_job_statuses()
+    records = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert records[:3] == [
+        (logging.INFO, "  a 1 "),
+        (logging.INFO, "  b"),
+        (logging.WARNING, "x\ny"),
+    ]
+    report = scheduler.get_job_status_report()
+    assert report == job_status_report(scheduler.jobs())
+    assert records[3] == (logging.INFO, "\n".join(["job status:", *report]))

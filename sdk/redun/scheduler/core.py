@@ -525,9 +525,24 @@ class Scheduler:
         if tags and recorder is not None and hasattr(recorder, "tag"):
             recorder.tag(entity_type, entity_id, list(tags))
 
+    def log(
+        self, *messages: Any, indent: int = 0, multiline: bool = False, level: int = logging.INFO
+    ) -> None:
+        """Log ``messages`` (joined by spaces) on :attr:`logger`, a record per line unless
+        ``multiline``, each line indented by ``indent`` spaces (redun's ``Scheduler.log``)."""
+        text = " ".join(str(message) for message in messages)
+        pad = " " * indent
+        for line in [text] if multiline else text.split("\n"):
+            self.logger.log(level, pad + line)
+
+    def get_job_status_report(self) -> list[str]:
+        """The lines of the job status table: a row per task and a total, a column per
+        state (see ``job_status_interval``)."""
+        return job_status_report(self.jobs())
+
     def log_job_statuses(self) -> None:
-        """Log how many jobs of each task are in each state (see ``job_status_interval``)."""
-        self.logger.info("job status:\n%s", "\n".join(job_status_report(self.jobs())))
+        """Log the job status table, in one record (see ``job_status_interval``)."""
+        self.log("\n".join(["job status:", *self.get_job_status_report()]), multiline=True)
 
     def jobs(self) -> list[Job]:
         """Every job of the current (or last) execution."""
