@@ -206,6 +206,11 @@ class ApplyExpression(Expression[Result]):
         self.args = args
         self.kwargs = kwargs
 
+    def _nested_parts(self) -> list:
+        """What it holds, for a walk of the values and tasks inside a value that keeps
+        this expression (see :class:`redun.nested.ValueWalk`)."""
+        return [*self.args, *self.kwargs.values()]
+
 
 class TaskExpression(ApplyExpression[Result]):
     """A call of a task with (possibly lazy) arguments."""
@@ -227,6 +232,12 @@ class TaskExpression(ApplyExpression[Result]):
 
     def _nout(self) -> int | None:
         return self.task.nout if self.task is not None else None
+
+    def _nested_parts(self) -> list:
+        parts = [*self.args, *self.kwargs.values()]
+        if self.task is not None:
+            parts.append(self.task)  # restored from the store: stale once its code changed
+        return parts
 
     @property
     def _options(self) -> dict:
@@ -334,6 +345,9 @@ class ValueExpression(Expression[Result]):
     def __repr__(self) -> str:
         return f"ValueExpression({self.value!r})"
 
+    def _nested_parts(self) -> list:
+        return [self.value]
+
     def __getstate__(self) -> dict:
         return {"value": self.value}
 
@@ -352,6 +366,9 @@ class QuotedExpression(Generic[Result]):
 
     def __repr__(self) -> str:
         return f"QuotedExpression({self._expr!r})"
+
+    def _nested_parts(self) -> list:
+        return [self._expr]
 
     def eval(self) -> Result:
         return self._expr

@@ -172,8 +172,9 @@ class ValueWalk:
     Args:
         value: what to walk.
         budget: how many non-atomic objects to visit at most (None: no limit).
-        tasks: also yield the tasks inside (a task kept in a cached value has a
-            validity too: it is stale once its code changed).
+        tasks: also yield the tasks inside, those called by expressions kept in it
+            included (a task kept in a cached value has a validity too: it is stale
+            once its code changed).
     """
 
     __slots__ = ("value", "budget", "complete", "tasks")
@@ -201,8 +202,17 @@ class ValueWalk:
                     return
             kind = kind_of(item)
             if kind == Kind.LEAF:
-                if self.tasks and getattr(type(item), "_redun_task", False):
-                    yield item
+                if self.tasks:
+                    cls = type(item)
+                    if getattr(cls, "_redun_task", False):
+                        yield item
+                        continue
+                    # An expression kept as a value (quote(expr)): the tasks it calls
+                    # and the values in its arguments.
+                    parts = getattr(cls, "_nested_parts", None)
+                    if parts is not None and id(item) not in seen:
+                        seen.add(id(item))
+                        stack.extend(parts(item))
                 continue
             key = id(item)
             if key in seen:

@@ -102,6 +102,39 @@ def test_no_prov_records_one_cached_unit(store: Store) -> None:
     assert [job.task.name for job in scheduler.jobs()] == ["main_no_prov"]
 
 
+def redefine_inner(offset: int) -> None:
+    """A new version of `inner`, as an edit would make."""
+
+    @task(name="inner")
+    def inner(x: int) -> int:
+        log("inner")
+        return add(add(x, offset), add(2, 3))
+
+    globals()["inner"] = inner
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_no_prov_runs_again_once_a_task_in_its_expression_changed(store: Store, kind: str) -> None:
+    # Nothing below no_prov is recorded, but the expression it was given is (quoted, as
+    # its argument): a task in it whose code changed makes that argument stale, as in
+    # redun, where the changed task hash changes the no_prov call itself.
+    backend = MemoryBackend() if kind == "memory" else None
+
+    def scheduler() -> Scheduler:
+        return Scheduler(backend=backend) if backend is not None else store.scheduler()
+
+    try:
+        redefine_inner(1)
+        assert run(scheduler(), main_no_prov(10)) == 17
+        assert run(scheduler(), main_no_prov(10)) == 17 and CALLS == []
+        redefine_inner(100)
+        assert run(scheduler(), main_no_prov(10)) == 116
+        assert "inner" in CALLS and "main" not in CALLS
+        assert run(scheduler(), main_no_prov(10)) == 116 and CALLS == []
+    finally:
+        redefine_inner(1)
+
+
 def test_prov_false_in_memory_too() -> None:
     backend = MemoryBackend()
     scheduler = Scheduler(backend=backend)

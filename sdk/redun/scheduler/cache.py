@@ -421,7 +421,7 @@ class CacheChecker:
                     ok = False
                     why[call_hash] = (
                         f"files passed to {record.task_name} (call {call_hash[:8]}) "
-                        "changed or were deleted"
+                        "changed or were deleted, or a task in its arguments changed its code"
                     )
                 else:
                     changed = self._reads.changed(record.context_reads)

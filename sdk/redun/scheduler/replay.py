@@ -10,8 +10,9 @@ its own. Only the calls that are no longer valid run.
 
 The expression is pickled as it is (a few microseconds per call in it). A
 task call in it is evaluated with the task as it is defined *now* (that is how
-a change reaches it), while a task passed or returned as a value keeps the
-hash it had: a changed one makes the recorded expression invalid, as does a
+a change reaches it; a call inside a quoted expression, ``no_prov(...)``'s,
+too, so that the quoted argument hashes as it would today), while a task
+passed or returned as a value keeps the hash it had: a changed one makes the recorded expression invalid, as does a
 file in it that changed. An expression too deep to pickle (a chain of
 thousands of calls built in one loop) is not recorded: when something below
 such a call changes, the call runs again, which is correct, only less
@@ -25,6 +26,7 @@ from typing import Any
 
 from redun.expression import (
     Expression,
+    QuotedExpression,
     SchedulerExpression,
     SimpleExpression,
     TaskExpression,
@@ -104,10 +106,13 @@ def record_expression(value: Any, preview: str = "") -> RecordedExpression:
 
 def _still_valid(value: Any) -> bool:
     """False if a file or a task value inside ``value`` changed (calls' own tasks do not
-    count: they are looked up by name when the expression is evaluated)."""
+    count: they are looked up by name when the expression is evaluated, and a call
+    kept under an older version of its task is given today's)."""
     from redun.backends.base import value_is_valid
     from redun.nested import ATOMS, iter_nested_value
+    from redun.task import get_task_registry
 
+    registry = get_task_registry()
     stack = [value]
     seen: set[int] = set()
     while stack:
@@ -117,6 +122,12 @@ def _still_valid(value: Any) -> bool:
         seen.add(id(node))
         cls = type(node)
         if cls is TaskExpression or cls is SchedulerExpression:
+            task = node.task
+            if task is not None and task.stale:
+                current = registry.get(node.task_name)
+                if current is not None:
+                    node.task = current
+                    node._hash = None
             args = node.args
             if (
                 not node.kwargs
@@ -136,6 +147,8 @@ def _still_valid(value: Any) -> bool:
                 continue
             if isinstance(leaf, Expression):
                 stack.append(leaf)
+            elif type(leaf) is QuotedExpression:
+                stack.append(leaf.eval())  # still an expression: its calls' tasks as above
             elif not value_is_valid(leaf):
                 return False
     return True
