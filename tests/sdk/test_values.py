@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from redun import Handle, ProxyValue, Scheduler, Value, get_type_registry, task
+from redun import Handle, ProxyValue, Scheduler, Value, cond, get_type_registry, task
 from redun.backends import backend_from_config
 from redun.errors import HashingError
 from redun.hashing import hash_value
@@ -194,6 +194,39 @@ def test_handle_identity_follows_its_history(tmp_path: Path) -> None:
     restored = pickle.loads(pickle.dumps(db))
     assert restored.get_hash() == db.get_hash()
     assert restored.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+
+
+def test_a_handle_chain_used_twice_runs_once(tmp_path: Path) -> None:
+    # A handle forks on its way into each call, so each evaluation of a call on it has
+    # another hash: the same expression used twice must still be evaluated once (as in
+    # redun), or its side effects happen twice.
+    calls: list[str] = []
+
+    @task
+    def insert(db: Db, x: int) -> Db:
+        calls.append(f"insert {x}")
+        db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        db.execute("INSERT INTO t VALUES (?)", (x,))
+        db.commit()
+        return db
+
+    @task
+    def count(db: Db) -> int:
+        calls.append("count")
+        return int(db.execute("SELECT count(*) FROM t").fetchone()[0])
+
+    @task
+    def positive(x: int) -> bool:
+        return x > 0
+
+    @task
+    def pipeline(path: str) -> list:
+        n = count(insert(Db("db", path), 1))
+        return [n, n, cond(positive(n), n, 0)]
+
+    scheduler = Scheduler()
+    assert scheduler.run(pipeline(str(tmp_path / "data.db"))) == [1, 1, 1]
+    assert calls == ["insert 1", "count"]
 
 
 def test_nested_value_helpers() -> None:

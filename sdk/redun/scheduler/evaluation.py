@@ -29,6 +29,7 @@ from redun.scheduler.exprkey import expression_key
 from redun.scheduler.job import Job
 from redun.scheduler.reduce import reduce_value
 from redun.task import SchedulerTask, Task, get_task_registry
+from redun.value import lifecycle_hooks
 
 if TYPE_CHECKING:
     from redun.scheduler.core import Scheduler
@@ -108,6 +109,21 @@ def resolve_task(self: Scheduler, expr: TaskExpression) -> Task:
 
 def eval_task_expr(self: Scheduler, expr: TaskExpression, parent_job: Job | None) -> Any:
     """A task call: its lazy options first, if any, then the call."""
+    if lifecycle_hooks.active:
+        # Values that change as they pass into a call (a Handle forks) give the same
+        # call another hash each time it is evaluated: the same expression used twice
+        # (``[n, n]``) must still be one call, as in redun, not two chains of calls.
+        memo = self._evaluated_under(parent_job)
+        seen = memo.get(id(expr))
+        if seen is not None:
+            return seen[1]
+        result = _eval_task_expr(self, expr, parent_job)
+        memo[id(expr)] = (expr, result)  # the expression too: it keeps its id from reuse
+        return result
+    return _eval_task_expr(self, expr, parent_job)
+
+
+def _eval_task_expr(self: Scheduler, expr: TaskExpression, parent_job: Job | None) -> Any:
     task = self._resolve_task(expr)
     if task.lazy_options:
         # Options given as expressions are evaluated where the call is made.
@@ -160,7 +176,9 @@ def evaluated_under(self: Scheduler, parent_job: Job | None) -> dict[Any, tuple[
     keyed by its hash (``echo(1) + echo(1)`` is one evaluation), an operator
     expression by identity (hashing every ``x[0]`` would cost more than it saves).
     Task calls are shared by call hash instead, except ``cache_scope=NONE`` calls,
-    kept here by their expression hash (:func:`~redun.scheduler.calls.add_job`).
+    kept here by their expression hash (:func:`~redun.scheduler.calls.add_job`), and
+    every call by identity once values that change on their way into a call (handles)
+    exist (:func:`eval_task_expr`).
     """
     memo = self._evaluated.get(parent_job)
     if memo is None:
