@@ -356,6 +356,39 @@ def test_a_verdict_through_a_shallow_boundary_rests_on_the_code_below_it(
     define_mid_d("shallow")
 
 
+def test_a_shallow_lookup_keeps_a_code_only_verdict(url: str, tree_reads: list[list[str]]) -> None:
+    from redun.task import get_task_registry
+
+    def mid() -> Any:
+        return get_task_registry().require("test_tree_memo.mid_d")(5)
+
+    define_leaf_d(1)
+    define_mid_d("shallow")
+    try:
+        run(url, mid())
+        run(url, mid())  # the shallow hit reads its tree once, and keeps what it found
+        (row,) = [row for row in stored_checks(url) if row[2] == '["+code-only"]']
+        assert "leaf_d" in row[1] and row[3] == "[]"
+        reads = len(tree_reads)
+        RAN.clear()
+        assert run(url, mid())[0] == 6 and RAN == [] and len(tree_reads) == reads
+        # The code below changed: the verdict does not hold.
+        define_leaf_d(100)
+        assert run(url, mid())[0] == 105 and RAN == ["leaf_d"]
+        assert len(tree_reads) == reads + 1
+        # Checked fully, the same call does not take a code-only verdict: it walks.
+        define_leaf_d(1)
+        run(url, mid())
+        run(url, mid())
+        define_mid_d("full")
+        reads = len(tree_reads)
+        RAN.clear()
+        assert run(url, mid())[0] == 6 and RAN == [] and len(tree_reads) == reads + 1
+    finally:
+        define_leaf_d(1)
+        define_mid_d("shallow")
+
+
 def test_a_verdict_kept_without_the_code_below_its_boundaries_is_not_trusted(
     url: str, tree_reads: list[list[str]]
 ) -> None:

@@ -37,7 +37,9 @@ later run (any process) that finds those conditions takes the call as valid
 without reading its tree, with one query for the verdicts of all its hits; any
 difference, and the tree is walked as above (the walk alone says why a call is
 not valid). Verdicts resting on many files (over :data:`MAX_TREE_CHECK_VALUES`)
-are not kept: checking them costs about what the walk does.
+are not kept: checking them costs about what the walk does. A shallow hit keeps a
+code-only verdict (the tasks below the call, marked :data:`CODE_ONLY`), which
+only a shallow lookup takes.
 
 A miss or a replay sets ``job.reason`` to why the recorded call did not count
 as it stood (which task in the call tree changed, which result's files
@@ -66,6 +68,10 @@ MAX_TREE_CHECK_VALUES = 100
 # Listed with the shallow tasks of a verdict whose ``tasks`` include the calls below
 # them (a verdict without it, from an older version, is not trusted: the tree is walked).
 CODE_BELOW_SHALLOW = "+code-below"
+
+# The whole "shallow" list of a verdict kept by a check_valid="shallow" lookup: its
+# ``tasks`` are every call's below the call, and nothing else was checked.
+CODE_ONLY = "+code-only"
 
 
 class Replay(Plain):
@@ -150,9 +156,15 @@ class CacheChecker:
         ]
         unjudged = [h for h in shallow_roots if h not in self._code_below]
         if unjudged:
+            unjudged, had_verdict = self._code_from_tree_checks(unjudged)
+        if unjudged:
             shallow_tree = self.backend.get_call_tree(unjudged)
+            kept: dict[str, TreeCheck] = {}
             for root in unjudged:
-                self._judge_code_below(root, shallow_tree)
+                if self._judge_code_below(root, shallow_tree) is None and root not in had_verdict:
+                    kept[root] = self._code_check(root, shallow_tree)
+            if kept:
+                self.backend.remember_tree_checks(kept)
         # Shallow checks, the results of valid calls, the expressions of calls to replay.
         wanted: list[str] = []
         verdicts: dict[int, CallRecord] = {}
@@ -258,6 +270,37 @@ class CacheChecker:
             shallow = self._shallow[task_name] = task is not None and task.check_valid == "shallow"
         return shallow
 
+    def _code_from_tree_checks(self, roots: list[str]) -> tuple[list[str], set[str]]:
+        """For shallow roots: mark those whose stored verdict (any kind: each lists every
+        task in the tree) says the code below is unchanged; the others, to walk, and the
+        roots that had a verdict (a code-only one must not replace a full one)."""
+        stored = self.backend.tree_checks(roots)
+        if not stored:
+            return roots, set()
+        known = self._code_below
+        for root, check in stored.items():
+            shallow = check.shallow
+            if shallow and CODE_BELOW_SHALLOW not in shallow and CODE_ONLY not in shallow:
+                continue  # kept by an older version, which did not list the code below
+            if all(self._task_hash(name) == task_hash for name, task_hash in check.tasks):
+                known[root] = None
+        return [root for root in roots if root not in known], set(stored)
+
+    def _code_check(self, root: str, tree: dict[str, CallRecord]) -> TreeCheck:
+        """A code-only verdict on ``root``: the tasks of every call recorded below it."""
+        tasks: set[tuple[str, str]] = set()
+        seen: set[str] = set()
+        stack = [root]
+        while stack:
+            call_hash = stack.pop()
+            record = tree.get(call_hash)
+            if call_hash in seen or record is None:
+                continue
+            seen.add(call_hash)
+            tasks.add((record.task_name, record.task_hash))
+            stack.extend(record.child_call_hashes)
+        return TreeCheck(list(tasks), [CODE_ONLY], [])
+
     def _judge_from_tree_checks(self, roots: list[str]) -> list[str]:
         """Mark valid the roots whose stored verdict still holds; the others, to walk."""
         stored = self.backend.tree_checks(roots)
@@ -266,6 +309,8 @@ class CacheChecker:
         holding: dict[str, TreeCheck] = {}
         for root, check in stored.items():
             shallow = check.shallow
+            if CODE_ONLY in shallow:
+                continue  # a shallow lookup's verdict: says nothing of the files below
             if shallow and CODE_BELOW_SHALLOW not in shallow:
                 continue  # kept by an older version, which did not list the code below
             if all(self._task_hash(name) == task_hash for name, task_hash in check.tasks) and all(
