@@ -43,6 +43,7 @@ from redun.spark.settings import SparkSettings
 if TYPE_CHECKING:
     from redun.executors.remote.package import CodePackage
     from redun.spark.progress import GroupProgress
+    from redun.spark.worker import Call
 
 _HEADER = struct.Struct("!Q")
 SOCKET_NAME = "host.sock"
@@ -224,12 +225,13 @@ class HostedDriver:
         group: str,
         description: str,
         package: str,
-        calls: list[tuple[str, bytes]],
+        headers: list[dict[str, Any]],
+        calls: list[Call],
         partitions: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Any]:
         started = time.monotonic()
         try:
-            return self.request("batch", group, description, package, calls, partitions)
+            return self.request("batch", group, description, package, headers, calls, partitions)
         finally:
             self.batch_seconds += time.monotonic() - started
 

@@ -110,11 +110,12 @@ class Host:
         group: str,
         description: str,
         package: str,
+        headers: list,
         calls: list,
         partitions: int,
     ) -> list:
         with self._busy_with(conn, group):
-            return self.driver.run_batch(group, description, package, calls, partitions)
+            return self.driver.run_batch(group, description, package, headers, calls, partitions)
 
     def do_cancel(self, conn: socket.socket, group: str) -> None:
         self.driver.cancel_group(group)

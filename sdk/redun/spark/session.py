@@ -29,7 +29,7 @@ from redun.spark.errors import NoSparkSession, SparkSetupError
 from redun.spark.preflight import preflight
 from redun.spark.progress import NOTHING, GroupProgress, read_group
 from redun.spark.settings import SparkSettings
-from redun.spark.worker import run_slice, zip_name
+from redun.spark.worker import Call, run_slice, zip_name
 
 if TYPE_CHECKING:
     from redun.executors.remote.package import CodePackage
@@ -200,10 +200,12 @@ class LocalDriver:
         group: str,
         description: str,
         package: str,
-        calls: list[tuple[str, bytes]],
+        headers: list[dict[str, Any]],
+        calls: list[Call],
         partitions: int,
-    ) -> list[dict[str, Any]]:
-        """Run the calls as one Spark job in job group ``group``; their outcomes, in order.
+    ) -> list[Any]:
+        """Run the calls as one Spark job in job group ``group``; their outcomes, in order
+        (see :func:`redun.spark.worker.run_calls`).
 
         Blocks this thread until the job ends. Raises what Spark raised if the
         job itself failed (cancelled, executors lost).
@@ -222,7 +224,7 @@ class LocalDriver:
         context.setJobGroup(group, description, interruptOnCancel=True)
         try:
             rdd = context.parallelize(slices, partitions)
-            parts = rdd.map(functools.partial(run_slice, package)).collect()
+            parts = rdd.map(functools.partial(run_slice, package, headers)).collect()
         finally:
             _clear_job_group(context)
             self.batch_seconds += time.monotonic() - started

@@ -1,9 +1,11 @@
 """What runs on Spark's Python workers: the calls of one partition.
 
 The ``spark`` executor maps :func:`run_slice` over the slices of a call
-batch (one per partition). Each call is ``(call_id, pickled call)`` as the remote layer
-writes them; each result is the call's outcome (value or error with its
-traceback, and its captured output), made by the layer's ``run_call``.
+batch (one per partition). A batch is compact: the task headers of the
+remote layer's calls once, and per call only its ids and pickled arguments;
+each result is the call's pickled value, or when it failed or printed the
+remote layer's outcome (value or error with its traceback, and its captured
+output).
 
 The user's code arrives as a code package zip (``redun-code-<digest>.zip``)
 given to ``SparkContext.addPyFile``. Spark reuses Python workers between
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -70,20 +73,65 @@ def _package_root(entry: str) -> str:
     return entry
 
 
-def run_calls(code_dir: str, calls: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, Any]]:
-    """The outcome of each call, run in this process with ``code_dir`` as the code package."""
-    from redun.executors.remote.protocol import run_call
+Call = tuple[int, str, bytes]
+"""One call of a batch: ``(header index, job_id, pickled (args, kwargs))``; its
+outcome comes back in its place (calls and outcomes are matched by position)."""
+
+
+def run_calls(code_dir: str, headers: list[dict[str, Any]], calls: Iterable[Call]) -> Iterator[Any]:
+    """The outcome of each call, run in this process with ``code_dir`` as the code package.
+
+    ``headers`` are the batch's task headers (the remote layer's
+    :func:`~redun.executors.remote.protocol.task_header`), each task imported
+    and looked up once. A call that returned quietly comes back as its pickled
+    value alone (the common case, a few bytes each way); any other (it failed,
+    or printed) as the remote layer's outcome dict.
+    """
+    from redun.executors.remote.protocol import (
+        call_function,
+        job_label,
+        load_arguments,
+        new_outcome,
+        pickle_value,
+        resolve_task,
+        set_error,
+    )
+    from redun.logs import JobOutput, list_sink
 
     activate_package(code_dir)
-    for call_id, pickled in calls:
-        yield run_call(pickled, code_dir=code_dir, call_id=call_id)
+    tasks: dict[int, Any] = {}
+    for index, job_id, arguments in calls:
+        header = headers[index]
+        name = header["task"]
+        output: list[tuple[str, str]] = []
+        started = time.time()
+        try:
+            with JobOutput(list_sink(output), job_id=job_id, task_name=name):
+                task = tasks.get(index)
+                if task is None:
+                    task = tasks[index] = resolve_task(header, code_dir)
+                args, kwargs = load_arguments(arguments, job_id, name)
+                value = call_function(task, args, kwargs)
+            data = pickle_value(value, job_label(job_id, name))
+        except Exception as error:
+            outcome = new_outcome("")
+            set_error(outcome, error)
+        else:
+            if not output:
+                yield data
+                continue
+            outcome = new_outcome("")
+            outcome["ok"], outcome["value"] = True, data
+        outcome.update(token=header["token"], job_id=job_id, started=started, output=output)
+        outcome["ended"] = time.time()
+        yield outcome
 
 
-def run_slice(package: str, calls: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+def run_slice(package: str, headers: list[dict[str, Any]], calls: list[Call]) -> list[Any]:
     """Spark's ``map`` function over a batch's slices (one per partition).
 
     ``package`` is the name the code package zip was given to ``addPyFile``.
     """
     from pyspark import SparkFiles
 
-    return list(run_calls(SparkFiles.get(package), calls))
+    return list(run_calls(SparkFiles.get(package), headers, calls))

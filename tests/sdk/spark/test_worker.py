@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,3 +50,65 @@ def test_a_new_package_replaces_the_modules_of_the_old_one(tmp_path: Path, clean
     assert sys.modules["redun"] is unrelated  # only the old package's modules go
     activate_package(second)  # again: nothing changes
     assert importlib.import_module("spark_worker_mod").VALUE == 2
+
+
+WORKER_FLOW = """
+from redun import task
+
+redun_namespace = "spark_worker_calls"
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@task
+def loud(x: int) -> int:
+    print(f"loud {x}")
+    return x
+
+
+@task
+def fails(x: int) -> int:
+    raise KeyError(f"no {x}")
+"""
+
+
+def test_a_batch_runs_each_call_and_sends_back_little_for_a_quiet_one(
+    tmp_path: Path, clean_path
+) -> None:
+    from redun.executors.remote.protocol import outcome_value, task_header
+    from redun.spark.worker import run_calls
+
+    root = tmp_path / "code"
+    root.mkdir()
+    (root / "spark_worker_calls.py").write_text(WORKER_FLOW)
+    sys.path.insert(0, str(root))
+    flow = importlib.import_module("spark_worker_calls")
+    headers = [
+        task_header(
+            getattr(flow, name), module=flow.__name__, path="spark_worker_calls.py", token="t"
+        )
+        for name in ("double", "loud", "fails")
+    ]
+
+    def call(index: int, *args: object) -> tuple[int, str, bytes]:
+        return (index, f"job{index}", pickle.dumps((args, {})))
+
+    quiet, printed, failed, unreadable = list(
+        run_calls(str(root), headers, [call(0, 21), call(1, 5), call(2, 7), (*call(0)[:2], b"?")])
+    )
+    assert type(quiet) is bytes and pickle.loads(quiet) == 42  # the value alone
+
+    assert printed["ok"] and pickle.loads(printed["value"]) == 5
+    assert printed["output"] == [("stdout", "loud 5\n")]
+    assert printed["job_id"] == "job1" and printed["token"] == "t"
+
+    ok, error = outcome_value(failed, "job job2")
+    assert not ok and isinstance(error, KeyError) and error.args == ("no 7",)
+    assert 'raise KeyError(f"no {x}")' in error.__redun_traceback__
+    assert failed["job_id"] == "job2" and failed["ended"] >= failed["started"]
+
+    ok, error = outcome_value(unreadable, "job job0")
+    assert not ok and "cannot unpickle the arguments of job job0" in str(error)

@@ -122,27 +122,41 @@ def call_spec(job: Job, *, module: str, path: str, token: str) -> dict[str, Any]
     Raises:
         ProtocolError: an argument cannot be pickled.
     """
-    task = job.task
-    try:
-        arguments = pickle.dumps((job.args, job.kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        raise ProtocolError(
-            f"the arguments of {job_label(job.id, task.fullname)} cannot be pickled to send "
-            f"them to a remote job: {exc}"
-        ) from exc
     return {
-        "protocol": PROTOCOL_VERSION,
+        **task_header(job.task, module=module, path=path, token=token),
         "call_id": job.eval_hash,
         "job_id": job.id,
         "execution_id": job.execution.id if job.execution is not None else "",
+        "arguments": pickle_arguments(job),
+    }
+
+
+def task_header(task: Any, *, module: str, path: str, token: str) -> dict[str, Any]:
+    """The part of a call that all calls of ``task`` share (see :func:`call_spec`)."""
+    return {
+        "protocol": PROTOCOL_VERSION,
         "token": token,
         "task": task.fullname,
         "task_hash": task.hash,
         "module": module,
         "path": path,
         "options": dict(task._task_options_override),
-        "arguments": arguments,
     }
+
+
+def pickle_arguments(job: Job) -> bytes:
+    """``(args, kwargs)`` of ``job``, pickled.
+
+    Raises:
+        ProtocolError: an argument cannot be pickled.
+    """
+    try:
+        return pickle.dumps((job.args, job.kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise ProtocolError(
+            f"the arguments of {job_label(job.id, job.task.fullname)} cannot be pickled to "
+            f"send them to a remote job: {exc}"
+        ) from exc
 
 
 def encode_calls(token: str, call_ids: list[str], pickled_calls: list[bytes]) -> bytes:
@@ -200,6 +214,27 @@ def ensure_module(module_name: str, path: str, code_dir: str) -> None:
         raise
 
 
+def new_outcome(call_id: str) -> dict[str, Any]:
+    """An outcome not yet filled in: failed, with no value."""
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "call_id": call_id,
+        "token": "",
+        "job_id": "",
+        "ok": False,
+        "value": None,
+        "error": None,
+        "error_type": "",
+        "error_message": "",
+        "traceback": "",
+        "output": [],
+        "started": time.time(),
+        "ended": 0.0,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
 def run_call(
     pickled_call: bytes,
     *,
@@ -218,23 +253,7 @@ def run_call(
     """
     from redun.logs import JobOutput, list_sink
 
-    outcome: dict[str, Any] = {
-        "protocol": PROTOCOL_VERSION,
-        "call_id": call_id,
-        "token": "",
-        "job_id": "",
-        "ok": False,
-        "value": None,
-        "error": None,
-        "error_type": "",
-        "error_message": "",
-        "traceback": "",
-        "output": [],
-        "started": time.time(),
-        "ended": 0.0,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-    }
+    outcome = new_outcome(call_id)
     output: list[tuple[str, str]] = outcome["output"]
     label = f"call {call_id[:12]}"
     try:
@@ -249,47 +268,57 @@ def run_call(
         label = job_label(outcome["job_id"], spec.get("task", "?"))
         capture = sink if sink is not None else list_sink(output)
         with JobOutput(capture, job_id=outcome["job_id"], task_name=spec["task"]):
-            value = _run_spec(spec, code_dir)
+            task = resolve_task(spec, code_dir)
+            args, kwargs = load_arguments(spec["arguments"], spec["job_id"], spec["task"])
+            value = call_function(task, args, kwargs)
     except Exception as error:
-        _set_error(outcome, error)
+        set_error(outcome, error)
     else:
         try:
-            outcome["value"] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            outcome["value"] = pickle_value(value, label)
             outcome["ok"] = True
-        except Exception as exc:
-            _set_error(
-                outcome,
-                RemoteTaskError(
-                    type(exc).__name__, f"the result of {label} cannot be pickled: {exc}"
-                ),
-            )
+        except RemoteTaskError as error:
+            set_error(outcome, error)
     outcome["ended"] = time.time()
     return outcome
 
 
-def _run_spec(spec: dict[str, Any], code_dir: str) -> Any:
+def resolve_task(header: dict[str, Any], code_dir: str) -> Any:
+    """The task a call names (:func:`task_header`), its module imported, its options set.
+
+    Warns on stderr if its hash differs from the scheduler's (other code here).
+    """
     from redun.task import get_task_registry
 
-    ensure_module(spec["module"], spec["path"], code_dir)
-    try:
-        args, kwargs = pickle.loads(spec["arguments"])
-    except Exception as exc:
-        raise RemoteTaskError(
-            type(exc).__name__,
-            f"cannot unpickle the arguments of {job_label(spec['job_id'], spec['task'])} on "
-            f"the job's side: {exc} (define their classes in a module of the code package "
-            "or of a package installed there)",
-        ) from exc
-    task = get_task_registry().require(spec["task"])
-    if spec["options"]:
-        task = task.options(**spec["options"])
-    if spec.get("task_hash") and task.hash != spec["task_hash"]:
+    ensure_module(header["module"], header["path"], code_dir)
+    task = get_task_registry().require(header["task"])
+    if header["options"]:
+        task = task.options(**header["options"])
+    if header.get("task_hash") and task.hash != header["task_hash"]:
         print(
-            f"redun: warning: task {spec['task']} has hash {task.hash[:12]} here but "
-            f"{spec['task_hash'][:12]} in the scheduler; the code package or installed "
+            f"redun: warning: task {header['task']} has hash {task.hash[:12]} here but "
+            f"{header['task_hash'][:12]} in the scheduler; the code package or installed "
             "packages differ",
             file=sys.stderr,
         )
+    return task
+
+
+def load_arguments(arguments: bytes, job_id: str, task_name: str) -> tuple[tuple, dict]:
+    """``(args, kwargs)`` of a call, unpickled (after its task's module is imported)."""
+    try:
+        return pickle.loads(arguments)
+    except Exception as exc:
+        raise RemoteTaskError(
+            type(exc).__name__,
+            f"cannot unpickle the arguments of {job_label(job_id, task_name)} on "
+            f"the job's side: {exc} (define their classes in a module of the code package "
+            "or of a package installed there)",
+        ) from exc
+
+
+def call_function(task: Any, args: tuple, kwargs: dict) -> Any:
+    """Run ``task``'s function (or script) on the arguments."""
     if task.script:
         from redun.scripting import run_script_task
 
@@ -297,7 +326,21 @@ def _run_spec(spec: dict[str, Any], code_dir: str) -> Any:
     return task.func(*args, **kwargs)
 
 
-def _set_error(outcome: dict[str, Any], error: BaseException) -> None:
+def pickle_value(value: Any, label: str) -> bytes:
+    """A call's result, pickled.
+
+    Raises:
+        RemoteTaskError: it cannot be pickled.
+    """
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise RemoteTaskError(
+            type(exc).__name__, f"the result of {label} cannot be pickled: {exc}"
+        ) from exc
+
+
+def set_error(outcome: dict[str, Any], error: BaseException) -> None:
     outcome["ok"] = False
     outcome["value"] = None
     cls = type(error)

@@ -1,13 +1,14 @@
 """The ``spark`` executor: a batch of calls runs as one Spark job.
 
 The scheduler hands the executor every ready job at once. Each batch
-becomes one Spark job in a job group of its own: the calls (the remote
-layer's call specs, pickled) are parallelized over ``partitions``
-partitions, each partition runs its calls with the remote layer's
-``run_call`` on a Python worker (:mod:`redun.spark.worker`), and the
-outcomes are collected back to the driver, where each call's value or error
-(with its traceback and output) is handed to the scheduler, which caches
-them one by one like any job's.
+becomes one Spark job in a job group of its own: the calls (compact: the
+remote layer's task headers once, then each call's ids and pickled
+arguments) are parallelized over ``partitions`` partitions, each partition
+runs its calls on a Python worker (:mod:`redun.spark.worker`, with the
+remote layer's pieces of ``run_call``), and the outcomes are collected back
+to the driver, where each call's value or error (with its traceback and
+output) is handed to the scheduler, which caches them one by one like any
+job's.
 
 No scratch store: the calls travel in the job's closure data and the
 outcomes come back with ``collect()``, so they pass through the driver's
@@ -27,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from redun.errors import ExecutorError
 from redun.executors.base import Executor
-from redun.executors.remote.protocol import call_spec, job_label, outcome_value, task_location
+from redun.executors.remote.errors import ProtocolError
+from redun.executors.remote.protocol import (
+    job_label,
+    outcome_value,
+    pickle_arguments,
+    task_header,
+    task_location,
+)
 from redun.executors.spark.common import (
     Monitor,
     PackageShipper,
@@ -38,6 +46,7 @@ from redun.executors.spark.common import (
 from redun.spark.preflight import require_pyspark
 from redun.spark.progress import GroupProgress
 from redun.spark.settings import settings_from_config
+from redun.spark.worker import Call
 
 if TYPE_CHECKING:
     from redun.scheduler.core import Scheduler
@@ -205,13 +214,21 @@ class SparkExecutor(Executor):
             return
         token = os.urandom(6).hex()
         group = f"redun-{run_id[:8]}-{token}" if run_id else f"redun-{token}"
-        calls: list[tuple[str, bytes]] = []
+        headers: list[dict[str, Any]] = []
+        header_of: dict[int, int] = {}  # id(task) -> its header's index
+        tasks: list[Any] = []  # keeps the tasks (and so their ids) alive meanwhile
+        calls: list[Call] = []
         wanted: list[Job] = []
         for job in jobs:
-            module, path = self._location(job)
+            task = job.task
             try:
-                spec = call_spec(job, module=module, path=path, token=token)
-                calls.append((job.eval_hash, pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)))
+                index = header_of.get(id(task))
+                if index is None:
+                    module, path = self._location(job)
+                    headers.append(task_header(task, module=module, path=path, token=token))
+                    tasks.append(task)
+                    index = header_of[id(task)] = len(headers) - 1
+                calls.append((index, job.id, pickle_arguments(job)))
             except Exception as error:
                 scheduler.reject_job(job, no_retry(error))
                 continue
@@ -243,7 +260,7 @@ class SparkExecutor(Executor):
         self.submissions += 1
         description = f"redun {first.task.fullname}: {what}"
         try:
-            outcomes = driver.run_batch(group, description, package, calls, partitions)
+            outcomes = driver.run_batch(group, description, package, headers, calls, partitions)
         except Exception as error:
             self._batch_failed(batch, error)
             return
@@ -271,7 +288,7 @@ class SparkExecutor(Executor):
             failure.__cause__ = error
             self.scheduler.reject_job(job, failure)
 
-    def _deliver(self, batch: Batch, jobs: list[Job], outcomes: list[dict[str, Any]]) -> None:
+    def _deliver(self, batch: Batch, jobs: list[Job], outcomes: list[Any]) -> None:
         scheduler = self.scheduler
         with self._lock:
             self._batches.pop(batch.group, None)
@@ -286,9 +303,22 @@ class SparkExecutor(Executor):
             for job in live.values():
                 scheduler.reject_job(job, error)
             return
+        loads = pickle.loads
         for job, outcome in zip(jobs, outcomes):
             if job.id not in live:
                 continue  # cancelled meanwhile
+            if type(outcome) is bytes:  # returned quietly: its pickled value alone
+                try:
+                    value = loads(outcome)
+                except Exception as problem:
+                    failure = ProtocolError(
+                        f"the result of {job_label(job.id, job.task.fullname)} cannot be "
+                        f"unpickled by the scheduler: {problem}"
+                    )
+                    scheduler.reject_job(job, no_retry(failure))
+                    continue
+                scheduler.done_job(job, value)
+                continue
             for stream, text in outcome.get("output") or ():
                 self._log(job, stream, text)
             try:
