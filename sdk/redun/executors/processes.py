@@ -14,11 +14,15 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
+import time
 import traceback
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-from redun.errors import ExecutorError
+from redun.errors import ExecutorError, UsageError
 from redun.executors.base import Executor
 
 if TYPE_CHECKING:
@@ -26,8 +30,30 @@ if TYPE_CHECKING:
     from redun.scheduler.job import Job
 
 
+# A task whose last job took less than this (seconds) is quick: its jobs travel to
+# the workers in chunks, to amortise the process hop; others go one job at a time.
+QUICK = 0.01
+# Seconds with jobs waiting and none finished after which the pool starts more workers.
+GROW_AFTER = 0.05
+# A job that kept its worker's CPU busy this fraction of its time is CPU-bound:
+# more workers than CPUs do not make such jobs finish sooner.
+CPU_BOUND = 0.7
+
+
 class ProcessExecutor(Executor):
-    """Runs jobs on ``max_workers`` processes (spawned, so no state leaks from the parent)."""
+    """Runs jobs on up to ``max_workers`` processes (spawned, so no state leaks from the
+    parent); 20 by default, as in redun.
+
+    Workers start as work needs them, one per CPU at first: a fan-out of quick
+    calls runs on as many processes as there are CPUs, in chunks of calls, and
+    pays for no more interpreter start-ups than that. Jobs of a task seen to be
+    slow go one at a time (a fan-out of unseen ones in chunks small enough for
+    ``max_workers``). When jobs wait, every worker is up and none finished for
+    ``GROW_AFTER`` seconds (the jobs sleep, wait on I/O or subprocesses), the
+    pool doubles, up to ``max_workers``, unless its workers keep their CPUs
+    busy (read from ``/proc`` on Linux) or the waiting jobs' task was seen to:
+    more processes than CPUs would not finish such jobs sooner.
+    """
 
     def __init__(
         self,
@@ -39,26 +65,58 @@ class ProcessExecutor(Executor):
         start_method: str | None = None,
     ) -> None:
         super().__init__(name, scheduler, config)
-        self.max_workers = int(max_workers or self.config.get("max_workers", os.cpu_count() or 2))
+        self.max_workers = int(max_workers or self.config.get("max_workers", 20))
+        if self.max_workers < 1:
+            raise UsageError(f"[executors.{name}] max_workers must be at least 1")
         self.start_method = start_method or self.config.get("start_method", "spawn")
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[list[Job], bytes]] = deque()
+        self._out = 0  # chunks handed to the pool and not back yet
+        self._cpus = os.cpu_count() or 2
+        self._limit = min(self.max_workers, self._cpus)  # chunks out at once
+        self._last_done = 0.0  # when a chunk last came back, or a worker came up
+        self._timer: threading.Timer | None = None
+        self._up: Any = None  # shared: how many workers have started, and their pids
+        self._up_seen = 0
+        self._cpu_mark: tuple[float, float | None] | None = None  # (when, CPU seconds)
+        # Task hash -> (its last job was quick, it kept its CPU busy).
+        self._seen: dict[str, tuple[bool, bool]] = {}
 
     def start(self) -> None:
+        with self._lock:
+            self._ensure_pool()
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        """The pool, made if there is none (the first job, or the last pool broke)."""
         if self._pool is None:
             context = multiprocessing.get_context(self.start_method)
-            self._pool = ProcessPoolExecutor(self.max_workers, mp_context=context)
+            self._up = context.Array("i", self.max_workers + 1)  # [count, pid, pid, ...]
+            self._up_seen = 0
+            self._cpu_mark = None
+            # Processes are spawned as chunks are handed over, never more than are out.
+            self._pool = ProcessPoolExecutor(
+                self.max_workers,
+                mp_context=context,
+                initializer=_worker_up,
+                initargs=(self._up,),
+            )
+        return self._pool
 
     def submit(self, job: Job) -> None:
         self.submit_batch([job])
 
     def submit_batch(self, jobs: list[Job]) -> None:
-        self.start()
-        assert self._pool is not None
-        size = max(1, min(64, len(jobs) // (self.max_workers * 2) or 1))
-        for start in range(0, len(jobs), size):
-            chunk = jobs[start : start + size]
+        quick = [job for job in jobs if self._seen.get(job.task.hash, (False, False))[0]]
+        others = [job for job in jobs if not self._seen.get(job.task.hash, (False, False))[0]]
+        # Quick jobs fill each worker twice over; the others go one by one, except a
+        # fan-out of unseen ones, cut so that every possible worker gets two chunks.
+        chunks = _chunks(quick, len(quick) // (self._limit * 2))
+        chunks += _chunks(others, len(others) // (self.max_workers * 2))
+        ready = []
+        for chunk in chunks:
             try:
-                payload = pickle.dumps([_describe(job) for job in chunk])
+                ready.append((chunk, pickle.dumps([_describe(job) for job in chunk])))
             except Exception as exc:
                 for job in chunk:
                     self.scheduler.reject_job(
@@ -67,21 +125,110 @@ class ProcessExecutor(Executor):
                             f"cannot send job {job.task.fullname} to a worker process: {exc}"
                         ),
                     )
-                continue
-            future = self._pool.submit(_run_batch, payload)
-            future.add_done_callback(functools.partial(self._on_done, chunk=chunk))
+        with self._lock:
+            self._waiting.extend(ready)
+        self._hand_over()
 
-    def _on_done(self, future: Future, *, chunk: list[Job]) -> None:
+    def _hand_over(self) -> None:
+        """Give the pool waiting chunks, as many as may be out; watch the rest."""
+        with self._lock:
+            if not self._waiting:
+                return
+            pool = self._ensure_pool()
+            taken = []
+            while self._waiting and self._out < self._limit:
+                taken.append(self._waiting.popleft())
+                self._out += 1
+            watch = bool(self._waiting) and self._limit < self.max_workers and not self._timer
+            if watch:
+                self._timer = threading.Timer(GROW_AFTER, self._maybe_grow)
+                self._timer.daemon = True
+        for chunk, payload in taken:
+            try:
+                future = pool.submit(_run_batch, payload)
+            except RuntimeError as exc:  # stopped meanwhile
+                future = Future()
+                future.set_exception(exc)
+            future.add_done_callback(functools.partial(self._on_done, chunk=chunk, pool=pool))
+        if watch:
+            assert self._timer is not None
+            self._timer.start()
+
+    def _maybe_grow(self) -> None:
+        """Double the pool if jobs wait while every worker is up and none finished lately.
+
+        A worker's start-up (an interpreter importing redun) is not a stall: the
+        clock starts when the last of the workers came up.
+        """
+        with self._lock:
+            self._timer = None
+            if not self._waiting or self._pool is None or self._up is None:
+                return
+            now = time.monotonic()
+            up = self._up[0]
+            if up != self._up_seen:
+                self._up_seen = up
+                self._last_done = now
+            busy = self._workers_busy(now, up)
+            task = self._waiting[0][0][0].task
+            cpu_bound = busy or self._seen.get(task.hash, (False, False))[1]
+            if (
+                up >= self._limit
+                and now - self._last_done >= GROW_AFTER
+                and not (cpu_bound and self._limit >= self._cpus)
+            ):
+                self._limit = min(self.max_workers, self._limit * 2)
+        self._hand_over()
+
+    def _workers_busy(self, now: float, up: int) -> bool:
+        """Whether the workers kept their CPUs busy since the last look (Linux: from
+        ``/proc``; elsewhere never known, so the pool grows on a stall alone)."""
+        seconds = _cpu_seconds(self._up[1 : 1 + up])
+        mark, self._cpu_mark = self._cpu_mark, (now, seconds)
+        if mark is None or seconds is None or mark[1] is None or not up:
+            return False
+        elapsed = now - mark[0]
+        return elapsed > 0 and (seconds - mark[1]) >= CPU_BOUND * elapsed * min(up, self._cpus)
+
+    def _on_done(self, future: Future, *, chunk: list[Job], pool: ProcessPoolExecutor) -> None:
+        broken = not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
+        with self._lock:
+            self._out -= 1
+            self._last_done = time.monotonic()
+            if broken and self._pool is pool:
+                # A worker died (os._exit, a signal, out of memory): the pool fails every
+                # chunk it holds; chunks still waiting go to a new one.
+                self._pool = None
+                self._limit = min(self.max_workers, self._cpus)
+        if broken:
+            pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            self._deliver(future, chunk)
+        finally:
+            self._hand_over()
+
+    def _deliver(self, future: Future, chunk: list[Job]) -> None:
         scheduler = self.scheduler
         try:
             outcomes = pickle.loads(future.result())
+        except BrokenProcessPool:
+            for job in chunk:
+                scheduler.reject_job(
+                    job,
+                    ExecutorError(
+                        f"a worker process died while it ran {job.task.fullname} or a job "
+                        "beside it (it exited, was killed, or ran out of memory)"
+                    ),
+                )
+            return
         except Exception as exc:
             for job in chunk:
                 scheduler.reject_job(
                     job, ExecutorError(f"worker process failed running {job.task.fullname}: {exc}")
                 )
             return
-        for job, (ok, value, logs) in zip(chunk, outcomes):
+        for job, (ok, value, logs, wall, cpu) in zip(chunk, outcomes):
+            self._seen[job.task.hash] = (wall < QUICK, wall >= QUICK and cpu >= CPU_BOUND * wall)
             for stream, text in logs:
                 scheduler.post_log(job, stream, text)
             if ok:
@@ -90,9 +237,45 @@ class ProcessExecutor(Executor):
                 scheduler.reject_job(job, value)
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._waiting.clear()
+            timer, self._timer = self._timer, None
+            self._out = 0
+            self._limit = min(self.max_workers, self._cpus)
+        if timer is not None:
+            timer.cancel()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _worker_up(up: Any) -> None:
+    """A worker process's first act: count itself up, with its pid (see ``_maybe_grow``)."""
+    with up.get_lock():
+        up[0] += 1
+        if up[0] < len(up):
+            up[up[0]] = os.getpid()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    """CPU seconds the processes ``pids`` have used, from ``/proc``; None if unknown."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def _chunks(jobs: list[Job], size: int) -> list[list[Job]]:
+    size = max(1, min(64, size))
+    return [jobs[start : start + size] for start in range(0, len(jobs), size)]
 
 
 def _describe(job: Job) -> tuple:
@@ -138,11 +321,14 @@ def _run_batch(payload: bytes) -> bytes:
     from redun.logs import JobOutput, list_sink
     from redun.task import get_task_registry
 
-    # (ok, value, log lines): what a job printed is shown live by the worker and
-    # shipped back with its outcome, to become the job's log lines.
-    outcomes: list[tuple[bool, Any, list[tuple[str, str]]]] = []
+    # (ok, value, log lines, seconds, CPU seconds): what a job printed is shown live by
+    # the worker and shipped back with its outcome, to become the job's log lines.
+    outcomes: list[tuple[bool, Any, list[tuple[str, str]], float, float]] = []
     for module_name, module_file, fullname, overrides, args, kwargs in pickle.loads(payload):
         logs: list[tuple[str, str]] = []
+        value: Any = None
+        ok = True
+        started, started_cpu = time.perf_counter(), time.process_time()
         try:
             with JobOutput(list_sink(logs), task_name=fullname):
                 _ensure_module(module_name, module_file)
@@ -155,18 +341,20 @@ def _run_batch(payload: bytes) -> bytes:
                     value = run_script_task(task, args, kwargs)
                 else:
                     value = task.func(*args, **kwargs)
-            outcomes.append((True, value, logs))
         except Exception as error:
             error.__redun_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
-            outcomes.append((False, error, logs))
+            ok, value = False, error
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        outcomes.append((ok, value, logs, wall, cpu))
     try:
         return pickle.dumps(outcomes)
     except Exception:
         safe = []
-        for ok, value, logs in outcomes:
+        for ok, value, logs, wall, cpu in outcomes:
             try:
                 pickle.dumps(value)
-                safe.append((ok, value, logs))
+                safe.append((ok, value, logs, wall, cpu))
             except Exception as exc:
-                safe.append((False, ExecutorError(f"result cannot be pickled: {exc!r}"), logs))
+                failure = ExecutorError(f"result cannot be pickled: {exc!r}")
+                safe.append((False, failure, logs, wall, cpu))
         return pickle.dumps(safe)
