@@ -241,7 +241,7 @@ class ProcessExecutor(Executor):
             pool, self._pool = self._pool, None
             self._waiting.clear()
             timer, self._timer = self._timer, None
-            self._out = 0
+            # Chunks out still call back (cancelled, or done), which counts them back.
             self._limit = min(self.max_workers, self._cpus)
         if timer is not None:
             timer.cancel()
