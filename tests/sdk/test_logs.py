@@ -263,3 +263,52 @@ def test_process_workers_ship_their_output_back(tmp_path: Path) -> None:
         ("logs_procs.shout", "stdout", "worker says 1\n"),
         ("logs_procs.shout", "stdout", "worker says 2\n"),
     ]
+
+
+LIVE_PROCESS_FLOW = textwrap.dedent(
+    """
+    import os
+    import time
+    from redun import task
+
+    redun_namespace = "logs_procs_live"
+
+
+    @task(executor="processes")
+    def talk(signal: str) -> bool:
+        print("waiting for the scheduler to see this line", flush=True)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(signal) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        print("seen")
+        return os.path.exists(signal)
+    """
+)
+
+
+def test_process_workers_send_their_output_while_the_job_runs(tmp_path: Path) -> None:
+    # The job returns True only if the scheduler got its first line while it ran.
+    path = tmp_path / "liveflow.py"
+    path.write_text(LIVE_PROCESS_FLOW)
+    module = import_workflow(str(path))
+    talk = find_task(module, "talk", str(path))
+    signal = tmp_path / "seen"
+    scheduler = Scheduler(config=Config({"backend": {"db_uri": "memory"}}))
+    lines: list[LogLine] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, LogLine):
+            lines.append(event)
+            if "waiting for the scheduler" in event.text:
+                signal.touch()
+
+    scheduler.events.subscribe(on_event)
+    try:
+        assert scheduler.run(talk(str(signal))) is True
+    finally:
+        scheduler.stop()
+    # Each line once, in order, whether it came live or with the result.
+    assert [line.text for line in lines] == [
+        "waiting for the scheduler to see this line\n",
+        "seen\n",
+    ]

@@ -3,6 +3,12 @@
 Tasks must be importable in the worker: the worker imports the task's module
 (by name, or from the file it was loaded from) and looks the task up in its
 own registry. Jobs travel in batches to amortise the process hop.
+
+What a job prints reaches the scheduler while it runs: each worker sends its
+lines through a queue the pool shares, and a thread of the executor posts them
+as the job's log lines. The job's result carries all its lines too; those not
+yet posted when the result arrives are posted then, before the result, so a
+job's log is whole and in order whichever way its lines came.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
@@ -82,6 +89,9 @@ class ProcessExecutor(Executor):
         self._cpu_mark: tuple[float, float | None] | None = None  # (when, CPU seconds)
         # Task hash -> (its last job was quick, it kept its CPU busy).
         self._seen: dict[str, tuple[bool, bool]] = {}
+        self._lines: Any = None  # the pool's queue of live output lines
+        # Job id -> (the job, its lines posted so far), for jobs handed over.
+        self._live: dict[str, tuple[Job, int]] = {}
 
     def start(self) -> None:
         with self._lock:
@@ -94,14 +104,40 @@ class ProcessExecutor(Executor):
             self._up = context.Array("i", self.max_workers + 1)  # [count, pid, pid, ...]
             self._up_seen = 0
             self._cpu_mark = None
+            self._lines = context.SimpleQueue()
             # Processes are spawned as chunks are handed over, never more than are out.
             self._pool = ProcessPoolExecutor(
                 self.max_workers,
                 mp_context=context,
                 initializer=_worker_up,
-                initargs=(self._up,),
+                initargs=(self._up, self._lines),
             )
+            threading.Thread(
+                target=self._post_lines,
+                args=(self._lines,),
+                name=f"redun-{self.name}-output",
+                daemon=True,
+            ).start()
         return self._pool
+
+    def _post_lines(self, lines: Any) -> None:
+        """Post the lines the workers send as their jobs' log lines, until told to stop."""
+        while True:
+            try:
+                item = lines.get()
+            except (EOFError, OSError):
+                return
+            if item is None:
+                return
+            job_id, stream, text = item
+            with self._lock:
+                entry = self._live.get(job_id)
+                if entry is None:
+                    continue  # its result came first, with this line
+                job, posted = entry
+                self._live[job_id] = (job, posted + 1)
+                # Posted under the lock: the result's thread then posts the rest.
+                self.scheduler.post_log(job, stream, text)
 
     def submit(self, job: Job) -> None:
         self.submit_batch([job])
@@ -137,8 +173,11 @@ class ProcessExecutor(Executor):
             pool = self._ensure_pool()
             taken = []
             while self._waiting and self._out < self._limit:
-                taken.append(self._waiting.popleft())
+                chunk, payload = self._waiting.popleft()
+                taken.append((chunk, payload))
                 self._out += 1
+                for job in chunk:
+                    self._live[job.id] = (job, 0)
             watch = bool(self._waiting) and self._limit < self.max_workers and not self._timer
             if watch:
                 self._timer = threading.Timer(GROW_AFTER, self._maybe_grow)
@@ -195,13 +234,15 @@ class ProcessExecutor(Executor):
         with self._lock:
             self._out -= 1
             self._last_done = time.monotonic()
+            lines = None
             if broken and self._pool is pool:
                 # A worker died (os._exit, a signal, out of memory): the pool fails every
                 # chunk it holds; chunks still waiting go to a new one.
                 self._pool = None
+                lines, self._lines = self._lines, None
                 self._limit = min(self.max_workers, self._cpus)
         if broken:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _close(pool, lines)
         try:
             self._deliver(future, chunk)
         finally:
@@ -212,6 +253,7 @@ class ProcessExecutor(Executor):
         try:
             outcomes = pickle.loads(future.result())
         except BrokenProcessPool:
+            self._forget(chunk)
             for job in chunk:
                 scheduler.reject_job(
                     job,
@@ -222,6 +264,7 @@ class ProcessExecutor(Executor):
                 )
             return
         except Exception as exc:
+            self._forget(chunk)
             for job in chunk:
                 scheduler.reject_job(
                     job, ExecutorError(f"worker process failed running {job.task.fullname}: {exc}")
@@ -229,16 +272,25 @@ class ProcessExecutor(Executor):
             return
         for job, (ok, value, logs, wall, cpu) in zip(chunk, outcomes):
             self._seen[job.task.hash] = (wall < QUICK, wall >= QUICK and cpu >= CPU_BOUND * wall)
-            for stream, text in logs:
+            with self._lock:
+                entry = self._live.pop(job.id, None)
+            for stream, text in logs[entry[1] if entry else 0 :]:
                 scheduler.post_log(job, stream, text)
             if ok:
                 scheduler.done_job(job, value)
             else:
                 scheduler.reject_job(job, value)
 
+    def _forget(self, chunk: list[Job]) -> None:
+        with self._lock:
+            for job in chunk:
+                self._live.pop(job.id, None)
+
     def stop(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            lines, self._lines = self._lines, None
+            self._live.clear()
             self._waiting.clear()
             timer, self._timer = self._timer, None
             # Chunks out still call back (cancelled, or done), which counts them back.
@@ -246,15 +298,48 @@ class ProcessExecutor(Executor):
         if timer is not None:
             timer.cancel()
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _close(pool, lines)
 
 
-def _worker_up(up: Any) -> None:
-    """A worker process's first act: count itself up, with its pid (see ``_maybe_grow``)."""
+def _close(pool: ProcessPoolExecutor, lines: Any) -> None:
+    """Shut ``pool`` down, without waiting here: once its processes are gone (one may
+    still be starting, and needs the queue to start), end the thread posting its lines."""
+
+    def close() -> None:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if lines is not None:
+            lines.put(None)
+
+    threading.Thread(target=close, name="redun-process-pool-close", daemon=True).start()
+
+
+_lines: Any = None  # in a worker: the queue its jobs' output lines go to
+
+
+def _worker_up(up: Any, lines: Any) -> None:
+    """A worker process's first act: count itself up, with its pid (see ``_maybe_grow``),
+    and keep the queue for its jobs' output."""
+    global _lines
+    _lines = lines
     with up.get_lock():
         up[0] += 1
         if up[0] < len(up):
             up[up[0]] = os.getpid()
+
+
+def _live_sink(job_id: str, kept: list[tuple[str, str]]) -> Callable[[str, str], None]:
+    """Keep each line for the job's result, and send it to the scheduler now."""
+    queue = _lines
+
+    def sink(stream: str, text: str) -> None:
+        kept.append((stream, text))
+        if queue is not None:
+            try:
+                queue.put((job_id, stream, text))
+            except Exception:
+                pass  # the scheduler has gone; the result still carries the line
+
+    return sink
 
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -289,6 +374,7 @@ def _describe(job: Job) -> tuple:
         job.task._task_options_override,
         job.args,
         job.kwargs,
+        job.id,
     )
 
 
@@ -318,19 +404,21 @@ def _ensure_module(name: str, path: str | None) -> None:
 
 
 def _run_batch(payload: bytes) -> bytes:
-    from redun.logs import JobOutput, list_sink
+    from redun.logs import JobOutput
     from redun.task import get_task_registry
 
     # (ok, value, log lines, seconds, CPU seconds): what a job printed is shown live by
-    # the worker and shipped back with its outcome, to become the job's log lines.
+    # the worker, sent to the scheduler as it is printed, and shipped back with its
+    # outcome too (see the module's docstring).
     outcomes: list[tuple[bool, Any, list[tuple[str, str]], float, float]] = []
-    for module_name, module_file, fullname, overrides, args, kwargs in pickle.loads(payload):
+    calls = pickle.loads(payload)
+    for module_name, module_file, fullname, overrides, args, kwargs, job_id in calls:
         logs: list[tuple[str, str]] = []
         value: Any = None
         ok = True
         started, started_cpu = time.perf_counter(), time.process_time()
         try:
-            with JobOutput(list_sink(logs), task_name=fullname):
+            with JobOutput(_live_sink(job_id, logs), job_id=job_id, task_name=fullname):
                 _ensure_module(module_name, module_file)
                 task = get_task_registry().require(fullname)
                 if overrides:
