@@ -249,6 +249,10 @@ class RunnerStream:
     the rest is the runner's own output (empty job id).
     """
 
+    quiet_for_jobs = True
+    """Job output written here is already shipped as log events: the SDK's process
+    workers, which inherit the runner's file descriptors, do not echo it."""
+
     def __init__(self, forwarder: EventForwarder, stream: str, encoding: str = "utf-8") -> None:
         self.forwarder = forwarder
         self.stream = stream

@@ -312,3 +312,48 @@ def test_process_workers_send_their_output_while_the_job_runs(tmp_path: Path) ->
         "waiting for the scheduler to see this line\n",
         "seen\n",
     ]
+
+
+class _ShippingStream:
+    """A stdout like a daemon runner's: job output written to it is shipped already."""
+
+    quiet_for_jobs = True
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("shipping", [False, True])
+def test_process_workers_echo_unless_their_output_is_shipped_already(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shipping: bool,
+) -> None:
+    # Workers inherit the scheduler's file descriptors: at a terminal they echo what their
+    # jobs print; under a daemon's runner, whose output becomes log events, that would
+    # show every line twice.
+    path = tmp_path / "logsflow.py"
+    path.write_text(PROCESS_FLOW)
+    module = import_workflow(str(path))
+    main = find_task(module, "main", str(path))
+    if shipping:
+        monkeypatch.setattr(sys, "stdout", _ShippingStream())
+    scheduler = Scheduler(config=Config({"backend": {"db_uri": "memory"}}))
+    events = collect(scheduler)
+    try:
+        assert scheduler.run(main()) == [1, 2]
+    finally:
+        scheduler.stop()
+    echoed = capfd.readouterr()
+    assert ("worker says 1" in echoed.out) is not shipping
+    assert ("worker warns 2" in echoed.err) is not shipping
+    logs = sorted(e.text for e in events if isinstance(e, LogLine))
+    assert logs == ["worker says 1\n", "worker says 2\n", "worker warns 1\n", "worker warns 2\n"]

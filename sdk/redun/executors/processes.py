@@ -105,12 +105,16 @@ class ProcessExecutor(Executor):
             self._up_seen = 0
             self._cpu_mark = None
             self._lines = context.SimpleQueue()
+            # Workers echo their jobs' lines to the output they inherit (redun run's
+            # terminal), unless this process's stdout says job output written to it is
+            # already shipped as log events (a daemon's runner): they would show twice.
+            echo = not getattr(sys.stdout, "quiet_for_jobs", False)
             # Processes are spawned as chunks are handed over, never more than are out.
             self._pool = ProcessPoolExecutor(
                 self.max_workers,
                 mp_context=context,
                 initializer=_worker_up,
-                initargs=(self._up, self._lines),
+                initargs=(self._up, self._lines, echo),
             )
             threading.Thread(
                 target=self._post_lines,
@@ -316,11 +320,14 @@ def _close(pool: ProcessPoolExecutor, lines: Any) -> None:
 _lines: Any = None  # in a worker: the queue its jobs' output lines go to
 
 
-def _worker_up(up: Any, lines: Any) -> None:
+def _worker_up(up: Any, lines: Any, echo: bool) -> None:
     """A worker process's first act: count itself up, with its pid (see ``_maybe_grow``),
-    and keep the queue for its jobs' output."""
+    keep the queue for its jobs' output, and unless ``echo``, show that output nowhere
+    else (it is captured all the same)."""
     global _lines
     _lines = lines
+    if not echo:
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the worker's life
     with up.get_lock():
         up[0] += 1
         if up[0] < len(up):
