@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 QUICK = 0.01
 # Seconds with jobs waiting and none finished after which the pool starts more workers.
 GROW_AFTER = 0.05
+# Checks for a stall come every GROW_AFTER, then less often (up to this, in seconds)
+# while they find the workers busy computing: a long CPU-bound fan-out is not polled
+# twenty times a second for hours.
+CHECK_AT_MOST = 1.0
 # A job that kept its worker's CPU busy this fraction of its time is CPU-bound:
 # more workers than CPUs do not make such jobs finish sooner.
 CPU_BOUND = 0.7
@@ -84,6 +88,7 @@ class ProcessExecutor(Executor):
         self._limit = min(self.max_workers, self._cpus)  # chunks out at once
         self._last_done = 0.0  # when a chunk last came back, or a worker came up
         self._timer: threading.Timer | None = None
+        self._check_every = GROW_AFTER
         self._up: Any = None  # shared: how many workers have started, and their pids
         self._up_seen = 0
         self._cpu_mark: tuple[float, float | None] | None = None  # (when, CPU seconds)
@@ -184,7 +189,7 @@ class ProcessExecutor(Executor):
                     self._live[job.id] = (job, 0)
             watch = bool(self._waiting) and self._limit < self.max_workers and not self._timer
             if watch:
-                self._timer = threading.Timer(GROW_AFTER, self._maybe_grow)
+                self._timer = threading.Timer(self._check_every, self._maybe_grow)
                 self._timer.daemon = True
         for chunk, payload in taken:
             try:
@@ -215,12 +220,11 @@ class ProcessExecutor(Executor):
             busy = self._workers_busy(now, up)
             task = self._waiting[0][0][0].task
             cpu_bound = busy or self._seen.get(task.hash, (False, False))[1]
-            if (
-                up >= self._limit
-                and now - self._last_done >= GROW_AFTER
-                and not (cpu_bound and self._limit >= self._cpus)
-            ):
+            held = cpu_bound and self._limit >= self._cpus
+            if up >= self._limit and now - self._last_done >= GROW_AFTER and not held:
                 self._limit = min(self.max_workers, self._limit * 2)
+            # Busy workers: look again later, and sooner once they are not.
+            self._check_every = min(CHECK_AT_MOST, self._check_every * 2) if held else GROW_AFTER
         self._hand_over()
 
     def _workers_busy(self, now: float, up: int) -> bool:
