@@ -357,3 +357,40 @@ def test_process_workers_echo_unless_their_output_is_shipped_already(
     assert ("worker warns 2" in echoed.err) is not shipping
     logs = sorted(e.text for e in events if isinstance(e, LogLine))
     assert logs == ["worker says 1\n", "worker says 2\n", "worker warns 1\n", "worker warns 2\n"]
+
+
+RETRY_PROCESS_FLOW = textwrap.dedent(
+    """
+    import os
+    from redun import task
+
+    redun_namespace = "logs_procs_retry"
+
+
+    @task(executor="processes", retries=1)
+    def flaky(marker: str) -> int:
+        first = not os.path.exists(marker)
+        print("first attempt" if first else "second attempt")
+        if first:
+            open(marker, "w").close()
+            raise OSError("the platform hiccuped")
+        return 7
+    """
+)
+
+
+def test_each_attempt_of_a_process_job_keeps_its_own_lines(tmp_path: Path) -> None:
+    path = tmp_path / "retryflow.py"
+    path.write_text(RETRY_PROCESS_FLOW)
+    module = import_workflow(str(path))
+    flaky = find_task(module, "flaky", str(path))
+    scheduler = Scheduler(config=Config({"backend": {"db_uri": "memory"}}))
+    events = collect(scheduler)
+    try:
+        assert scheduler.run(flaky(str(tmp_path / "marker"))) == 7
+    finally:
+        scheduler.stop()
+    assert [e.text for e in events if isinstance(e, LogLine)] == [
+        "first attempt\n",
+        "second attempt\n",
+    ]

@@ -95,7 +95,8 @@ class ProcessExecutor(Executor):
         # Task hash -> (its last job was quick, it kept its CPU busy).
         self._seen: dict[str, tuple[bool, bool]] = {}
         self._lines: Any = None  # the pool's queue of live output lines
-        # Job id -> (the job, its lines posted so far), for jobs handed over.
+        # Attempt key (job id/attempt) -> (the job, its lines posted so far), for the
+        # attempts handed over: a late line of an earlier attempt is not the new one's.
         self._live: dict[str, tuple[Job, int]] = {}
 
     def start(self) -> None:
@@ -138,13 +139,13 @@ class ProcessExecutor(Executor):
                 return
             if item is None:
                 return
-            job_id, stream, text = item
+            key, stream, text = item
             with self._lock:
-                entry = self._live.get(job_id)
+                entry = self._live.get(key)
                 if entry is None:
                     continue  # its result came first, with this line
                 job, posted = entry
-                self._live[job_id] = (job, posted + 1)
+                self._live[key] = (job, posted + 1)
                 # Posted under the lock: the result's thread then posts the rest.
                 self.scheduler.post_log(job, stream, text)
 
@@ -186,7 +187,7 @@ class ProcessExecutor(Executor):
                 taken.append((chunk, payload))
                 self._out += 1
                 for job in chunk:
-                    self._live[job.id] = (job, 0)
+                    self._live[_attempt_key(job)] = (job, 0)
             watch = bool(self._waiting) and self._limit < self.max_workers and not self._timer
             if watch:
                 self._timer = threading.Timer(self._check_every, self._maybe_grow)
@@ -281,7 +282,7 @@ class ProcessExecutor(Executor):
         for job, (ok, value, logs, wall, cpu) in zip(chunk, outcomes):
             self._seen[job.task.hash] = (wall < QUICK, wall >= QUICK and cpu >= CPU_BOUND * wall)
             with self._lock:
-                entry = self._live.pop(job.id, None)
+                entry = self._live.pop(_attempt_key(job), None)
             for stream, text in logs[entry[1] if entry else 0 :]:
                 scheduler.post_log(job, stream, text)
             if ok:
@@ -292,7 +293,7 @@ class ProcessExecutor(Executor):
     def _forget(self, chunk: list[Job]) -> None:
         with self._lock:
             for job in chunk:
-                self._live.pop(job.id, None)
+                self._live.pop(_attempt_key(job), None)
 
     def stop(self) -> None:
         with self._lock:
@@ -338,7 +339,11 @@ def _worker_up(up: Any, lines: Any, echo: bool) -> None:
             up[up[0]] = os.getpid()
 
 
-def _live_sink(job_id: str, kept: list[tuple[str, str]]) -> Callable[[str, str], None]:
+def _attempt_key(job: Job) -> str:
+    return f"{job.id}/{job.attempt}"
+
+
+def _live_sink(key: str, kept: list[tuple[str, str]]) -> Callable[[str, str], None]:
     """Keep each line for the job's result, and send it to the scheduler now."""
     queue = _lines
 
@@ -346,7 +351,7 @@ def _live_sink(job_id: str, kept: list[tuple[str, str]]) -> Callable[[str, str],
         kept.append((stream, text))
         if queue is not None:
             try:
-                queue.put((job_id, stream, text))
+                queue.put((key, stream, text))
             except Exception:
                 pass  # the scheduler has gone; the result still carries the line
 
@@ -385,7 +390,7 @@ def _describe(job: Job) -> tuple:
         job.task._task_options_override,
         job.args,
         job.kwargs,
-        job.id,
+        _attempt_key(job),
     )
 
 
@@ -423,13 +428,14 @@ def _run_batch(payload: bytes) -> bytes:
     # outcome too (see the module's docstring).
     outcomes: list[tuple[bool, Any, list[tuple[str, str]], float, float]] = []
     calls = pickle.loads(payload)
-    for module_name, module_file, fullname, overrides, args, kwargs, job_id in calls:
+    for module_name, module_file, fullname, overrides, args, kwargs, key in calls:
         logs: list[tuple[str, str]] = []
         value: Any = None
         ok = True
         started, started_cpu = time.perf_counter(), time.process_time()
         try:
-            with JobOutput(_live_sink(job_id, logs), job_id=job_id, task_name=fullname):
+            job_id = key.partition("/")[0]
+            with JobOutput(_live_sink(key, logs), job_id=job_id, task_name=fullname):
                 _ensure_module(module_name, module_file)
                 task = get_task_registry().require(fullname)
                 if overrides:
