@@ -10,7 +10,7 @@ import pytest
 
 from redun import Scheduler
 from redun.config import Config
-from redun.errors import ExecutorError
+from redun.errors import ExecutorError, UsageError
 from redun.workflow.loader import find_task, import_workflow
 
 FLOW = textwrap.dedent(
@@ -126,3 +126,10 @@ def test_a_worker_that_dies_fails_its_job_and_the_next_jobs_get_a_new_pool(
         assert [value for value, _ in results] == [2 * i for i in range(6)]
     finally:
         scheduler.stop()
+
+
+def test_a_process_pool_of_no_workers_is_refused_by_name() -> None:
+    config = Config({"executors.cpu": {"type": "processes", "max_workers": "0"}})
+    scheduler = Scheduler(config=config)
+    with pytest.raises(UsageError, match=r"\[executors.cpu\] max_workers must be at least 1"):
+        scheduler.get_executor("cpu")

@@ -153,8 +153,10 @@ class ProcessExecutor(Executor):
         self.submit_batch([job])
 
     def submit_batch(self, jobs: list[Job]) -> None:
-        quick = [job for job in jobs if self._seen.get(job.task.hash, (False, False))[0]]
-        others = [job for job in jobs if not self._seen.get(job.task.hash, (False, False))[0]]
+        quick: list[Job] = []
+        others: list[Job] = []
+        for job in jobs:
+            (quick if self._seen.get(job.task.hash, (False, False))[0] else others).append(job)
         # Quick jobs fill each worker twice over; the others go one by one, except a
         # fan-out of unseen ones, cut so that every possible worker gets two chunks.
         chunks = _chunks(quick, len(quick) // (self._limit * 2))
@@ -259,41 +261,29 @@ class ProcessExecutor(Executor):
 
     def _deliver(self, future: Future, chunk: list[Job]) -> None:
         scheduler = self.scheduler
+        with self._lock:  # from now on, their lines come with their outcomes only
+            posted = [self._live.pop(_attempt_key(job), (job, 0))[1] for job in chunk]
         try:
             outcomes = pickle.loads(future.result())
-        except BrokenProcessPool:
-            self._forget(chunk)
+        except Exception as exc:
             for job in chunk:
-                scheduler.reject_job(
-                    job,
-                    ExecutorError(
+                if isinstance(exc, BrokenProcessPool):
+                    reason = (
                         f"a worker process died while it ran {job.task.fullname} or a job "
                         "beside it (it exited, was killed, or ran out of memory)"
-                    ),
-                )
+                    )
+                else:
+                    reason = f"worker process failed running {job.task.fullname}: {exc}"
+                scheduler.reject_job(job, ExecutorError(reason))
             return
-        except Exception as exc:
-            self._forget(chunk)
-            for job in chunk:
-                scheduler.reject_job(
-                    job, ExecutorError(f"worker process failed running {job.task.fullname}: {exc}")
-                )
-            return
-        for job, (ok, value, logs, wall, cpu) in zip(chunk, outcomes):
+        for job, seen, (ok, value, logs, wall, cpu) in zip(chunk, posted, outcomes):
             self._seen[job.task.hash] = (wall < QUICK, wall >= QUICK and cpu >= CPU_BOUND * wall)
-            with self._lock:
-                entry = self._live.pop(_attempt_key(job), None)
-            for stream, text in logs[entry[1] if entry else 0 :]:
+            for stream, text in logs[seen:]:
                 scheduler.post_log(job, stream, text)
             if ok:
                 scheduler.done_job(job, value)
             else:
                 scheduler.reject_job(job, value)
-
-    def _forget(self, chunk: list[Job]) -> None:
-        with self._lock:
-            for job in chunk:
-                self._live.pop(_attempt_key(job), None)
 
     def stop(self) -> None:
         with self._lock:
