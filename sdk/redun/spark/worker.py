@@ -89,7 +89,6 @@ def run_calls(code_dir: str, headers: list[dict[str, Any]], calls: Iterable[Call
     """
     from redun.executors.remote.protocol import (
         call_function,
-        job_label,
         load_arguments,
         new_outcome,
         pickle_value,
@@ -112,7 +111,7 @@ def run_calls(code_dir: str, headers: list[dict[str, Any]], calls: Iterable[Call
                     task = tasks[index] = resolve_task(header, code_dir)
                 args, kwargs = load_arguments(arguments, job_id, name)
                 value = call_function(task, args, kwargs)
-            data = pickle_value(value, job_label(job_id, name))
+            data = pickle_value(value, job_id, name)
         except Exception as error:
             outcome = new_outcome("")
             set_error(outcome, error)

@@ -275,7 +275,7 @@ def run_call(
         set_error(outcome, error)
     else:
         try:
-            outcome["value"] = pickle_value(value, label)
+            outcome["value"] = pickle_value(value, spec["job_id"], spec["task"])
             outcome["ok"] = True
         except RemoteTaskError as error:
             set_error(outcome, error)
@@ -326,7 +326,7 @@ def call_function(task: Any, args: tuple, kwargs: dict) -> Any:
     return task.func(*args, **kwargs)
 
 
-def pickle_value(value: Any, label: str) -> bytes:
+def pickle_value(value: Any, job_id: str, task_name: str) -> bytes:
     """A call's result, pickled.
 
     Raises:
@@ -335,6 +335,7 @@ def pickle_value(value: Any, label: str) -> bytes:
     try:
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
+        label = job_label(job_id, task_name)
         raise RemoteTaskError(
             type(exc).__name__, f"the result of {label} cannot be pickled: {exc}"
         ) from exc
@@ -397,6 +398,20 @@ def decode_outcome(data: bytes, where: str) -> dict[str, Any]:
     return outcome
 
 
+def unpickle_value(data: bytes, label: str) -> Any:
+    """A call's pickled result, on the scheduler's side.
+
+    Raises:
+        ProtocolError: it cannot be unpickled here.
+    """
+    try:
+        return pickle.loads(data)
+    except Exception as exc:
+        raise ProtocolError(
+            f"the result of {label} cannot be unpickled by the scheduler: {exc}"
+        ) from exc
+
+
 def outcome_value(outcome: dict[str, Any], label: str) -> tuple[bool, Any]:
     """``(True, value)`` or ``(False, error)`` of an outcome, on the scheduler's side.
 
@@ -409,12 +424,7 @@ def outcome_value(outcome: dict[str, Any], label: str) -> tuple[bool, Any]:
         ProtocolError: a result that cannot be unpickled here.
     """
     if outcome["ok"]:
-        try:
-            return True, pickle.loads(outcome["value"])
-        except Exception as exc:
-            raise ProtocolError(
-                f"the result of {label} cannot be unpickled by the scheduler: {exc}"
-            ) from exc
+        return True, unpickle_value(outcome["value"], label)
     error: BaseException | None = None
     if outcome.get("error") is not None:
         try:

@@ -20,7 +20,6 @@ executors as the remote layer's code package, zipped and given to
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import threading
 from dataclasses import dataclass
@@ -28,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from redun.errors import ExecutorError
 from redun.executors.base import Executor
-from redun.executors.remote.errors import ProtocolError
 from redun.executors.remote.protocol import (
     job_label,
     outcome_value,
     pickle_arguments,
     task_header,
     task_location,
+    unpickle_value,
 )
 from redun.executors.spark.common import (
     Monitor,
@@ -303,26 +302,19 @@ class SparkExecutor(Executor):
             for job in live.values():
                 scheduler.reject_job(job, error)
             return
-        loads = pickle.loads
         for job, outcome in zip(jobs, outcomes):
             if job.id not in live:
                 continue  # cancelled meanwhile
-            if type(outcome) is bytes:  # returned quietly: its pickled value alone
-                try:
-                    value = loads(outcome)
-                except Exception as problem:
-                    failure = ProtocolError(
-                        f"the result of {job_label(job.id, job.task.fullname)} cannot be "
-                        f"unpickled by the scheduler: {problem}"
-                    )
-                    scheduler.reject_job(job, no_retry(failure))
-                    continue
-                scheduler.done_job(job, value)
-                continue
-            for stream, text in outcome.get("output") or ():
-                self._log(job, stream, text)
+            quiet = type(outcome) is bytes  # returned quietly: its pickled value alone
+            if not quiet:
+                for stream, text in outcome.get("output") or ():
+                    self._log(job, stream, text)
             try:
-                ok, value = outcome_value(outcome, job_label(job.id, job.task.fullname))
+                label = job_label(job.id, job.task.fullname)
+                if quiet:
+                    ok, value = True, unpickle_value(outcome, label)
+                else:
+                    ok, value = outcome_value(outcome, label)
             except Exception as problem:
                 scheduler.reject_job(job, no_retry(problem))
                 continue
