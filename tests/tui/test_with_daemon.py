@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 from textual.widgets import Static
@@ -238,3 +239,73 @@ def test_an_open_dag_and_job_follow_the_restarted_daemon(
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+PROCESS_TALKER = """
+import os
+import time
+
+from redun import task
+
+
+@task(executor="processes")
+def talk(flag: str) -> int:
+    print("said in a worker process", flush=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(flag) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("heard back")
+    return 1
+
+
+@task
+def main(flag: str) -> int:
+    return talk(flag)
+"""
+
+
+def test_a_process_job_shows_its_output_while_it_runs(
+    fresh_daemon: Daemon, monkeypatch: object
+) -> None:
+    # The job only ends once its first line is on screen: with output shipped only
+    # with results, this would wait out the job's 60 s and the test's timeout.
+    write_workflow(fresh_daemon.project, "procs.py", PROCESS_TALKER)
+    fresh_daemon.start()
+    monkeypatch.chdir(fresh_daemon.project)  # type: ignore[attr-defined]
+    home = str(fresh_daemon.home)
+    flag = fresh_daemon.project / "flag"
+    with fresh_daemon.client() as client:
+        run = client.submit("procs.py", "main", args={"flag": str(flag)})
+        talk_id = ""
+        for event in run.events():
+            if event["type"] == "job_state" and event["task"] == "talk":
+                talk_id = event["job_id"]
+                break
+    assert talk_id
+
+    async def scenario() -> None:
+        app = RedunApp(GrpcSource(home), home=home)
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_job(talk_id)
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(JobLog)
+            )
+            log = app.screen.query_one(JobLog)
+            await wait_for(pilot, lambda: log.line_count >= 1, timeout=30, what="the live line")
+            assert not flag.exists()  # the job is still running
+            assert log.lines[0] == "said in a worker process"
+            flag.touch()
+            await wait_for(pilot, lambda: log.line_count >= 2, timeout=30, what="the last line")
+            # Each line once: the worker's echo did not come back as the runner's output.
+            assert [log.lines[i] for i in range(log.line_count)] == [
+                "said in a worker process",
+                "heard back",
+            ]
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    with fresh_daemon.client() as client:
+        deadline = time.monotonic() + 30
+        while not client.execution(run.id).result.repr and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.execution(run.id).result.repr == "1"
