@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -130,7 +130,11 @@ class LocalDriver:
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
-            for key, value in settings.session_conf().items():
+            conf = settings.session_conf()
+            options = driver_java_options(conf, os.environ)
+            if options is not None:
+                conf[JAVA_OPTIONS] = options
+            for key, value in conf.items():
                 builder = builder.config(key, value)
             session = builder.getOrCreate()
         except Exception as exc:
@@ -266,6 +270,37 @@ class LocalDriver:
             return {group: NOTHING for group in groups}
         context = session.sparkContext
         return {group: read_group(context, group) for group in groups}
+
+
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+
+#: The driver's log4j configuration when nothing else gives one (see the file).
+QUIET_LOG4J = os.path.join(os.path.dirname(__file__), "log4j2.properties")
+
+
+def driver_java_options(conf: dict[str, str], environ: Mapping[str, str]) -> str | None:
+    """``spark.driver.extraJavaOptions`` with redun's quiet log4j configuration added, or
+    None to leave it as it is: the user configures log4j (in those options, or with a
+    log4j2 file in ``SPARK_CONF_DIR`` or ``$SPARK_HOME/conf``), or the path would not
+    survive Spark's splitting of the options on spaces."""
+    options = conf.get(JAVA_OPTIONS, "")
+    if "log4j" in options or any(char.isspace() for char in QUIET_LOG4J):
+        return None
+    conf_dir = environ.get("SPARK_CONF_DIR")
+    if not conf_dir:
+        home = environ.get("SPARK_HOME")
+        if not home:
+            import importlib.util
+
+            spec = importlib.util.find_spec("pyspark")
+            home = os.path.dirname(spec.origin) if spec and spec.origin else ""
+        conf_dir = os.path.join(home, "conf") if home else ""
+    try:
+        if conf_dir and any(name.startswith("log4j2") for name in os.listdir(conf_dir)):
+            return None
+    except OSError:
+        pass  # no conf directory: Spark would use its default profile
+    return f"{options} -Dlog4j2.configurationFile=file:{QUIET_LOG4J}".strip()
 
 
 def _clear_job_group(context: Any) -> None:

@@ -22,6 +22,7 @@ from redun.spark.preflight import (
     require_master,
 )
 from redun.spark.progress import JobState, StageState, summarize
+from redun.spark.session import QUIET_LOG4J, driver_java_options
 from redun.spark.settings import SparkSettings, merge, parse_conf, settings_from_config
 
 # -- settings --------------------------------------------------------------------------
@@ -242,6 +243,30 @@ def test_spark_imports_stay_lazy() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- the driver's logging ---------------------------------------------------------------
+
+
+def test_the_driver_logs_quietly_unless_log4j_is_configured(tmp_path: Path) -> None:
+    quiet = f"-Dlog4j2.configurationFile=file:{QUIET_LOG4J}"
+    assert Path(QUIET_LOG4J).is_file()  # shipped with the package
+    empty = tmp_path / "conf"
+    empty.mkdir()
+    env = {"SPARK_CONF_DIR": str(empty)}
+    assert driver_java_options({}, env) == quiet
+    # The user's own options stay, ours added after them.
+    assert driver_java_options({"spark.driver.extraJavaOptions": "-Xss4m"}, env) == (
+        f"-Xss4m {quiet}"
+    )
+    # Their log4j configuration wins: in the options, or a log4j2 file in the conf dir.
+    own = {"spark.driver.extraJavaOptions": "-Dlog4j2.configurationFile=file:/etc/mine.xml"}
+    assert driver_java_options(own, env) is None
+    (empty / "log4j2.properties").write_text("rootLogger.level = info\n")
+    assert driver_java_options({}, env) is None
+    # Without SPARK_CONF_DIR, SPARK_HOME's conf directory is the one Spark reads.
+    assert driver_java_options({}, {"SPARK_HOME": str(tmp_path)}) is None
+    assert driver_java_options({}, {"SPARK_HOME": str(tmp_path / "nowhere")}) == quiet
 
 
 # -- progress -----------------------------------------------------------------------------

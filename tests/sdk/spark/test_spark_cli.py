@@ -92,6 +92,8 @@ def test_redun_run_starts_a_session_from_redun_ini_and_stops_it(tmp_path: Path, 
     first = _run(tmp_path, cli_env, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     assert first.stdout.strip().splitlines()[-1] == "14"
+    # Spark's start-up banner and routine warnings stay out of the run's output.
+    assert "log4j profile" not in first.stderr and "NativeCodeLoader" not in first.stderr
     # The run ended: its session (and the JVM) went with it, so the process exited.
     again = _run(tmp_path, cli_env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
