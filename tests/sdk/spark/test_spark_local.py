@@ -71,6 +71,11 @@ FLOW = textwrap.dedent(
         return x
 
 
+    @task
+    def slow_fan(n: int, seconds: float) -> list:
+        return [slow(i, seconds) for i in range(n)]
+
+
     @task(executor="spark")
     def sleepy(x: int, flag: str, pids: str) -> int:
         with open(os.path.join(pids, str(os.getpid())), "w") as out:
@@ -216,6 +221,44 @@ def test_logs_carry_the_spark_ui_and_progress(spark, project) -> None:
     assert "[spark] 1 call as one Spark job, job group redun-" in text
     assert f"Spark UI {spark.sparkContext.uiWebUrl}" in text
     assert "tasks done" in text  # Spark's progress, while the call ran
+
+
+def test_a_large_batch_keeps_its_progress_in_one_log_and_tenths_in_the_others(
+    spark, project
+) -> None:
+    from redun.executors.spark.batch import PROGRESS_IN_EVERY_LOG
+
+    flow, root, _ = project
+    n = PROGRESS_IN_EVERY_LOG + 50
+    scheduler = make_scheduler(root, progress_interval="0.05", partitions="30")
+    logs: dict[str, list[str]] = {}
+    scheduler.events.subscribe(
+        lambda event: (
+            logs.setdefault(event.job_id, []).append(event.text) if type(event) is LogLine else None
+        )
+    )
+    assert scheduler.run(flow.slow_fan(n, 0.03)) == list(range(n))
+    scheduler.stop()
+    calls = {job_id: lines for job_id, lines in logs.items() if job_id and len(lines) > 1}
+    assert len(calls) == n
+    [header] = {lines[0] for lines in calls.values()}
+    assert f"[spark] {n} call(s) as one Spark job" in header
+    assert "progress in job " in header, header
+    lead = header.split("progress in job ", 1)[1][:8]
+    [lead_id] = [job_id for job_id in calls if job_id.startswith(lead)]
+    every = calls.pop(lead_id)[1:]
+    assert len(every) > 2, every  # the batch ran long enough to report several times
+
+    def done(line: str) -> int:
+        return int(line.split(": ", 1)[1].split("/", 1)[0])
+
+    total = int(every[0].split("/", 1)[1].split(" ", 1)[0])
+    for lines in calls.values():
+        progress = lines[1:]
+        assert set(progress) <= set(every)  # lines of the lead's log, in its order
+        tenths = [done(line) * 10 // total for line in progress]
+        assert tenths == sorted(set(tenths)), progress  # one line per new tenth
+    assert len({tuple(lines) for lines in calls.values()}) == 1
 
 
 def test_a_spark_program_task_writes_a_dir_cached_and_rerun_on_input_change(spark, project) -> None:

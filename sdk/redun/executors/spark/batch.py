@@ -52,12 +52,25 @@ if TYPE_CHECKING:
     from redun.scheduler.job import Job
 
 
+#: A batch of more calls than this keeps every progress line in its first call's
+#: log only; the other calls get a line at each tenth of the Spark tasks done. (Each
+#: of 10,000 calls holding every line stored the same lines 10,000 times: 17 MB of
+#: job output for a 40-second batch, and more for every minute a batch runs.)
+PROGRESS_IN_EVERY_LOG = 100
+
+
 @dataclass
 class Batch:
-    """The calls of one Spark job group still wanted by the scheduler."""
+    """The calls of one Spark job group still wanted by the scheduler.
+
+    ``lead``: the call whose log gets every progress line (a large batch's first
+    call); ``tenths``: the tenths of the tasks done last shown in every call's log.
+    """
 
     group: str
     jobs: dict[str, Job]
+    lead: Job | None = None
+    tenths: int = -1
     started: bool = False
     cancelled: bool = False
     ended: bool = False
@@ -236,7 +249,8 @@ class SparkExecutor(Executor):
             return
         partitions = self.own_settings.partitions or driver.default_parallelism
         partitions = max(1, min(partitions, len(calls)))
-        batch = Batch(group, {job.id: job for job in wanted})
+        lead = wanted[0] if len(wanted) > PROGRESS_IN_EVERY_LOG else None
+        batch = Batch(group, {job.id: job for job in wanted}, lead)
         with self._lock:
             if self._driver is None:  # stopped meanwhile
                 return
@@ -251,6 +265,7 @@ class SparkExecutor(Executor):
         line = (
             f"[spark] {what} as one Spark job, job group {group}, {partitions} partition(s)"
             + (f"; Spark UI {url}" if url else "")
+            + (f"; progress in job {lead.id[:8]}'s log, here by tenths" if lead else "")
             + "\n"
         )
         self._announce(wanted, line)
@@ -332,11 +347,19 @@ class SparkExecutor(Executor):
             first_start = progress.started and not batch.started
             if first_start:
                 batch.started = True
+            readers = jobs
+            if batch.lead is not None:
+                total = progress.tasks_total
+                tenths = progress.tasks_done * 10 // total if total else 0
+                if tenths > batch.tenths:
+                    batch.tenths = tenths
+                else:
+                    readers = [batch.lead] if batch.lead.id in batch.jobs else []
         scheduler = self.scheduler
         if first_start:
             for job in jobs:
                 scheduler.job_started(job)
-        self._announce(jobs, f"[spark] {progress.text}\n")
+        self._announce(readers, f"[spark] {progress.text}\n")
 
     def _announce(self, jobs: list[Job], line: str) -> None:
         """One line in the log of each job of a batch (shown once, with ``echo``)."""
