@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -81,13 +82,27 @@ def spark_daemon(tmp_path: Path) -> Iterator[Daemon]:
     daemon.stop()
 
 
-def _submit(daemon: Daemon, flag: Path, pids: Path) -> tuple[str, str]:
-    """Submit the fan-out; (execution id, the first crunch job's id) once that job exists."""
+@dataclass
+class FanOut:
+    """The submitted fan-out: its calls wait for ``flag`` and leave a file per worker
+    pid in ``pids``; ``job_id`` is its first call's."""
+
+    execution_id: str
+    job_id: str
+    flag: Path
+    pids: Path
+
+
+def _submit(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> FanOut:
+    """Submit the fan-out from the project's directory; return once a call exists."""
+    monkeypatch.chdir(daemon.project)
+    flag, pids = daemon.project / "flag", daemon.project / "pids"
+    pids.mkdir()
     with daemon.client() as client:
         run = client.submit("sparkflow.py", "main", args={"flag": str(flag), "pids": str(pids)})
         for event in run.events():
             if event["type"] == "job_state" and event["task"].endswith("crunch"):
-                return run.id, event["job_id"]
+                return FanOut(run.id, event["job_id"], flag, pids)
     raise AssertionError("the run ended before a crunch job was made")
 
 
@@ -107,16 +122,14 @@ def test_a_spark_batch_shows_its_group_progress_and_output_in_the_job_screen(
     spark_daemon: Daemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     daemon = spark_daemon
-    monkeypatch.chdir(daemon.project)
     home = str(daemon.home)
-    flag, pids = daemon.project / "flag", daemon.project / "pids"
-    pids.mkdir()
-    execution_id, job_id = _submit(daemon, flag, pids)
+    run = _submit(daemon, monkeypatch)
+    execution_id, flag = run.execution_id, run.flag
 
     async def scenario() -> None:
         app = RedunApp(GrpcSource(home), home=home)
         async with app.run_test(size=SIZE) as pilot:
-            app.open_job(job_id)
+            app.open_job(run.job_id)
             await wait_for(
                 pilot, lambda: isinstance(app.screen, JobScreen) and app.screen.query(JobLog)
             )
@@ -155,11 +168,9 @@ def test_cancel_on_the_execution_screen_stops_the_spark_tasks(
     spark_daemon: Daemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     daemon = spark_daemon
-    monkeypatch.chdir(daemon.project)
     home = str(daemon.home)
-    flag, pids = daemon.project / "flag", daemon.project / "pids"
-    pids.mkdir()
-    execution_id, _ = _submit(daemon, flag, pids)
+    run = _submit(daemon, monkeypatch)
+    execution_id, flag, pids = run.execution_id, run.flag, run.pids
     deadline = time.monotonic() + 300
     while len(list(pids.iterdir())) < 2:  # both calls run on Spark's Python workers
         assert time.monotonic() < deadline, "the calls did not start on Spark"
