@@ -12,7 +12,8 @@ from redun.config import Config
 
 redun_namespace = "test_scale"
 
-pytestmark = pytest.mark.slow
+# Scale, not speed: a million jobs take minutes on a slow or busy 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def scheduler() -> Scheduler:

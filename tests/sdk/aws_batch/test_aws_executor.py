@@ -276,6 +276,9 @@ def test_a_task_past_its_timeout_is_stopped_and_not_retried(run: Run, moto_batch
 
 
 @pytest.mark.slow
+# 500 fresh interpreters, 8 at a time: 375 s on a 2-core machine half as fast as the
+# one this was written on (the default 300 s timed it out there).
+@pytest.mark.timeout(900)
 def test_a_fan_out_of_500_is_one_array_polled_in_chunks(run: Run, moto_batch) -> None:
     moto_batch.slots = 8
     try:
