@@ -281,8 +281,9 @@ QUIET_LOG4J = os.path.join(os.path.dirname(__file__), "log4j2.properties")
 def driver_java_options(conf: dict[str, str], environ: Mapping[str, str]) -> str | None:
     """``spark.driver.extraJavaOptions`` with redun's quiet log4j configuration added, or
     None to leave it as it is: the user configures log4j (in those options, or with a
-    log4j2 file in ``SPARK_CONF_DIR`` or ``$SPARK_HOME/conf``), or the path would not
-    survive Spark's splitting of the options on spaces."""
+    log4j2 file in ``SPARK_CONF_DIR`` or ``$SPARK_HOME/conf``), their
+    ``spark-defaults.conf`` there sets driver Java options (ours would replace them),
+    or the path would not survive Spark's splitting of the options on spaces."""
     options = conf.get(JAVA_OPTIONS, "")
     if "log4j" in options or any(char.isspace() for char in QUIET_LOG4J):
         return None
@@ -296,8 +297,14 @@ def driver_java_options(conf: dict[str, str], environ: Mapping[str, str]) -> str
             home = os.path.dirname(spec.origin) if spec and spec.origin else ""
         conf_dir = os.path.join(home, "conf") if home else ""
     try:
-        if conf_dir and any(name.startswith("log4j2") for name in os.listdir(conf_dir)):
+        names = os.listdir(conf_dir) if conf_dir else []
+        if any(name.startswith("log4j2") for name in names):
             return None
+        if "spark-defaults.conf" in names:
+            with open(os.path.join(conf_dir, "spark-defaults.conf")) as defaults:
+                # Options given here would replace the driver's options set there.
+                if "JavaOptions" in defaults.read():
+                    return None
     except OSError:
         pass  # no conf directory: Spark would use its default profile
     return f"{options} -Dlog4j2.configurationFile=file:{QUIET_LOG4J}".strip()

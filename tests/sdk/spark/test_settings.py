@@ -264,6 +264,13 @@ def test_the_driver_logs_quietly_unless_log4j_is_configured(tmp_path: Path) -> N
     assert driver_java_options(own, env) is None
     (empty / "log4j2.properties").write_text("rootLogger.level = info\n")
     assert driver_java_options({}, env) is None
+    # Driver options in spark-defaults.conf: options given as conf would replace them.
+    defaults = tmp_path / "defaults"
+    defaults.mkdir()
+    (defaults / "spark-defaults.conf").write_text("spark.executor.memory 2g\n")
+    assert driver_java_options({}, {"SPARK_CONF_DIR": str(defaults)}) == quiet
+    (defaults / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Xss4m\n")
+    assert driver_java_options({}, {"SPARK_CONF_DIR": str(defaults)}) is None
     # Without SPARK_CONF_DIR, SPARK_HOME's conf directory is the one Spark reads.
     assert driver_java_options({}, {"SPARK_HOME": str(tmp_path)}) is None
     assert driver_java_options({}, {"SPARK_HOME": str(tmp_path / "nowhere")}) == quiet
