@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,3 +39,12 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def write_project(root: Path, flow: str, sections: str) -> None:
+    """A project for `redun run`: ``flow.py`` and ``.redun/redun.ini`` (a SQLite store
+    in the project, then ``sections``)."""
+    (root / "flow.py").write_text(flow)
+    (root / ".redun").mkdir()
+    ini = "[backend]\ndb_uri = sqlite:///${config_dir}/redun.db\n\n"
+    (root / ".redun" / "redun.ini").write_text(ini + textwrap.dedent(sections))

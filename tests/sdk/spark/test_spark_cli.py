@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import redun_cli
+from tests.sdk.spark.conftest import write_project
 
 FLOW = textwrap.dedent(
     """
@@ -36,20 +37,7 @@ FLOW = textwrap.dedent(
 
 
 def _project(root: Path, master: str) -> None:
-    (root / "flow.py").write_text(FLOW)
-    (root / ".redun").mkdir()
-    (root / ".redun" / "redun.ini").write_text(
-        textwrap.dedent(
-            f"""
-            [backend]
-            db_uri = sqlite:///${{config_dir}}/redun.db
-
-            [executors.spark]
-            type = spark
-            master = {master}
-            """
-        )
-    )
+    write_project(root, FLOW, f"[executors.spark]\ntype = spark\nmaster = {master}\n")
 
 
 def _run(root: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:

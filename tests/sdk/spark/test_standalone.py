@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import redun_cli
+from tests.sdk.spark.conftest import write_project
 
 pytestmark = pytest.mark.slow
 
@@ -151,30 +152,25 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
 
 
 def _project(root: Path, master: str) -> None:
-    (root / "flow.py").write_text(FLOW)
+    write_project(
+        root,
+        FLOW,
+        f"""
+        [executors.spark]
+        type = spark
+        master = {master}
+        partitions = 4
+        python = {sys.executable}
+        conf = spark.executor.memory=512m
+
+        [executors.spark_driver]
+        type = spark_driver
+        master = {master}
+        """,
+    )
     (root / "helpers").mkdir()
     (root / "helpers" / "__init__.py").write_text("def square(x):\n    return x * x\n")
     (root / "words.txt").write_text("to be or not to be\n")
-    (root / ".redun").mkdir()
-    (root / ".redun" / "redun.ini").write_text(
-        textwrap.dedent(
-            f"""
-            [backend]
-            db_uri = sqlite:///${{config_dir}}/redun.db
-
-            [executors.spark]
-            type = spark
-            master = {master}
-            partitions = 4
-            python = {sys.executable}
-            conf = spark.executor.memory=512m
-
-            [executors.spark_driver]
-            type = spark_driver
-            master = {master}
-            """
-        )
-    )
 
 
 def _run(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
