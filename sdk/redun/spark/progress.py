@@ -56,13 +56,14 @@ def summarize(jobs: list[JobState], stages: dict[int, StageState]) -> GroupProgr
     """The progress of a group from its jobs and their stages (unknown stages skipped)."""
     if not jobs:
         return NOTHING
-    done = total = active = failed = 0
+    done = total = active = failed = known = 0
     running: list[StageState] = []
     for job in jobs:
         for stage_id in job.stage_ids:
             stage = stages.get(stage_id)
             if stage is None:
                 continue
+            known += 1
             total += stage.num_tasks
             done += stage.completed
             active += stage.active
@@ -70,15 +71,17 @@ def summarize(jobs: list[JobState], stages: dict[int, StageState]) -> GroupProgr
             if stage.active and stage not in running:
                 running.append(stage)
     finished = sum(1 for job in jobs if job.status == "SUCCEEDED")
+    jobs_text = (
+        f"{finished}/{len(jobs)} Spark jobs" if len(jobs) > 1 else f"Spark job {jobs[0].job_id}"
+    )
+    if not known:  # submitted; the tracker knows none of its stages yet (no task count)
+        return GroupProgress(finished > 0, f"{jobs_text}: starting")
     parts = [f"{done}/{total} tasks done"]
     if active:
         parts.append(f"{active} running")
     if failed:
         parts.append(f"{failed} failed")
     where = ", ".join(f"stage {stage.stage_id} ({stage.name})" for stage in running[:2])
-    jobs_text = (
-        f"{finished}/{len(jobs)} Spark jobs" if len(jobs) > 1 else f"Spark job {jobs[0].job_id}"
-    )
     text = f"{jobs_text}: {', '.join(parts)}" + (f"; {where}" if where else "")
     return GroupProgress(done > 0 or active > 0 or finished > 0, text, done, total)
 

@@ -285,7 +285,8 @@ def test_progress_of_a_group() -> None:
         4: StageState(4, "count", 4, 0, 0, 1),
     }
     waiting = summarize([JobState(7, "RUNNING", (9,))], {})
-    assert not waiting.started and waiting.text == "Spark job 7: 0/0 tasks done"
+    # Submitted, no stage known yet: no task count to show (not "0/0 tasks done").
+    assert not waiting.started and waiting.text == "Spark job 7: starting"
     one = summarize([JobState(7, "RUNNING", (3,))], stages)
     assert one.started and one.text == "Spark job 7: 5/8 tasks done, 2 running; stage 3 (collect)"
     both = summarize([JobState(7, "SUCCEEDED", (3,)), JobState(8, "RUNNING", (4,))], stages)
