@@ -228,10 +228,18 @@ class HostedDriver:
         headers: list[dict[str, Any]],
         calls: list[Call],
         partitions: int,
-    ) -> list[Any]:
+        deliver: Callable[[int, list[Any]], None],
+    ) -> None:
         started = time.monotonic()
         try:
-            return self.request("batch", group, description, package, headers, calls, partitions)
+            with self._connect() as sock:
+                send(sock, ("batch", group, description, package, headers, calls, partitions))
+                while True:
+                    message = recv(sock)
+                    if message[0] != "part":
+                        raise_remote(message)
+                        return
+                    deliver(message[1], message[2])
         finally:
             self.batch_seconds += time.monotonic() - started
 

@@ -113,9 +113,15 @@ class Host:
         headers: list,
         calls: list,
         partitions: int,
-    ) -> list:
+    ) -> None:
+        """Run a batch; each partition's outcomes go to the client as a ``("part", start,
+        outcomes)`` message as it ends, before the reply."""
+
+        def deliver(start: int, outcomes: list) -> None:
+            _answer(conn, ("part", start, outcomes))
+
         with self._busy_with(conn, group):
-            return self.driver.run_batch(group, description, package, headers, calls, partitions)
+            self.driver.run_batch(group, description, package, headers, calls, partitions, deliver)
 
     def do_cancel(self, conn: socket.socket, group: str) -> None:
         self.driver.cancel_group(group)

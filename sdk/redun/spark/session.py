@@ -20,16 +20,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from redun.spark.errors import NoSparkSession, SparkSetupError
 from redun.spark.preflight import preflight
 from redun.spark.progress import NOTHING, GroupProgress, read_group
 from redun.spark.settings import SparkSettings
-from redun.spark.worker import Call, run_slice, zip_name
+from redun.spark.worker import Call, Part, PartOutcomes, run_slice, zip_name
 
 if TYPE_CHECKING:
     from redun.executors.remote.package import CodePackage
@@ -207,32 +208,67 @@ class LocalDriver:
         headers: list[dict[str, Any]],
         calls: list[Call],
         partitions: int,
-    ) -> list[Any]:
-        """Run the calls as one Spark job in job group ``group``; their outcomes, in order
-        (see :func:`redun.spark.worker.run_calls`).
+        deliver: Callable[[int, list[Any]], None],
+    ) -> None:
+        """Run the calls as one Spark job in job group ``group``; as each partition's
+        Spark task ends, ``deliver(start, outcomes)`` gets its calls' outcomes (``start``:
+        the index of its first call in ``calls``; see :func:`redun.spark.worker.run_calls`).
 
-        Blocks this thread until the job ends. Raises what Spark raised if the
-        job itself failed (cancelled, executors lost).
+        Blocks this thread until the job ends and every partition's outcomes were
+        delivered (on a thread of its own, in the order the partitions end). Raises
+        what Spark raised if the job itself failed (cancelled, executors lost): the
+        partitions delivered before stay delivered.
         """
         context = self.spark_context
         partitions = max(1, min(partitions, len(calls)))
         # One element per partition (its whole slice of calls): Spark pickles P lists
-        # instead of N small tuples, both ways.
+        # instead of N small tuples.
         size, extra = divmod(len(calls), partitions)
         slices, start = [], 0
         for index in range(partitions):
             end = start + size + (1 if index < extra else 0)
-            slices.append(calls[start:end])
+            slices.append((start, calls[start:end]))
             start = end
+        arrived: SimpleQueue[list[Part] | None] = SimpleQueue()
+        with _accumulators_lock:  # pyspark numbers accumulators without a lock
+            parts = context.accumulator([], PartOutcomes(arrived.put))
+        delivered: dict[int, int] = {}  # start -> outcomes (a repeated part is dropped)
+        failures: list[BaseException] = []
+
+        def hand_over() -> None:
+            # Off Spark's accumulator thread, which waits for nothing but the queue.
+            while (term := arrived.get()) is not None:
+                for part_group, start, outcomes in term:
+                    if part_group != group or start in delivered or failures:
+                        continue  # another batch's (never expected), again, or too late
+                    delivered[start] = len(outcomes)
+                    try:
+                        deliver(start, outcomes)
+                    except BaseException as error:  # noqa: BLE001 - reported below
+                        failures.append(error)
+
+        consumer = threading.Thread(target=hand_over, name=f"redun-spark-{group}", daemon=True)
+        consumer.start()
         started = time.monotonic()
         context.setJobGroup(group, description, interruptOnCancel=True)
         try:
             rdd = context.parallelize(slices, partitions)
-            parts = rdd.map(functools.partial(run_slice, package, headers)).collect()
+            run = functools.partial(run_slice, package, group, headers, parts)
+            counts = rdd.map(run).collect()
         finally:
             _clear_job_group(context)
+            arrived.put(None)
+            consumer.join()
+            _forget_accumulator(parts)
             self.batch_seconds += time.monotonic() - started
-        return [outcome for part in parts for outcome in part]
+        if failures:
+            raise failures[0]
+        missing = [(start, len(part)) for start, part in slices if start not in delivered]
+        if missing or sum(delivered.values()) != sum(counts):
+            raise RuntimeError(
+                f"Spark job group {group}: the outcomes of {sum(n for _, n in missing)} "
+                f"call(s) of {len(missing)} partition(s) never reached the driver"
+            )
 
     @contextmanager
     def in_group(self, group: str, description: str) -> Iterator[Any]:
@@ -310,6 +346,16 @@ def driver_java_options(conf: dict[str, str], environ: Mapping[str, str]) -> str
     return f"{options} -Dlog4j2.configurationFile=file:{QUIET_LOG4J}".strip()
 
 
+def _forget_accumulator(accumulator: Any) -> None:
+    """Drop a batch's accumulator from pyspark's registry (it is not used again)."""
+    try:
+        from pyspark.accumulators import _accumulatorRegistry
+
+        _accumulatorRegistry.pop(accumulator.aid, None)
+    except Exception:
+        pass
+
+
 def _clear_job_group(context: Any) -> None:
     try:
         context.setLocalProperty("spark.jobGroup.id", None)
@@ -345,6 +391,7 @@ def _first_line(error: BaseException) -> str:
 
 _driver: LocalDriver | None = None
 _driver_lock = threading.Lock()
+_accumulators_lock = threading.Lock()
 
 
 def local_driver() -> LocalDriver:

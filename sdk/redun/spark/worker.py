@@ -5,7 +5,9 @@ batch (one per partition). A batch is compact: the task headers of the
 remote layer's calls once, and per call only its ids and pickled arguments;
 each result is the call's pickled value, or when it failed or printed the
 remote layer's outcome (value or error with its traceback, and its captured
-output).
+output). A slice's outcomes travel to the driver in a :class:`PartOutcomes`
+accumulator, which Spark hands to the driver as each Spark task ends: the
+scheduler records a partition's calls while the others still run.
 
 The user's code arrives as a code package zip (``redun-code-<digest>.zip``)
 given to ``SparkContext.addPyFile``. Spark reuses Python workers between
@@ -126,11 +128,60 @@ def run_calls(code_dir: str, headers: list[dict[str, Any]], calls: Iterable[Call
         yield outcome
 
 
-def run_slice(package: str, headers: list[dict[str, Any]], calls: list[Call]) -> list[Any]:
-    """Spark's ``map`` function over a batch's slices (one per partition).
+Part = tuple[str, int, list[Any]]
+"""A slice's outcomes: ``(job group, index of its first call in the batch, outcomes
+in order)``."""
 
-    ``package`` is the name the code package zip was given to ``addPyFile``.
+
+class PartOutcomes:
+    """An accumulator parameter (pyspark's ``AccumulatorParam`` protocol) carrying
+    each slice's outcomes to the driver.
+
+    On a worker the value collects the slice's :data:`Part`; Spark sends it to
+    the driver when that Spark task succeeds (a failed or repeated attempt's
+    value is not applied) and the driver's accumulator server adds it there,
+    where ``arrived`` gets it instead of a growing value. ``arrived`` stays on
+    the driver: the copy pickled to the workers has none.
+    """
+
+    def __init__(self, arrived: Any = None) -> None:
+        self.arrived = arrived
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.arrived = None
+
+    def zero(self, value: list[Part]) -> list[Part]:
+        return []
+
+    def addInPlace(self, value: list[Part], term: list[Part]) -> list[Part]:
+        if self.arrived is not None:
+            self.arrived(term)
+            return value
+        value.extend(term)
+        return value
+
+
+def run_slice(
+    package: str,
+    group: str,
+    headers: list[dict[str, Any]],
+    parts: Any,
+    item: tuple[int, list[Call]],
+) -> int:
+    """Spark's ``map`` function over a batch's slices (one per partition): runs the
+    slice's calls and adds their outcomes to ``parts`` (a :class:`PartOutcomes`
+    accumulator); returns how many there are.
+
+    ``package`` is the name the code package zip was given to ``addPyFile``;
+    ``group`` the batch's job group; ``item`` the slice: the index of its first call
+    in the batch, and its calls.
     """
     from pyspark import SparkFiles
 
-    return list(run_calls(SparkFiles.get(package), headers, calls))
+    start, calls = item
+    outcomes = list(run_calls(SparkFiles.get(package), headers, calls))
+    parts.add([(group, start, outcomes)])
+    return len(outcomes)

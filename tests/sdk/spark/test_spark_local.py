@@ -17,7 +17,7 @@ import pytest
 
 from redun import File, Scheduler
 from redun.config import Config
-from redun.events import LogLine
+from redun.events import JobStateChanged, LogLine
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +74,18 @@ FLOW = textwrap.dedent(
     @task
     def slow_fan(n: int, seconds: float) -> list:
         return [slow(i, seconds) for i in range(n)]
+
+
+    @task(executor="spark")
+    def first_or_wait(x: int, flag: str) -> int:
+        while x and not os.path.exists(flag):
+            time.sleep(0.05)
+        return x
+
+
+    @task
+    def one_waits(flag: str) -> list:
+        return [first_or_wait(i, flag) for i in range(2)]
 
 
     @task(executor="spark")
@@ -193,7 +205,9 @@ def test_a_fan_out_of_1000_calls_is_one_spark_job_cached_call_by_call(spark, pro
 
 def test_an_exception_in_a_spark_task_comes_back_with_its_traceback(spark, project) -> None:
     flow, root, _ = project
-    scheduler = make_scheduler(root)
+    # One partition: both outcomes arrive together, ok(1)'s first. (In two, boom(2)'s
+    # could arrive first and fail the run, which cancels what is still running.)
+    scheduler = make_scheduler(root, partitions="1")
     with pytest.raises(ValueError, match="boom 2") as caught:
         scheduler.run(flow.ok_and_boom())
     text = caught.value.__redun_traceback__
@@ -201,7 +215,7 @@ def test_an_exception_in_a_spark_task_comes_back_with_its_traceback(spark, proje
     assert 'raise ValueError(f"boom {x}")' in text
     assert "about to fail on 2" in text  # the call's output, with the error
     scheduler.stop()
-    # The call beside it in the same Spark job succeeded and was cached on its own.
+    # The call beside it in the same Spark task succeeded and was cached on its own.
     again = make_scheduler(root)
     assert again.run(flow.ok(1)) == 1
     assert "spark" not in again.executors
@@ -249,16 +263,20 @@ def test_a_large_batch_keeps_its_progress_in_one_log_and_tenths_in_the_others(
     every = calls.pop(lead_id)[1:]
     assert len(every) > 2, every  # the batch ran long enough to report several times
 
-    def done(line: str) -> int:
-        return int(line.split(": ", 1)[1].split("/", 1)[0])
+    def done(line: str) -> int:  # "Spark job 4: starting" (no stage known yet) is 0
+        return 0 if line.endswith(": starting\n") else int(line.split(": ", 1)[1].split("/")[0])
 
-    total = int(every[0].split("/", 1)[1].split(" ", 1)[0])
+    [total, *_] = {int(line.split("/", 1)[1].split(" ")[0]) for line in every if "/" in line}
     for lines in calls.values():
         progress = lines[1:]
         assert set(progress) <= set(every)  # lines of the lead's log, in its order
         tenths = [done(line) * 10 // total for line in progress]
         assert tenths == sorted(set(tenths)), progress  # one line per new tenth
-    assert len({tuple(lines) for lines in calls.values()}) == 1
+    # A call's log ends when its partition's outcomes arrive: the logs are prefixes
+    # of the longest (the tenths lines go to every call still running).
+    longest = max((lines[1:] for lines in calls.values()), key=len)
+    for lines in calls.values():
+        assert lines[1:] == longest[: len(lines) - 1], (lines, longest)
 
 
 def test_a_spark_program_task_writes_a_dir_cached_and_rerun_on_input_change(spark, project) -> None:
@@ -286,11 +304,14 @@ def test_a_spark_program_task_writes_a_dir_cached_and_rerun_on_input_change(spar
 
 
 def _interrupt_when(condition: Callable[[], Any]) -> threading.Thread:
-    """Send this process SIGINT (as Ctrl-C of `redun run`) once ``condition`` holds."""
+    """Send this process SIGINT (as Ctrl-C of `redun run`) once ``condition`` holds, or
+    when waiting for it timed out (the test's own assertions then fail, not hang)."""
 
     def run() -> None:
-        wait_until(condition, what="the Spark tasks to start")
-        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            wait_until(condition, what="the condition to interrupt at")
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -307,6 +328,40 @@ def _gone(pid: int) -> bool:
 
 def _spark_idle(spark) -> bool:
     return not spark.sparkContext.statusTracker().getActiveJobsIds()
+
+
+def test_a_partition_s_calls_are_done_and_cached_while_the_others_run(spark, project) -> None:
+    flow, root, _ = project
+    flag = root / "flag"
+    scheduler = make_scheduler(root, partitions="2")  # first_or_wait(0) | first_or_wait(1)
+    done: list[tuple] = []
+    scheduler.events.subscribe(
+        lambda event: (
+            done.append(event.job.args)
+            if type(event) is JobStateChanged
+            and event.state == "done"
+            and event.job.task.name == "first_or_wait"
+            else None
+        )
+    )
+    # Ctrl-C once the first call is done, while the second still waits for the flag.
+    interrupter = _interrupt_when(lambda: done)
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.run(flow.one_waits(str(flag)))
+    interrupter.join()
+    assert done == [(0, str(flag))] and not flag.exists()
+    scheduler.stop()
+    wait_until(lambda: _spark_idle(spark), timeout=60, what="Spark to have no active job")
+
+    # The interrupted run recorded the call that was done: only the other runs again.
+    flag.write_text("go")
+    again = make_scheduler(root, partitions="2")
+    assert again.run(flow.one_waits(str(flag))) == [0, 1]
+    calls = sorted(
+        (job.args[0], job.cached) for job in again.jobs() if job.task.name == "first_or_wait"
+    )
+    assert calls == [(0, True), (1, False)]
+    again.stop()
 
 
 @pytest.mark.parametrize("task_name", ["sleepers", "driver_waits"])

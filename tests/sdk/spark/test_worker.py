@@ -112,3 +112,18 @@ def test_a_batch_runs_each_call_and_sends_back_little_for_a_quiet_one(
 
     ok, error = outcome_value(unreadable, "job job0")
     assert not ok and "cannot unpickle the arguments of job job0" in str(error)
+
+
+def test_part_outcomes_collect_on_a_worker_and_reach_the_driver_s_callback() -> None:
+    from redun.spark.worker import PartOutcomes
+
+    arrived: list = []
+    driver_side = PartOutcomes(arrived.append)
+    # What the workers get is a copy without the driver's callback: it accumulates.
+    worker_side = pickle.loads(pickle.dumps(driver_side))
+    value = worker_side.zero([])
+    value = worker_side.addInPlace(value, [("g", 0, [b"a", b"b"])])
+    assert value == [("g", 0, [b"a", b"b"])] and arrived == []
+    # The driver's copy hands each task's value on and keeps nothing.
+    kept = driver_side.addInPlace([], value)
+    assert kept == [] and arrived == [[("g", 0, [b"a", b"b"])]]

@@ -10,9 +10,11 @@ to the driver, where each call's value or error (with its traceback and
 output) is handed to the scheduler, which caches them one by one like any
 job's.
 
-No scratch store: the calls travel in the job's closure data and the
-outcomes come back with ``collect()``, so they pass through the driver's
-memory (``spark.driver.maxResultSize`` applies). The user's code reaches the
+No scratch store: the calls travel in the job's closure data and each
+partition's outcomes come back with its Spark task's end (an accumulator,
+see :mod:`redun.spark.worker`), so they pass through the driver's memory
+(``spark.driver.maxResultSize`` applies) and the scheduler records a
+partition's calls while the others still run. The user's code reaches the
 executors as the remote layer's code package, zipped and given to
 ``SparkContext.addPyFile`` (built once per run, shipped once per content).
 """
@@ -61,16 +63,19 @@ PROGRESS_IN_EVERY_LOG = 100
 
 @dataclass
 class Batch:
-    """The calls of one Spark job group still wanted by the scheduler.
+    """The calls of one Spark job group still wanted by the scheduler (each leaves
+    ``jobs`` when its partition's outcomes arrive, or when it is cancelled).
 
     ``lead``: the call whose log gets every progress line (a large batch's first
-    call); ``tenths``: the tenths of the tasks done last shown in every call's log.
+    call; its log goes on getting them once it ended, ``lead_done``); ``tenths``:
+    the tenths of the tasks done last shown in every call's log.
     """
 
     group: str
     jobs: dict[str, Job]
     lead: Job | None = None
     tenths: int = -1
+    lead_done: bool = False
     started: bool = False
     cancelled: bool = False
     ended: bool = False
@@ -273,8 +278,12 @@ class SparkExecutor(Executor):
             monitor.watch(group)
         self.submissions += 1
         description = f"redun {first.task.fullname}: {what}"
+
+        def deliver(start: int, outcomes: list[Any]) -> None:
+            self._deliver(batch, wanted[start : start + len(outcomes)], outcomes)
+
         try:
-            outcomes = driver.run_batch(group, description, package, headers, calls, partitions)
+            driver.run_batch(group, description, package, headers, calls, partitions, deliver)
         except Exception as error:
             self._batch_failed(batch, error)
             return
@@ -282,7 +291,7 @@ class SparkExecutor(Executor):
             batch.ended = True
             if monitor is not None:
                 monitor.unwatch(group)
-        self._deliver(batch, wanted, outcomes)
+        self._batch_done(batch)
 
     def _batch_failed(self, batch: Batch, error: BaseException) -> None:
         with self._lock:
@@ -302,13 +311,31 @@ class SparkExecutor(Executor):
             failure.__cause__ = error
             self.scheduler.reject_job(job, failure)
 
-    def _deliver(self, batch: Batch, jobs: list[Job], outcomes: list[Any]) -> None:
-        scheduler = self.scheduler
+    def _batch_done(self, batch: Batch) -> None:
         with self._lock:
             self._batches.pop(batch.group, None)
-            live = dict(batch.jobs)
-            for job_id in live:
-                self._where.pop(job_id, None)
+            left = list(batch.jobs.values())
+            for job in left:
+                self._where.pop(job.id, None)
+        if left:  # run_batch checks that every partition came back: never expected
+            error = ExecutorError(
+                f"executor {self.name!r}: Spark job group {batch.group} ended without "
+                f"the outcomes of {len(left)} call(s)"
+            )
+            for job in left:
+                self.scheduler.reject_job(job, error)
+
+    def _deliver(self, batch: Batch, jobs: list[Job], outcomes: list[Any]) -> None:
+        """The outcomes of one partition's calls (``jobs``), as its Spark task ended."""
+        scheduler = self.scheduler
+        with self._lock:
+            live = {}
+            for job in jobs:
+                if batch.jobs.pop(job.id, None) is not None:  # else cancelled meanwhile
+                    live[job.id] = job
+                    self._where.pop(job.id, None)
+            if batch.lead is not None and batch.lead.id in live:
+                batch.lead_done = True
         if len(outcomes) != len(jobs):
             error = ExecutorError(
                 f"executor {self.name!r}: Spark job group {batch.group} returned "
@@ -353,8 +380,11 @@ class SparkExecutor(Executor):
                 tenths = progress.tasks_done * 10 // total if total else 0
                 if tenths > batch.tenths:
                     batch.tenths = tenths
+                    if batch.lead_done:  # it ended first, and still tells the whole story
+                        readers = [batch.lead, *jobs]
                 else:
-                    readers = [batch.lead] if batch.lead.id in batch.jobs else []
+                    lead_live = batch.lead_done or batch.lead.id in batch.jobs
+                    readers = [batch.lead] if lead_live else []
         scheduler = self.scheduler
         if first_start:
             for job in jobs:
