@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from redun.client.convert import state_name
+
 from .helpers import Daemon
 from .watching import WatchEvents, replay_run, save
 
@@ -73,6 +75,21 @@ FLOW = textwrap.dedent(
     @task
     def sleepers(flag: str, pids: str) -> list:
         return [sleepy(i, flag, pids) for i in range(2)]
+
+
+    @task(executor="spark")
+    def first_or_wait(x: int, flag: str) -> int:
+        import os
+        import time
+
+        while x and not os.path.exists(flag):
+            time.sleep(0.05)
+        return x
+
+
+    @task
+    def one_waits(flag: str) -> list:
+        return [first_or_wait(i, flag) for i in range(2)]
 
 
     @task
@@ -187,6 +204,21 @@ def test_a_watched_mixed_workflow_reruns_on_the_warm_spark_session(spark_daemon)
         workers = [int(path.name) for path in pids.iterdir()]
         _wait(lambda: all(_gone(pid) for pid in workers), "the Spark tasks to be killed")
         assert _host_pid(daemon) == host  # the session lives on for the next run
+
+        # Through the host too, a partition's calls are done while the other one runs.
+        later = daemon.project / "later"
+        submitted = daemon.redun("submit", "flow.py", "one_waits", "--flag", str(later))
+        assert submitted.returncode == 0, submitted.stderr
+        execution = submitted.stdout.strip()
+
+        def calls() -> list[tuple[str, str]]:
+            found = client.jobs(execution, task="spark_watch.first_or_wait")
+            return sorted((job.args_summary.split(",")[0], state_name(job.state)) for job in found)
+
+        _wait(lambda: ("0", "done") in calls(), "the first partition's call to be done")
+        assert not later.exists() and ("1", "done") not in calls(), calls()
+        later.touch()
+        _wait(lambda: calls() == [("0", "done"), ("1", "done")], "the other call")
     finally:
         events.close()
         client.unwatch(info.id)
