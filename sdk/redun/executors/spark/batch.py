@@ -286,12 +286,13 @@ class SparkExecutor(Executor):
             driver.run_batch(group, description, package, headers, calls, partitions, deliver)
         except Exception as error:
             self._batch_failed(batch, error)
-            return
+        else:
+            with self._lock:  # run_batch saw every partition delivered
+                self._batches.pop(group, None)
         finally:
             batch.ended = True
             if monitor is not None:
                 monitor.unwatch(group)
-        self._batch_done(batch)
 
     def _batch_failed(self, batch: Batch, error: BaseException) -> None:
         with self._lock:
@@ -311,20 +312,6 @@ class SparkExecutor(Executor):
             failure.__cause__ = error
             self.scheduler.reject_job(job, failure)
 
-    def _batch_done(self, batch: Batch) -> None:
-        with self._lock:
-            self._batches.pop(batch.group, None)
-            left = list(batch.jobs.values())
-            for job in left:
-                self._where.pop(job.id, None)
-        if left:  # run_batch checks that every partition came back: never expected
-            error = ExecutorError(
-                f"executor {self.name!r}: Spark job group {batch.group} ended without "
-                f"the outcomes of {len(left)} call(s)"
-            )
-            for job in left:
-                self.scheduler.reject_job(job, error)
-
     def _deliver(self, batch: Batch, jobs: list[Job], outcomes: list[Any]) -> None:
         """The outcomes of one partition's calls (``jobs``), as its Spark task ended."""
         scheduler = self.scheduler
@@ -336,14 +323,6 @@ class SparkExecutor(Executor):
                     self._where.pop(job.id, None)
             if batch.lead is not None and batch.lead.id in live:
                 batch.lead_done = True
-        if len(outcomes) != len(jobs):
-            error = ExecutorError(
-                f"executor {self.name!r}: Spark job group {batch.group} returned "
-                f"{len(outcomes)} outcomes for {len(jobs)} calls"
-            )
-            for job in live.values():
-                scheduler.reject_job(job, error)
-            return
         for job, outcome in zip(jobs, outcomes):
             if job.id not in live:
                 continue  # cancelled meanwhile
