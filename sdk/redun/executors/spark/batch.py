@@ -180,6 +180,9 @@ class SparkExecutor(Executor):
         """Cancel the job groups still running and release the SparkSession."""
         with self._lock:
             batches = list(self._batches.values())
+            # A group cancelled already (its calls were cancelled) is not cancelled again:
+            # Spark would warn that it finds no active job for it.
+            running = [batch.group for batch in batches if not batch.cancelled]
             self._where.clear()
             for batch in batches:
                 batch.jobs.clear()
@@ -192,7 +195,7 @@ class SparkExecutor(Executor):
         if driver is None:
             return
         for batch in batches:
-            if not batch.ended:
+            if batch.group in running and not batch.ended:
                 try:
                     driver.cancel_group(batch.group)
                 except Exception:
