@@ -86,3 +86,92 @@ def test_redun_run_starts_a_session_from_redun_ini_and_stops_it(tmp_path: Path, 
     again = _run(tmp_path, cli_env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.strip().splitlines()[-1] == "14"
+
+
+FAILING_FLOW = textwrap.dedent(
+    """
+    import os
+    import time
+
+    from redun import task
+    from redun.spark import get_spark_session
+
+    redun_namespace = "spark_cli_failing"
+
+
+    # What Spark 4 logs when a job group is cancelled (seen on a failed run), for a group
+    # of redun's and for one of someone else's, and a warning of the user's.
+    WARNINGS = [
+        ("org.apache.spark.scheduler.TaskSetManager", "Lost task 0.0 in stage 0.0 (TID 0) "
+         "(localhost executor driver): TaskKilled (Stage cancelled: [SPARK_JOB_CANCELLED] Job 0 "
+         "cancelled part of cancelled job group redun-1a2b3c4d-5e6f SQLSTATE: XXKDA)"),
+        ("org.apache.spark.scheduler.DAGScheduler", "Failed to cancel job group "
+         "redun-1a2b3c4d-5e6f. Cannot find active jobs for it."),
+        ("org.apache.spark.scheduler.DAGScheduler", "Failed to cancel job group "
+         "nightly-etl. Cannot find active jobs for it."),
+        ("redun.check", "the user's own"),
+    ]
+
+
+    @task(executor="spark_driver")
+    def warn() -> int:
+        jvm = get_spark_session().sparkContext._jvm
+        for logger, message in WARNINGS:
+            jvm.org.apache.logging.log4j.LogManager.getLogger(logger).warn(message)
+        return 0
+
+
+    @task(executor="spark")
+    def wait_or_fail(x: int, flag: str) -> int:
+        if x:
+            raise ValueError("boom")
+        while not os.path.exists(flag):
+            time.sleep(0.05)
+        return x
+
+
+    @task
+    def fan(ready: int, flag: str) -> list:
+        return [wait_or_fail(i, flag) for i in range(2)]
+
+
+    @task
+    def main() -> list:
+        return fan(warn(), os.path.abspath("flag"))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_failed_run_cancels_its_spark_job_without_spark_s_warnings(
+    tmp_path: Path, cli_env
+) -> None:
+    pytest.importorskip("pyspark")
+    from redun.spark.preflight import find_java
+
+    if find_java() is None:
+        pytest.skip("no Java on this machine")
+    sections = (
+        "[executors.spark]\ntype = spark\nmaster = local[2]\npartitions = 2\n\n"
+        "[executors.spark_driver]\ntype = spark_driver\nmaster = local[2]\n"
+    )
+    write_project(tmp_path, FAILING_FLOW, sections)
+    cli_env.pop("PYSPARK_PYTHON", None)
+    result = subprocess.run(
+        [*redun_cli(), "run", "flow.py", "main"],
+        cwd=tmp_path,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    assert "ValueError: boom" in result.stderr, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("[spark] ")]
+    # The call still waiting was cancelled with the run. What Spark says when redun
+    # cancels one of its job groups (the killed task; no active job left when the group
+    # had just ended) is redun's own doing, not news for the user.
+    assert not [line for line in warnings if "job group redun-" in line], warnings
+    # Spark's other warnings still show, another group's cancellation included.
+    assert any(line.endswith("WARN check: the user's own") for line in warnings), warnings
+    assert any("Failed to cancel job group nightly-etl." in line for line in warnings), warnings
