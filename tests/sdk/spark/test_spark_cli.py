@@ -40,9 +40,11 @@ def _project(root: Path, master: str) -> None:
     write_project(root, FLOW, f"[executors.spark]\ntype = spark\nmaster = {master}\n")
 
 
-def _run(root: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+def _run(
+    root: Path, env: dict[str, str], timeout: float, task_args: tuple[str, ...] = ("--n", "4")
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*redun_cli(), "run", "flow.py", "main", "--n", "4"],
+        [*redun_cli(), "run", "flow.py", "main", *task_args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -157,14 +159,7 @@ def test_a_failed_run_cancels_its_spark_job_without_spark_s_warnings(
     )
     write_project(tmp_path, FAILING_FLOW, sections)
     cli_env.pop("PYSPARK_PYTHON", None)
-    result = subprocess.run(
-        [*redun_cli(), "run", "flow.py", "main"],
-        cwd=tmp_path,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = _run(tmp_path, cli_env, 600, task_args=())
     assert result.returncode != 0
     assert "ValueError: boom" in result.stderr, result.stderr[-3000:]
     warnings = [line for line in result.stderr.splitlines() if line.startswith("[spark] ")]
