@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 
 from redun.client.convert import state_name
+from tests.sdk.spark.conftest import ONE_WAITS
 
 from .helpers import Daemon
 from .watching import WatchEvents, replay_run, save
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-FLOW = textwrap.dedent(
-    """
+FLOW = (
+    textwrap.dedent(
+        """
     from redun import Dir, File, task
     from redun.spark import get_spark_session
 
@@ -77,25 +79,12 @@ FLOW = textwrap.dedent(
         return [sleepy(i, flag, pids) for i in range(2)]
 
 
-    @task(executor="spark")
-    def first_or_wait(x: int, flag: str) -> int:
-        import os
-        import time
-
-        while x and not os.path.exists(flag):
-            time.sleep(0.05)
-        return x
-
-
-    @task
-    def one_waits(flag: str) -> list:
-        return [first_or_wait(i, flag) for i in range(2)]
-
-
     @task
     def main(data: File = File("data.txt")) -> str:
         return combine(shout_all(read_words(data)), histogram(data, "out/hist"))
     """
+    )
+    + ONE_WAITS
 )
 
 CONFIG = textwrap.dedent(

@@ -15,6 +15,28 @@ from typing import Any
 
 import pytest
 
+# Two calls of a batch, one per partition: the first returns at once, the second waits
+# for ``flag`` (calls handed over while another partition still runs). Appended to the
+# workflow files of the Spark tests (it needs ``task`` imported there).
+ONE_WAITS = textwrap.dedent(
+    """
+
+    @task(executor="spark")
+    def first_or_wait(x: int, flag: str) -> int:
+        import os
+        import time
+
+        while x and not os.path.exists(flag):
+            time.sleep(0.05)
+        return x
+
+
+    @task
+    def one_waits(flag: str) -> list:
+        return [first_or_wait(i, flag) for i in range(2)]
+    """
+)
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:

@@ -18,11 +18,13 @@ import pytest
 from redun import File, Scheduler
 from redun.config import Config
 from redun.events import JobStateChanged, LogLine
+from tests.sdk.spark.conftest import ONE_WAITS
 
 pytestmark = pytest.mark.slow
 
-FLOW = textwrap.dedent(
-    """
+FLOW = (
+    textwrap.dedent(
+        """
     import os
     import time
 
@@ -77,18 +79,6 @@ FLOW = textwrap.dedent(
 
 
     @task(executor="spark")
-    def first_or_wait(x: int, flag: str) -> int:
-        while x and not os.path.exists(flag):
-            time.sleep(0.05)
-        return x
-
-
-    @task
-    def one_waits(flag: str) -> list:
-        return [first_or_wait(i, flag) for i in range(2)]
-
-
-    @task(executor="spark")
     def sleepy(x: int, flag: str, pids: str) -> int:
         with open(os.path.join(pids, str(os.getpid())), "w") as out:
             out.write(str(x))
@@ -129,6 +119,8 @@ FLOW = textwrap.dedent(
         counts.coalesce(1).write.mode("overwrite").csv(out)
         return Dir(out)
     """
+    )
+    + ONE_WAITS
 )
 
 _counter = iter(range(1_000_000))
