@@ -182,7 +182,7 @@ class SparkExecutor(Executor):
             batches = list(self._batches.values())
             # A group cancelled already (its calls were cancelled) is not cancelled again:
             # Spark would warn that it finds no active job for it.
-            running = [batch.group for batch in batches if not batch.cancelled]
+            running = [batch for batch in batches if not batch.cancelled]
             self._where.clear()
             for batch in batches:
                 batch.jobs.clear()
@@ -194,8 +194,8 @@ class SparkExecutor(Executor):
             monitor.stop()
         if driver is None:
             return
-        for batch in batches:
-            if batch.group in running and not batch.ended:
+        for batch in running:
+            if not batch.ended:
                 try:
                     driver.cancel_group(batch.group)
                 except Exception:
