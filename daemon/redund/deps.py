@@ -100,7 +100,7 @@ def dependencies(
     results: set[str] = set()  # files some job returned: written by the run, mostly
     given: set[str] = set()  # files passed to the root job: the run's inputs
     for job in jobs:
-        for value in (job.args, job.kwargs, job.result):
+        for value in (job.call_args, job.kwargs, job.result):
             if _holds_no_files(value):
                 continue
             for path in value_files(value, budget=1000):

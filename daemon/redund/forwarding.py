@@ -123,7 +123,7 @@ class EventForwarder:
             jobs = self.jobs
             if job_id not in jobs:
                 jobs[job_id] = job
-                summary = format_arguments(job.args, job.kwargs, limit=40)
+                summary = format_arguments(job.call_args, job.kwargs, limit=40)
                 task_hash = job.task.hash
             if state == "failed" and job.error is not None:
                 error = error_tuple(job.error)

@@ -261,7 +261,7 @@ def test_a_dry_run_lists_exactly_the_calls_that_would_run(make) -> None:
     with pytest.raises(DryRunResult) as caught:
         scheduler.run(top(1), dryrun=True)
     assert CALLS == []  # nothing ran
-    would_run = sorted((job.task.name, job.args) for job in caught.value.jobs)
+    would_run = sorted((job.task.name, job.call_args) for job in caught.value.jobs)
     assert would_run == [("leaf", (1,)), ("leaf", (101,))]
     # ...and that is what a real run then runs.
     assert run(make, top(1))[0] == 3 + 103 + 10

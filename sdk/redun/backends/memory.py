@@ -72,12 +72,12 @@ class MemoryBackend(Backend):
         return {h: self.file_args[h] for h in tree if h in self.file_args}
 
     def _record_checked_arguments(self, job: Any, record: CallRecord) -> None:
-        args = [*job.args, *job.kwargs.values()]
+        args = [*job.call_args, *job.kwargs.values()]
         if all(type(value) in (int, float, str, bool) for value in args):
             return  # the common case: nothing to check later
         from redun.scheduler.binding import bind_arguments
 
-        bound = bind_arguments(job.task, job.args, job.kwargs)
+        bound = bind_arguments(job.task, job.call_args, job.kwargs)
         for name, value_hash in record.arg_hashes.items():
             value = bound.get(name)
             if value is not None and needs_validity_check(value):

@@ -311,7 +311,7 @@ class RowBuilder:
         arg_hashes = job.arg_hashes
         if not arg_hashes:
             return True
-        args = job.args
+        args = job.call_args
         if (
             not job.kwargs
             and len(args) == len(arg_hashes)
@@ -505,7 +505,7 @@ def _bound_values(job: Job) -> dict[str, Any]:
     from redun.scheduler.binding import bind_arguments
 
     try:
-        return bind_arguments(job.task, job.args, job.kwargs)
+        return bind_arguments(job.task, job.call_args, job.kwargs)
     except Exception:
         return {}
 

@@ -462,5 +462,5 @@ def print_dryrun(dry: Any) -> None:
 
     for job in dry.jobs:
         reason = job.reason or "no earlier call with this code and these arguments"
-        call = f"{job.task.fullname}({format_arguments(job.args, job.kwargs, limit=40)})"
+        call = f"{job.task.fullname}({format_arguments(job.call_args, job.kwargs, limit=40)})"
         print(f"  {call}: {reason}", file=sys.stderr)

@@ -378,7 +378,7 @@ def _describe(job: Job) -> tuple:
         module_file,
         job.task.fullname,
         job.task._task_options_override,
-        job.args,
+        job.call_args,
         job.kwargs,
         _attempt_key(job),
     )

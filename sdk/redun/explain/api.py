@@ -76,7 +76,7 @@ def explain_jobs(backend: Any, jobs: Iterable[Job], *, dryrun: bool = False) -> 
         try:
             from redun.scheduler.binding import bind_arguments
 
-            live = bind_arguments(task, job.args, job.kwargs)
+            live = bind_arguments(task, job.call_args, job.kwargs)
         except Exception:
             live = {}
         state = "would run" if dryrun else job.state.value
@@ -96,7 +96,7 @@ def explain_jobs(backend: Any, jobs: Iterable[Job], *, dryrun: bool = False) -> 
                 job_id=None if dryrun else job.id,
                 before=execution.start_time if execution is not None else job.start_time,
                 live_args=live,
-                call_text=f"{task.fullname}({format_arguments(job.args, job.kwargs, limit=40)})",
+                call_text=f"{task.fullname}({format_arguments(job.call_args, job.kwargs, limit=40)})",
             )
         )
     if not hasattr(backend, "query"):

@@ -132,7 +132,7 @@ async def _run_job(scheduler: Scheduler, job: Job) -> None:
             job_id=job.id,
             task_name=task.fullname,
         ):
-            value = await task.func(*job.args, **job.kwargs)
+            value = await task.func(*job.call_args, **job.kwargs)
     except BaseException as error:  # noqa: BLE001 - any error fails the job, not the loop
         post, value = scheduler.reject_job, error
     else:

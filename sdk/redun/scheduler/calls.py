@@ -191,7 +191,7 @@ def add_job(
         if seen is not None:
             return seen[1]
     job = Job(task, expr, self.execution, parent)
-    job.args = args
+    job.call_args = args
     job.kwargs = kwargs
     job.arg_hashes = arg_hashes
     job.args_hash = args_hash

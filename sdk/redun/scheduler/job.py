@@ -132,7 +132,7 @@ class Job:
         "id",
         "task",
         "expr",
-        "args",
+        "call_args",
         "kwargs",
         "arg_hashes",
         "args_hash",
@@ -174,7 +174,7 @@ class Job:
         self.id = new_id()
         self.task = task
         self.expr = expr
-        self.args: tuple = ()
+        self.call_args: tuple = ()
         self.kwargs: dict = {}
         self.arg_hashes: dict[str, str] = {}
         self.args_hash = ""
@@ -229,6 +229,15 @@ class Job:
         self.state = new_state
         if new_state in _TERMINAL:
             self.end_time = time.time()
+
+    @property
+    def args(self) -> tuple[tuple, dict]:
+        """The call's arguments as insitro/redun's executors read them:
+        ``args, kwargs = job.args`` (the scheduler itself reads :attr:`call_args`
+        and :attr:`kwargs`)."""
+        return (self.call_args, self.kwargs)
+
+    eval_args = args
 
     @property
     def status(self) -> str:

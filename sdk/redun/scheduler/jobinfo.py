@@ -90,7 +90,7 @@ def fill_job_info(job: Job, names: frozenset[str]) -> None:
     """Replace the ``JobInfo`` placeholders among ``job``'s arguments with the real info."""
     info = JobInfo.from_job(job)
     params = list(job.task.signature.parameters)
-    args = list(job.args)
+    args = list(job.call_args)
     for index, value in enumerate(args):
         if index < len(params) and params[index] in names and isinstance(value, JobInfo):
             args[index] = info
@@ -99,5 +99,5 @@ def fill_job_info(job: Job, names: frozenset[str]) -> None:
         position = params.index(name)
         if position >= len(args) and isinstance(kwargs.get(name, JobInfo()), JobInfo):
             kwargs[name] = info
-    job.args = tuple(args)
+    job.call_args = tuple(args)
     job.kwargs = kwargs

@@ -11,7 +11,7 @@ is the scheduler).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from redun.errors import ExecutionCancelled, JobCancelled
@@ -44,13 +44,37 @@ ACTIVE = frozenset({JobState.PENDING, JobState.QUEUED, JobState.RUNNING})
 ROOT_TASK = "redun.root_task"
 
 
-def done_job(self: Scheduler, job: Job, result: Any) -> None:
-    """Report that ``job``'s function returned ``result``. Thread-safe."""
+def done_job(self: Scheduler, job: Job, result: Any, job_tags: Iterable = ()) -> None:
+    """Report that ``job``'s function returned ``result``. Thread-safe.
+
+    ``job_tags``: ``(key, value)`` pairs to record on the job (what an executor
+    knows of it, such as where it ran)."""
+    if job_tags:
+        self.add_tags("job", job.id, list(job_tags))
     self._inbox.put((job, True, result))
 
 
-def reject_job(self: Scheduler, job: Job, error: BaseException) -> None:
-    """Report that ``job``'s function raised ``error``. Thread-safe."""
+def reject_job(
+    self: Scheduler,
+    job: Job,
+    error: BaseException,
+    error_traceback: Any = None,
+    job_tags: Iterable = (),
+) -> None:
+    """Report that ``job``'s function raised ``error``. Thread-safe.
+
+    ``error_traceback``: the traceback to record and show for it, as text or as a
+    :class:`redun.scheduler.Traceback` (what executors written for insitro/redun
+    pass); by default the error's own. ``job_tags`` as for :func:`done_job`.
+    """
+    if error_traceback is not None and not getattr(error, "__redun_traceback__", None):
+        text = error_traceback if isinstance(error_traceback, str) else error_traceback.text()
+        try:
+            error.__redun_traceback__ = text  # type: ignore[attr-defined]
+        except Exception:  # an exception type with __slots__ keeps its own traceback
+            pass
+    if job_tags:
+        self.add_tags("job", job.id, list(job_tags))
     self._inbox.put((job, False, error))
 
 
@@ -105,9 +129,9 @@ def run_job_function(self: Scheduler, job: Job, inline: bool = False) -> None:
             if task.script:
                 from redun.scripting import run_script_task
 
-                result = run_script_task(task, job.args, job.kwargs)
+                result = run_script_task(task, job.call_args, job.kwargs)
             else:
-                result = task.func(*job.args, **job.kwargs)
+                result = task.func(*job.call_args, **job.kwargs)
     except BaseException as error:  # noqa: BLE001 - any error fails the job, not the worker
         if inline and isinstance(error, KeyboardInterrupt):
             raise

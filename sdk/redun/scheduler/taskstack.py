@@ -51,7 +51,7 @@ class TaskStack:
         while current is not None and id(current) not in seen:
             seen.add(id(current))
             if current.task.fullname not in _HIDDEN:
-                calls.append((current.task, current.id, current.args, current.kwargs))
+                calls.append((current.task, current.id, current.call_args, current.kwargs))
             current = current.parent_job
         calls.reverse()
         self._calls = calls

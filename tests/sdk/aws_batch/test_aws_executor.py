@@ -299,7 +299,9 @@ def test_cancelling_one_element_terminates_only_its_child(run: Run, moto_batch) 
     wait_until(lambda: len(moto_batch.running_pids()) == 3, what="three running children")
     wait_until(lambda: os.path.exists(f"{marker}1"), what="child 1 to start its task")
     [job] = [
-        j for j in run.scheduler.jobs() if j.task.name == "wait_for" and j.args[1].endswith("1")
+        j
+        for j in run.scheduler.jobs()
+        if j.task.name == "wait_for" and j.call_args[1].endswith("1")
     ]
     run.scheduler.cancel_job(job, "not wanted")
     wait_until(lambda: len(moto_batch.running_pids()) == 2, what="child 1 to be stopped")

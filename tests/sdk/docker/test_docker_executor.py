@@ -384,7 +384,7 @@ def test_cancelling_one_call_of_a_fan_out_removes_its_container_only(
         [job] = [
             job
             for job in run.scheduler.jobs()
-            if job.task.name == "wait_for" and job.args[1].endswith("1")
+            if job.task.name == "wait_for" and job.call_args[1].endswith("1")
         ]
         run.scheduler.cancel_job(job, "not wanted")
         wait_until(lambda: not alive(pids[1]), what="the cancelled call's container to go")

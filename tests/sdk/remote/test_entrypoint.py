@@ -64,7 +64,7 @@ class Setup:
             task = find_task(self.module, name, "flow")
             expr = task(*args)
             job = Job(task, expr, None)
-            job.args, job.kwargs = expr.args, expr.kwargs
+            job.call_args, job.kwargs = expr.args, expr.kwargs
             job.eval_hash = f"{index:02d}" + key[-6:].rjust(38, "0")
             module, path = task_location(
                 task.load_module, str(self.code / "oneshot_flow.py"), str(self.code)

@@ -190,7 +190,7 @@ def test_cancelling_every_element_cancels_the_platform_job(setup) -> None:
     for i in range(3):
         expr = triple(i)
         job = Job(triple, expr, None)
-        job.args, job.eval_hash, job.options = (i,), f"{i:040d}", triple.options_view
+        job.call_args, job.eval_hash, job.options = (i,), f"{i:040d}", triple.options_view
         jobs.append(job)
     try:
         executor.submit_batch(jobs)

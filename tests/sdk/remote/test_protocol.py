@@ -63,7 +63,7 @@ def raises_picky() -> None:
 
 def make_job(expr) -> Job:
     job = Job(expr.task, expr, None)
-    job.args, job.kwargs = expr.args, expr.kwargs
+    job.call_args, job.kwargs = expr.args, expr.kwargs
     job.eval_hash = "c" * 40
     return job
 

@@ -189,7 +189,7 @@ def test_a_fan_out_of_1000_calls_is_one_spark_job_cached_call_by_call(spark, pro
     assert more.run(flow.fan(1001))[-1] == 1000 * 1000
     squares = [job for job in more.jobs() if job.task.name == "square"]
     assert len(squares) == 1001
-    assert [job.args for job in squares if not job.cached] == [(1000,)]
+    assert [job.call_args for job in squares if not job.cached] == [(1000,)]
     assert more.executors["spark"].submissions == 1
     more.stop()
     assert spark.sparkContext._jsc is not None  # the shared session outlives the schedulers
@@ -329,7 +329,7 @@ def test_a_partition_s_calls_are_done_and_cached_while_the_others_run(spark, pro
     done: list[tuple] = []
     scheduler.events.subscribe(
         lambda event: (
-            done.append(event.job.args)
+            done.append(event.job.call_args)
             if type(event) is JobStateChanged
             and event.state == "done"
             and event.job.task.name == "first_or_wait"
@@ -350,7 +350,7 @@ def test_a_partition_s_calls_are_done_and_cached_while_the_others_run(spark, pro
     again = make_scheduler(root, partitions="2")
     assert again.run(flow.one_waits(str(flag))) == [0, 1]
     calls = sorted(
-        (job.args[0], job.cached) for job in again.jobs() if job.task.name == "first_or_wait"
+        (job.call_args[0], job.cached) for job in again.jobs() if job.task.name == "first_or_wait"
     )
     assert calls == [(0, True), (1, False)]
     again.stop()

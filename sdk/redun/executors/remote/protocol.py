@@ -151,7 +151,7 @@ def pickle_arguments(job: Job) -> bytes:
         ProtocolError: an argument cannot be pickled.
     """
     try:
-        return pickle.dumps((job.args, job.kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((job.call_args, job.kwargs), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise ProtocolError(
             f"the arguments of {job_label(job.id, job.task.fullname)} cannot be pickled to "
