@@ -116,6 +116,10 @@ class TypeRegistry:
         found = self._by_name.get(type_name)
         if found is not None:
             return found
+        home = _ENGINE_TYPE_MODULES.get(type_name)
+        if home is not None:  # an engine type whose module is loaded on first use
+            importlib.import_module(home)
+            return self._by_name[type_name]
         module_name, _, name = type_name.rpartition(".")
         try:
             target: Any = importlib.import_module(module_name)
@@ -172,6 +176,14 @@ class TypeRegistry:
     def iter_subvalues(self, raw_value: Any) -> Iterator[Value]:
         return self.get_value(raw_value).iter_subvalues()
 
+
+# Engine value types named "redun.X" (as in insitro/redun), and the modules that
+# define (and so register) them, imported when a stored one is read first.
+_ENGINE_TYPE_MODULES = {
+    "redun.ErrorValue": "redun.scheduler.errorvalue",
+    "redun.Traceback": "redun.scheduler.tracebacks",
+    "redun.Frame": "redun.scheduler.tracebacks",
+}
 
 _type_registry = TypeRegistry()
 

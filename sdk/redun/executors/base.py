@@ -54,10 +54,24 @@ class Executor:
         """Run ``job`` and report its outcome to the scheduler (from any thread)."""
         raise NotImplementedError
 
+    def submit_script(self, job: Job) -> None:
+        """Run a script task's job (see :func:`redun.script`). An executor that
+        overrides this receives its script jobs here rather than in :meth:`submit`
+        (as in insitro/redun); otherwise :meth:`submit` gets them too."""
+        self.submit(job)
+
     def submit_batch(self, jobs: list[Job]) -> None:
         """Run several jobs; remote executors override this to batch them."""
+        scripts_apart = type(self).submit_script is not Executor.submit_script
         for job in jobs:
-            self.submit(job)
+            if scripts_apart and job.task.script:
+                self.submit_script(job)
+            else:
+                self.submit(job)
+
+    def log(self, *messages: Any, **kwargs: Any) -> None:
+        """Show a message through the scheduler's log, prefixed with this executor."""
+        self.scheduler.log(f"Executor[{self.name}]:", *messages, **kwargs)
 
     def supports_async(self) -> bool:
         """Whether it runs ``async def`` tasks (their awaits need the scheduler in-process)."""
@@ -114,8 +128,18 @@ def executor_type_for(name: str, section: dict | None) -> str | None:
     return str(section.get("class") or section.get("type", "threads"))
 
 
-def register_executor(name: str, cls: str | type[Executor]) -> Any:
-    """Register an executor type by name; ``cls`` may be a dotted path, loaded on use."""
+def register_executor(name: str, cls: str | type[Executor] | None = None) -> Any:
+    """Register an executor type by name; ``cls`` may be a dotted path, loaded on use.
+
+    Without ``cls`` it is a class decorator: ``@register_executor("my_type")``.
+    """
+    if cls is None:
+
+        def decorate(executor_class: type[Executor]) -> type[Executor]:
+            _registry[name] = executor_class
+            return executor_class
+
+        return decorate
     _registry[name] = cls
     return cls
 

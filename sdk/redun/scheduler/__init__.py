@@ -32,6 +32,9 @@ _LAZY = {
     "set_arg_defaults": "redun.scheduler.binding",
     "get_arg_defaults": "redun.scheduler.binding",
     "ErrorValue": "redun.scheduler.errorvalue",
+    "Traceback": "redun.scheduler.tracebacks",
+    "Frame": "redun.scheduler.tracebacks",
+    "Promise": "redun.promise",
 }
 
 
@@ -50,13 +53,16 @@ __all__ = [
     "DryRunResult",
     "ErrorValue",
     "Execution",
+    "Frame",
     "Job",
     "JobInfo",
     "JobState",
+    "Promise",
     "Scheduler",
     "SchedulerError",
     "Task",
     "Thread",
+    "Traceback",
     "apply_tags",
     "catch",
     "catch_all",
