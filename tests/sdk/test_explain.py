@@ -171,6 +171,42 @@ def test_run_explain_reports_every_task(project: Path, cli_env: dict[str, str]) 
     assert "the code of task ex.step changed" in err
     dry = run_ok(project, cli_env, "--dryrun", "--explain", "flow.py", "main", "--n", "3")
     assert "would run" in dry.stderr and "argument n changed: 2 -> 3" in dry.stderr
+    assert dry.stderr.count("argument n changed") == 1  # said once, --explain or not
+
+
+def test_dryrun_says_what_changed_without_explain(project: Path, cli_env: dict[str, str]) -> None:
+    run_ok(project, cli_env, "flow.py", "main", "--n", "2")
+    (project / "flow.py").write_text(WORKFLOW.replace("SCALE = 2", "SCALE = 3"))
+    dry = run_ok(project, cli_env, "--dryrun", "flow.py", "main", "--n", "2")
+    lines = dry.stderr.splitlines()
+    assert "[redun] dryrun: 2 job(s) would run:" in lines
+    assert "  ex.step(0): would run" in lines and "  ex.step(1): would run" in lines
+    assert dry.stderr.count("module constant flow.SCALE changed") == 2
+    assert "no earlier call with this code" not in dry.stderr
+
+
+def test_a_dry_run_from_python_logs_why_its_jobs_would_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from redun import Scheduler, task
+    from redun.config import Config
+    from redun.scheduler import DryRunResult
+
+    @task(namespace="ex_api", version="1")
+    def double(x: int) -> int:
+        return 2 * x
+
+    scheduler = Scheduler(
+        config=Config({"backend": {"db_uri": f"sqlite:///{tmp_path / 'redun.db'}"}})
+    )
+    assert scheduler.run(double(10)) == 20
+    with caplog.at_level(logging.INFO, logger="redun"), pytest.raises(DryRunResult) as dry:
+        scheduler.run(double(11), dryrun=True)
+    assert "argument x changed: 10 -> 11" in dry.value.report
+    assert "  ex_api.double(11): would run" in caplog.messages
+    assert any("argument x changed: 10 -> 11" in message for message in caplog.messages)
 
 
 def test_explain_an_execution(project: Path, cli_env: dict[str, str]) -> None:

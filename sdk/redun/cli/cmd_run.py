@@ -282,8 +282,6 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
             )
     except DryRunResult as dry:
         print_dryrun(dry)
-        if args.explain:
-            _print_explanations(scheduler, dry.jobs, dryrun=True)
         return EXIT_OK
     except UsageError as error:
         print(f"redun: error: {error}", file=sys.stderr)
@@ -457,7 +455,14 @@ def _print_explanations(scheduler: Any, jobs: list, dryrun: bool = False) -> Non
 
 
 def print_dryrun(dry: Any) -> None:
+    """What a dry run found would run, and why (the scheduler's explanation, when the
+    store could give one; else the reason each job has)."""
     print(f"[redun] dryrun: {len(dry.jobs)} job(s) would run:", file=sys.stderr)
+    report = getattr(dry, "report", "")
+    if report:
+        _, _, explained = report.partition("\n")  # past report_run's own header
+        print(explained, file=sys.stderr)
+        return
     from redun.expression import format_arguments
 
     for job in dry.jobs:

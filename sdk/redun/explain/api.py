@@ -127,8 +127,10 @@ def report_run(
         if counts.get(name, 0) < per_task:
             shown.append(job)
         counts[name] = counts.get(name, 0) + 1
-    verb = "would run" if dryrun else "ran"
-    header = f"[redun] explain: {len(ran)} job(s) {verb}, {cached} hit the cache"
+    if dryrun:  # what a dry run found cached is not among its jobs
+        header = f"[redun] explain: {len(ran)} job(s) would run"
+    else:
+        header = f"[redun] explain: {len(ran)} job(s) ran, {cached} hit the cache"
     if replayed:
         header += f" ({len(replayed)} of them re-evaluated the expression they returned)"
     lines = [header]

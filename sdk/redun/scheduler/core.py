@@ -65,6 +65,8 @@ class DryRunResult(SchedulerError):
 
     def __init__(self, jobs: list[Job]) -> None:
         self.jobs = jobs
+        # Why they would run (a few per task), as logged; "" when not explained.
+        self.report = ""
         names = ", ".join(sorted({job.task.fullname for job in jobs}))
         super().__init__(f"dryrun: {len(jobs)} job(s) would run ({names})")
 
@@ -310,8 +312,9 @@ class Scheduler:
             result = self._wait(root)
             status = "done"
             return result
-        except DryRunResult:
+        except DryRunResult as dry:
             status = "done"
+            self._explain_dryrun(dry)
             raise
         except (KeyboardInterrupt, ExecutionCancelled) as error:
             # Ctrl-C or cancel(): cancelled. A task that raised KeyboardInterrupt failed.
@@ -325,6 +328,19 @@ class Scheduler:
             error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
             raise
+
+    def _explain_dryrun(self, dry: DryRunResult) -> None:
+        """Log why the jobs of a dry run would run (a few per task, each compared with
+        its closest recorded call), as redun logs its cache misses; the text is kept
+        as ``dry.report``."""
+        from redun.explain import report_run
+
+        try:
+            dry.report = report_run(self.backend, dry.jobs, dryrun=True)
+        except Exception as error:  # the dry run's answer stands without its reasons
+            self.log(f"dryrun: cannot say why the jobs would run: {error}", level=logging.WARNING)
+            return
+        self.log(dry.report.removeprefix("[redun] "))
 
     def _warn_tasks_without_namespace(self) -> None:
         """As redun does: say which tasks have no namespace (each once per scheduler)."""
