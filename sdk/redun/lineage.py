@@ -191,6 +191,20 @@ class _Tracer:
             for value_hash, held in holders.items():
                 if call.result_hash in held:
                     newest[value_hash] = max(newest.get(value_hash, 0.0), call.time or 0.0)
+        # A version no job produced (an input file) is as new as its latest use.
+        unproduced = {v: h for h in hashes if h not in newest for v in holders[h]}
+        if unproduced:
+            uses = self.reader.query_in(
+                "SELECT call_hash, value_hash FROM redun_argument WHERE value_hash IN :hashes",
+                "hashes",
+                sorted(unproduced),
+            )
+            taking = self.calls(sorted({call_hash for call_hash, _ in uses}))
+            for call_hash, held_hash in uses:
+                user = taking.get(call_hash)
+                if user is not None:
+                    version = unproduced[held_hash]
+                    newest[version] = max(newest.get(version, 0.0), user.time or 0.0)
         ordered = sorted(hashes, key=lambda h: newest.get(h, 0.0), reverse=True)
         values = self.value_records(ordered)
         others = [values[h] for h in ordered[1:] if h in values]

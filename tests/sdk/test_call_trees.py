@@ -74,7 +74,8 @@ def _recorded(tmp_path: Path) -> tuple[Any, str, set[str]]:
     scheduler.run(main(str(first), str(second), str(folder_path)))
     root = scheduler.execution.job.call_hash
     backend = backend_from_config({"db_uri": uri})  # a new process's view
-    expected = {str(first), str(second), str(folder_path)}
+    # A Dir's files are recorded as its subvalues (lineage): they are files of the tree.
+    expected = {str(first), str(second), str(folder_path), str(folder_path / "x")}
     return backend, root, expected
 
 

@@ -484,6 +484,35 @@ class RowBuilder:
                     kind,
                 ),
             )
+            if kind == "dir":
+                self._add_dir_files(batch, item_hash, item)
+
+    def _add_dir_files(self, batch: Batch, dir_hash: str, item: Any) -> None:
+        """A directory's files as its subvalues, each in the state the directory's hash
+        records (as redun does): a file's lineage then leads to the directory's job."""
+        recorded = getattr(item, "recorded_files", None)
+        files = recorded() if recorded is not None else None
+        if not files:
+            return
+        from redun.hashing import hash_value
+
+        # add_value's rows for each File, without its general walk and value-store
+        # lookups: a File's pickle is small, so it is always kept inline.
+        keys = batch.key_set("redun_value")
+        written = self.backend.written_values
+        values = batch.rows["redun_value"]
+        type_name = type_name_of(files[0])
+        for file in files:
+            file_hash = hash_value(file)
+            batch.add("redun_subvalue", (dir_hash, file_hash))
+            if file_hash in keys or file_hash in written:
+                continue
+            keys.add(file_hash)
+            data = _pickle_dumps(file, _PROTOCOL)
+            values.append(
+                (file_hash, type_name, "pickle", "inline", data, len(data), True, preview(file))
+            )
+            batch.add("redun_file", (file_hash, file.path, file.hash, _local_size(file), "file"))
 
     def _get_file_types(self) -> tuple[type, ...]:
         if self._file_types is None:

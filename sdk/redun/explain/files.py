@@ -68,4 +68,9 @@ def live_files(value: Any) -> dict[str, Any]:
             except Exception:
                 size = None  # a file that is gone has no size: explain says it changed
         found[item.path] = FileRecord("", item.path, item.hash, size, kind)
+        if kind == "dir":
+            # Its files, as the store records them for a directory: compared one by one.
+            recorded = getattr(item, "recorded_files", None)
+            for file in (recorded() if recorded is not None else None) or ():
+                found.setdefault(file.path, FileRecord("", file.path, file.hash, None, "file"))
     return found

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from redun.file.staging import StagingDir
 
 
+# A directory with more files than this is recorded without its files (and its
+# listing is not kept in memory): lineage then stops at the directory.
+MAX_RECORDED_FILES = 100_000
+
+
 class FileSet(Value):
     """The files matching a glob pattern (``**`` recurses), hashed together.
 
@@ -142,6 +147,9 @@ class Dir(FileSet):
         path = os.fspath(path)
         self.path: str = path.rstrip("/") or path[:1]
         super().__init__(self.path + "/**", hash, content_hash=content_hash)
+        # (hash, [(path, file hash), ...]) of the last listing hashed here: which
+        # files a recorded hash stands for (see recorded_files). Never pickled.
+        self._listing: tuple[str, list[tuple[str, str]]] | None = None
 
     def _calc_hash(self) -> str:
         if not self.filesystem.isdir(self.path):
@@ -150,7 +158,31 @@ class Dir(FileSet):
         listing = self.filesystem.walk_file_hashes(self.path, content=self._fix_mode())
         for path, digest in listing:
             parts += (self.rel_path(path), digest)
-        return hash_parts(self.type_basename, self.path, *parts)
+        value = hash_parts(self.type_basename, self.path, *parts)
+        self._listing = (value, listing) if len(listing) <= MAX_RECORDED_FILES else None
+        return value
+
+    def recorded_files(self) -> list[File] | None:
+        """The files below the directory as its hash records them (each with its own
+        hash), or None when that is not known: the hash was taken elsewhere and the
+        directory, listed again here, no longer matches it (or is not hashed by its
+        files), or it holds more than ``MAX_RECORDED_FILES`` files. The store records
+        these as the directory's subvalues, so a file's lineage leads to the job that
+        returned the directory."""
+        recorded = self.hash
+        found = self._listing
+        if found is None or found[0] != recorded:
+            try:
+                if self._calc_hash() != recorded:
+                    return None
+            except Exception:  # gone, unreadable: its files are not known
+                return None
+            found = self._listing
+            if found is None or found[0] != recorded:
+                return None
+        make = self.classes.File
+        mode = self._content_hash
+        return [make(path, digest, content_hash=mode) for path, digest in found[1]]
 
     def files(self) -> list[File]:
         """Return every file below the directory now, sorted by path."""
@@ -249,6 +281,7 @@ class Dir(FileSet):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path = state["path"]
+        self._listing = None
         super().__setstate__({**state, "pattern": self.path + "/**"})
 
 
