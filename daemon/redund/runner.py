@@ -40,6 +40,7 @@ from redund.forwarding import EXIT_DAEMON_GONE, EventForwarder, capture_fds, dae
 from redund.wire import BlockingChannel, ChannelClosed
 
 PREVIEW_CHARS = 500
+DRYRUN_CHARS = 4000  # a dry run's answer: which jobs would run, and why
 MAX_RESULT_PICKLE = 64 << 20
 EXIT_OK = 0
 CANCELLED_MESSAGE = "cancelled by a client"
@@ -259,7 +260,15 @@ def main(sock: Any, run_id: str) -> int:
         from redun.scheduler import DryRunResult
 
         if isinstance(caught, DryRunResult):
-            result = ("dryrun", "", str(caught), False, 0, "")
+            # What would run and why (the scheduler's explanation, past its header).
+            text = str(caught)
+            explained = caught.report.partition("\n")[2]
+            if explained:
+                text += ":\n" + explained
+            truncated = len(text) > DRYRUN_CHARS
+            if truncated:
+                text = text[: DRYRUN_CHARS - 3] + "..."
+            result = ("dryrun", "", text, truncated, 0, "")
         else:
             # A task's KeyboardInterrupt or SystemExit is that task failing: only
             # a client's cancel (above) makes a run "cancelled".

@@ -63,6 +63,16 @@ def test_cli_submit_wait_prints_result_last(daemon: Daemon) -> None:
     assert result.stdout.strip().splitlines()[-1] == str(sum(range(1, 21)))
 
 
+def test_cli_submit_dryrun_says_what_would_run_and_why(daemon: Daemon) -> None:
+    done = daemon.redun("submit", "--wait", "flow.py", "sum_list", "--xs", "4", "5")
+    assert done.returncode == 0, done.stderr
+    dry = daemon.redun("submit", "--wait", "--dryrun", "flow.py", "sum_list", "--xs", "4", "6")
+    assert dry.returncode == 0, dry.stderr
+    out = dry.stdout
+    assert "1 job(s) would run" in out and "would run" in out.split("\n", 1)[1]
+    assert "argument xs changed: [4, 5] -> [4, 6]" in out
+
+
 def test_cli_submit_list_argument(daemon: Daemon) -> None:
     result = daemon.redun("submit", "--wait", "flow.py", "sum_list", "--xs", "1", "2", "3")
     assert result.returncode == 0, result.stderr
