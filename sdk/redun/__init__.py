@@ -57,6 +57,9 @@ _LAZY = {
     "Handle": "redun.handle",
     "ShardedS3Dataset": "redun.file.sharded",
     "LocalExecutor": "redun.executors.local",
+    "AWSBatchExecutor": "redun.executors.aws_batch",
+    "DockerExecutor": "redun.executors.docker",
+    "GCPBatchExecutor": "redun.executors.gcp_batch",
     "Value": "redun.value",
     "ProxyValue": "redun.value",
     "get_type_registry": "redun.value",
@@ -101,9 +104,12 @@ def run(expr: Any, config_dir: str | None = None, **run_config: Any) -> Any:
 
 
 __all__ = [
+    "AWSBatchExecutor",
     "Dir",
+    "DockerExecutor",
     "Expression",
     "File",
+    "GCPBatchExecutor",
     "Handle",
     "LocalExecutor",
     "PartialTask",

@@ -71,6 +71,24 @@ def test_names_and_submodules_load_on_first_use() -> None:
         redun.no_such_thing  # noqa: B018
 
 
+def test_executor_classes_under_redun_s_names_load_no_cloud_sdk() -> None:
+    # `from redun import AWSBatchExecutor` works as in redun; boto3 and the Google
+    # client are imported only when such an executor starts.
+    code = (
+        "import sys; "
+        "from redun import AWSBatchExecutor, DockerExecutor, GCPBatchExecutor, LocalExecutor; "
+        "from redun.executors.base import Executor, get_executor_class; "
+        "assert get_executor_class('aws_batch') is AWSBatchExecutor; "
+        "assert get_executor_class('docker') is DockerExecutor; "
+        "assert get_executor_class('gcp_batch') is GCPBatchExecutor; "
+        "assert all(issubclass(c, Executor) for c in "
+        "(AWSBatchExecutor, DockerExecutor, GCPBatchExecutor, LocalExecutor)); "
+        "print([m for m in ('boto3', 'google.cloud.batch_v1') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
 def test_namespace_function_and_module_variable() -> None:
     namespace("ns_test")
     try:
