@@ -174,7 +174,27 @@ class TypeRegistry:
         return self.get_value(raw_value).postprocess(postprocess_args)
 
     def iter_subvalues(self, raw_value: Any) -> Iterator[Value]:
-        return self.get_value(raw_value).iter_subvalues()
+        """The Values inside ``raw_value``, as redun gives them: for a Value, what it
+        holds; for anything else (a list, a dict...), every Value nested in it, each
+        followed by what it holds. A directory holds its files, as the store records
+        them (each in the state the directory's hash stands for)."""
+        if isinstance(raw_value, Value):
+            yield from _held_by(raw_value)
+            return
+        from redun.nested import ValueWalk
+
+        for item in ValueWalk(raw_value, None):
+            yield item
+            recorded = getattr(item, "recorded_files", None)
+            if recorded is not None:
+                yield from recorded() or ()
+
+
+def _held_by(value: Value) -> Iterator[Value]:
+    yield from value.iter_subvalues()
+    recorded = getattr(value, "recorded_files", None)
+    if recorded is not None:
+        yield from recorded() or ()
 
 
 # Engine value types named "redun.X" (as in insitro/redun), and the modules that

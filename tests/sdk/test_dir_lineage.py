@@ -148,3 +148,20 @@ def test_the_newest_version_of_an_input_file_is_shown_first(
     assert log.splitlines()[0].startswith(f"File data/f2.txt (hash {current[:8]}, 11 bytes")
     assert "1 other recorded version(s)" in log
     assert "dir_inputs.total (argument d)" in log
+
+
+def test_the_type_registry_lists_subvalues_as_redun_does(workdir: Path) -> None:
+    from redun import File
+    from redun.value import get_type_registry
+
+    (workdir / "d").mkdir()
+    for name in ("a.txt", "b.txt"):
+        (workdir / "d" / name).write_text(name)
+    registry = get_type_registry()
+    one, two = File("one"), File("two")
+    assert set(registry.iter_subvalues([one, {"k": two, "n": 3}])) == {one, two}
+    assert list(registry.iter_subvalues(7)) == []
+    in_dir = {f.path: f.hash for f in registry.iter_subvalues(Dir("d"))}
+    assert in_dir == {"d/a.txt": File("d/a.txt").hash, "d/b.txt": File("d/b.txt").hash}
+    nested = list(registry.iter_subvalues({"out": Dir("d")}))
+    assert [type(v).__name__ for v in nested].count("File") == 2 and Dir("d") in nested

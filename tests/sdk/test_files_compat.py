@@ -252,6 +252,18 @@ def test_sharded_dataset(s3: object) -> None:
         ShardedS3Dataset.from_files([first, second])
     with pytest.raises(FileNotFoundError):
         ShardedS3Dataset.from_files([File("s3://shards/nope/x.csv")])
+    # Setting recurse, format or path lists the shards again and re-hashes.
+    changing = ShardedS3Dataset("s3://shards/data", "csv")
+    whole = changing.hash
+    changing.recurse = False
+    top = [first.path, "s3://shards/data/part3.csv"]
+    assert changing.filenames == top and changing.hash != whole
+    changing.format = "parquet"
+    assert changing.filenames == []
+    changing.format, changing.path = "csv", "s3://shards/data/more"
+    assert changing.filenames == [second.path]
+    with pytest.raises(ValueError, match="unknown shard format 'xls'"):
+        changing.format = "xls"
     with pytest.raises(ValueError, match="on S3"):
         ShardedS3Dataset.from_files([File("local.csv")])
     with pytest.raises(ValueError, match="no files"):

@@ -20,6 +20,11 @@ from redun.value import Value
 FORMATS = ("avro", "csv", "ion", "grokLog", "json", "orc", "parquet", "xml")
 
 
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise ValueError(f"unknown shard format {format!r}; use one of {', '.join(FORMATS)}")
+
+
 class ShardedS3Dataset(Value):
     """The shards ``PATH/*.FORMAT`` (and, with ``recurse``, ``PATH/**/*.FORMAT``).
 
@@ -32,8 +37,7 @@ class ShardedS3Dataset(Value):
     type_name = "redun.ShardedS3Dataset"
 
     def __init__(self, path: str, format: str = "parquet", recurse: bool = True) -> None:
-        if format not in FORMATS:
-            raise ValueError(f"unknown shard format {format!r}; use one of {', '.join(FORMATS)}")
+        _check_format(format)
         self._path = path.rstrip("/")
         self._format = format
         self._recurse = recurse
@@ -46,17 +50,35 @@ class ShardedS3Dataset(Value):
             files.update(glob_file(f"{self._path}/**/*.{self._format}"))
         return sorted(files)
 
+    # Setting the path, format or recurse lists the shards again and re-hashes, as in
+    # redun.
     @property
     def path(self) -> str:
         return self._path
+
+    @path.setter
+    def path(self, path: str) -> None:
+        self._path = path.rstrip("/")
+        self.update_hash()
 
     @property
     def format(self) -> str:
         return self._format
 
+    @format.setter
+    def format(self, format: str) -> None:
+        _check_format(format)
+        self._format = format
+        self.update_hash()
+
     @property
     def recurse(self) -> bool:
         return self._recurse
+
+    @recurse.setter
+    def recurse(self, recurse: bool) -> None:
+        self._recurse = recurse
+        self.update_hash()
 
     @property
     def filenames(self) -> list[str]:
