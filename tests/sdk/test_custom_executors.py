@@ -208,3 +208,50 @@ def test_traceback_and_frame_are_recordable_values(tmp_path: Path) -> None:
     again = pickle.loads(data)
     assert registry.serialize(again) == data
     assert again.frames[1].job.id == job.id
+
+
+@register_executor("test_careless")
+class CarelessExecutor(Executor):
+    """Reports with tags of the wrong shape and a traceback of its own kind."""
+
+    def submit(self, job: Job) -> None:
+        args, kwargs = job.args
+        try:
+            result = job.task.func(*args, **kwargs)
+        except Exception as error:
+            self._scheduler.reject_job(job, error, error_traceback=object(), job_tags=["x"])
+        else:
+            self._scheduler.done_job(job, result, job_tags=["not-a-pair"])
+
+
+@task(executor="careless")
+def careless_add(a: int, b: int) -> int:
+    return a + b
+
+
+@task(executor="careless")
+def careless_fail(value: int) -> int:
+    raise ValueError(f"careless {value}")
+
+
+def test_malformed_tags_and_tracebacks_never_lose_the_outcome(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = Config(
+        {
+            "backend": {"db_uri": f"sqlite:///{tmp_path / 'redun.db'}"},
+            "executors.careless": {"type": "test_careless"},
+        }
+    )
+    scheduler = Scheduler(config=config)
+    with caplog.at_level(logging.WARNING, logger="redun"):
+        assert scheduler.run(careless_add(2, 3)) == 5
+        with pytest.raises(ValueError, match="careless 4"):
+            scheduler.run(careless_fail(4))
+    assert (
+        sum("executor tags" in message and "ignored" in message for message in caplog.messages) == 2
+    )
+    # The run's records were all committed: both jobs are there, no tags.
+    db = sqlite3.connect(tmp_path / "redun.db")
+    assert db.execute("SELECT COUNT(*) FROM redun_job").fetchone() == (2,)
+    assert db.execute("SELECT COUNT(*) FROM redun_tag WHERE entity_type = 'job'").fetchone() == (0,)

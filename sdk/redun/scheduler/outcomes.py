@@ -10,6 +10,7 @@ is the scheduler).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ def done_job(self: Scheduler, job: Job, result: Any, job_tags: Iterable = ()) ->
     ``job_tags``: ``(key, value)`` pairs to record on the job (what an executor
     knows of it, such as where it ran)."""
     if job_tags:
-        self.add_tags("job", job.id, list(job_tags))
+        _tag_job(self, job, job_tags)
     self._inbox.put((job, True, result))
 
 
@@ -68,14 +69,38 @@ def reject_job(
     pass); by default the error's own. ``job_tags`` as for :func:`done_job`.
     """
     if error_traceback is not None and not getattr(error, "__redun_traceback__", None):
-        text = error_traceback if isinstance(error_traceback, str) else error_traceback.text()
         try:
-            error.__redun_traceback__ = text  # type: ignore[attr-defined]
-        except Exception:  # an exception type with __slots__ keeps its own traceback
+            error.__redun_traceback__ = _traceback_text(error_traceback)  # type: ignore[attr-defined]
+        except Exception:  # __slots__, or a traceback that cannot be read: the error's own
             pass
     if job_tags:
-        self.add_tags("job", job.id, list(job_tags))
+        _tag_job(self, job, job_tags)
     self._inbox.put((job, False, error))
+
+
+def _traceback_text(error_traceback: Any) -> str:
+    if isinstance(error_traceback, str):
+        return error_traceback
+    text = getattr(error_traceback, "text", None)
+    if callable(text):
+        return str(text())
+    return "Traceback (most recent call last):\n" + "".join(error_traceback.format())
+
+
+def _tag_job(self: Scheduler, job: Job, job_tags: Any) -> None:
+    """Record an executor's ``(key, value)`` tags on ``job``; tags of another shape are
+    logged and dropped (the job's outcome still counts)."""
+    try:
+        items = job_tags.items() if isinstance(job_tags, dict) else job_tags
+        tags = [(str(key), value) for key, value in items]
+    except Exception as error:
+        self.log(
+            f"job {job.id[:8]}: executor tags {job_tags!r} ignored: expected (key, value) "
+            f"pairs ({error})",
+            level=logging.WARNING,
+        )
+        return
+    self.add_tags("job", job.id, tags)
 
 
 def evaluate_for_job(
