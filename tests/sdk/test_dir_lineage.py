@@ -104,6 +104,28 @@ def test_a_dir_past_the_limit_keeps_no_listing(
     with pytest.raises(Exception, match="no recorded file"):
         lineage(DbBackend(url), "out/part-1.txt")
     assert lineage(DbBackend(url), "out").node.producer.task_name == "dir_lineage.make"
+    # Such a directory is not listed again each time its files are asked for.
+    big = Dir("out")
+    calls: list[str] = []
+    walk = big.filesystem.walk_file_hashes
+    monkeypatch.setattr(
+        big.filesystem, "walk_file_hashes", lambda *a, **k: calls.append("walk") or walk(*a, **k)
+    )
+    big.hash  # noqa: B018
+    assert big.recorded_files() is None and big.recorded_files() is None
+    assert calls == ["walk"]
+
+
+def test_a_content_hashed_dir_from_elsewhere_is_not_read_again(workdir: Path) -> None:
+    (workdir / "d").mkdir()
+    (workdir / "d" / "a.txt").write_text("a")
+    hashed_elsewhere = Dir("d", content_hash=True).hash
+    assert Dir("d", hashed_elsewhere, content_hash=True).recorded_files() is None
+    # Hashed by metadata, it is listed again and checked against the hash.
+    by_stat = Dir("d", content_hash=False).hash
+    assert [f.path for f in Dir("d", by_stat, content_hash=False).recorded_files() or []] == [
+        "d/a.txt"
+    ]
 
 
 def test_the_newest_version_of_an_input_file_is_shown_first(

@@ -148,8 +148,9 @@ class Dir(FileSet):
         self.path: str = path.rstrip("/") or path[:1]
         super().__init__(self.path + "/**", hash, content_hash=content_hash)
         # (hash, [(path, file hash), ...]) of the last listing hashed here: which
-        # files a recorded hash stands for (see recorded_files). Never pickled.
-        self._listing: tuple[str, list[tuple[str, str]]] | None = None
+        # files a recorded hash stands for (see recorded_files); the list is None
+        # past MAX_RECORDED_FILES. Never pickled.
+        self._listing: tuple[str, list[tuple[str, str]] | None] | None = None
 
     def _calc_hash(self) -> str:
         if not self.filesystem.isdir(self.path):
@@ -159,19 +160,22 @@ class Dir(FileSet):
         for path, digest in listing:
             parts += (self.rel_path(path), digest)
         value = hash_parts(self.type_basename, self.path, *parts)
-        self._listing = (value, listing) if len(listing) <= MAX_RECORDED_FILES else None
+        self._listing = (value, listing if len(listing) <= MAX_RECORDED_FILES else None)
         return value
 
     def recorded_files(self) -> list[File] | None:
         """The files below the directory as its hash records them (each with its own
-        hash), or None when that is not known: the hash was taken elsewhere and the
-        directory, listed again here, no longer matches it (or is not hashed by its
-        files), or it holds more than ``MAX_RECORDED_FILES`` files. The store records
-        these as the directory's subvalues, so a file's lineage leads to the job that
+        hash), or None when that is not known: it holds more than
+        ``MAX_RECORDED_FILES`` files, or its hash was taken elsewhere (another
+        process) and, listed again here, it no longer matches it (a local directory
+        hashed by content is not read again for this: None). The store records these
+        as the directory's subvalues, so a file's lineage leads to the job that
         returned the directory."""
         recorded = self.hash
         found = self._listing
         if found is None or found[0] != recorded:
+            if self._fix_mode() and self.filesystem.local_path(self.path) is not None:
+                return None
             try:
                 if self._calc_hash() != recorded:
                     return None
@@ -180,9 +184,12 @@ class Dir(FileSet):
             found = self._listing
             if found is None or found[0] != recorded:
                 return None
+        listing = found[1]
+        if listing is None:
+            return None
         make = self.classes.File
         mode = self._content_hash
-        return [make(path, digest, content_hash=mode) for path, digest in found[1]]
+        return [make(path, digest, content_hash=mode) for path, digest in listing]
 
     def files(self) -> list[File]:
         """Return every file below the directory now, sorted by path."""
