@@ -178,23 +178,17 @@ class TypeRegistry:
         holds; for anything else (a list, a dict...), every Value nested in it, each
         followed by what it holds. A directory holds its files, as the store records
         them (each in the state the directory's hash stands for)."""
+        from redun.file.dir import recorded_files_of
+
         if isinstance(raw_value, Value):
-            yield from _held_by(raw_value)
+            yield from raw_value.iter_subvalues()
+            yield from recorded_files_of(raw_value)
             return
         from redun.nested import ValueWalk
 
         for item in ValueWalk(raw_value, None):
             yield item
-            recorded = getattr(item, "recorded_files", None)
-            if recorded is not None:
-                yield from recorded() or ()
-
-
-def _held_by(value: Value) -> Iterator[Value]:
-    yield from value.iter_subvalues()
-    recorded = getattr(value, "recorded_files", None)
-    if recorded is not None:
-        yield from recorded() or ()
+            yield from recorded_files_of(item)
 
 
 # Engine value types named "redun.X" (as in insitro/redun), and the modules that

@@ -31,6 +31,11 @@ EXPECTED = {
 }
 
 
+def _in_fresh_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new interpreter (nothing of this test session imported)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
 def test_exported_members() -> None:
     assert EXPECTED <= set(redun.__all__)
     for name in redun.__all__:
@@ -47,10 +52,8 @@ def test_import_is_light() -> None:
         "if m in sys.modules]; "
         "print(heavy)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    assert out[0] == "[]"
+    out = _in_fresh_python(code)
+    assert out.stdout.split("\n")[0] == "[]", out.stderr
 
 
 def test_names_and_submodules_load_on_first_use() -> None:
@@ -65,7 +68,7 @@ def test_names_and_submodules_load_on_first_use() -> None:
         "assert Scheduler is redun.Scheduler and callable(cond); "
         "print('ok')"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = _in_fresh_python(code)
     assert out.stdout.strip() == "ok", out.stderr
     with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
         redun.no_such_thing  # noqa: B018
@@ -85,7 +88,7 @@ def test_executor_classes_under_redun_s_names_load_no_cloud_sdk() -> None:
         "(AWSBatchExecutor, DockerExecutor, GCPBatchExecutor, LocalExecutor)); "
         "print([m for m in ('boto3', 'google.cloud.batch_v1') if m in sys.modules])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = _in_fresh_python(code)
     assert out.stdout.strip() == "[]", out.stderr
 
 

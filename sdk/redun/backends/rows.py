@@ -466,6 +466,7 @@ class RowBuilder:
         from redun.hashing import hash_value
 
         file_types = self._get_file_types()
+        dir_type: Any = file_types[1]
         for item in found:
             if not isinstance(item, file_types):
                 continue
@@ -473,25 +474,16 @@ class RowBuilder:
             if item is not value:
                 batch.add("redun_subvalue", (value_hash, item_hash))
                 self.add_value(batch, item_hash, item)
-            kind = "dir" if "Dir" in type(item).__name__ else "file"
-            batch.add(
-                "redun_file",
-                (
-                    item_hash,
-                    item.path,
-                    item.hash,
-                    _local_size(item) if kind == "file" else None,
-                    kind,
-                ),
-            )
-            if kind == "dir":
+            if isinstance(item, dir_type):
+                batch.add("redun_file", (item_hash, item.path, item.hash, None, "dir"))
                 self._add_dir_files(batch, item_hash, item)
+            else:
+                batch.add("redun_file", _file_row(item_hash, item))
 
     def _add_dir_files(self, batch: Batch, dir_hash: str, item: Any) -> None:
         """A directory's files as its subvalues, each in the state the directory's hash
         records (as redun does): a file's lineage then leads to the directory's job."""
-        recorded = getattr(item, "recorded_files", None)
-        files = recorded() if recorded is not None else None
+        files = item.recorded_files()
         if not files:
             return
         from redun.hashing import hash_value
@@ -512,7 +504,7 @@ class RowBuilder:
             values.append(
                 (file_hash, type_name, "pickle", "inline", data, len(data), True, preview(file))
             )
-            batch.add("redun_file", (file_hash, file.path, file.hash, _local_size(file), "file"))
+            batch.add("redun_file", _file_row(file_hash, file))
 
     def _get_file_types(self) -> tuple[type, ...]:
         if self._file_types is None:
@@ -520,6 +512,11 @@ class RowBuilder:
 
             self._file_types = (File, Dir)
         return self._file_types
+
+
+def _file_row(value_hash: str, file: Any) -> tuple:
+    """A File's ``redun_file`` row."""
+    return (value_hash, file.path, file.hash, _local_size(file), "file")
 
 
 def _local_size(item: Any) -> int | None:

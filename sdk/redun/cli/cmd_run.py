@@ -448,10 +448,10 @@ def _parameter_options(module: Any, args: argparse.Namespace) -> set[str]:
     return option_names(task.signature.parameters)
 
 
-def _print_explanations(scheduler: Any, jobs: list, dryrun: bool = False) -> None:
+def _print_explanations(scheduler: Any, jobs: list) -> None:
     from redun.explain import report_run
 
-    print(report_run(scheduler.backend, jobs, dryrun=dryrun), file=sys.stderr)
+    print(report_run(scheduler.backend, jobs), file=sys.stderr)
 
 
 def print_dryrun(dry: Any) -> None:

@@ -54,6 +54,7 @@ class FileLookup:
 def live_files(value: Any) -> dict[str, Any]:
     """``{path: FileRecord}`` for the Files and Dirs in a live value."""
     from redun.backends.queries import FileRecord
+    from redun.file.dir import recorded_files_of
     from redun.nested import ValueWalk
 
     found: dict[str, Any] = {}
@@ -70,7 +71,6 @@ def live_files(value: Any) -> dict[str, Any]:
         found[item.path] = FileRecord("", item.path, item.hash, size, kind)
         if kind == "dir":
             # Its files, as the store records them for a directory: compared one by one.
-            recorded = getattr(item, "recorded_files", None)
-            for file in (recorded() if recorded is not None else None) or ():
+            for file in recorded_files_of(item):
                 found.setdefault(file.path, FileRecord("", file.path, file.hash, None, "file"))
     return found

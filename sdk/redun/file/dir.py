@@ -292,6 +292,13 @@ class Dir(FileSet):
         super().__setstate__({**state, "pattern": self.path + "/**"})
 
 
+def recorded_files_of(value: Any) -> list[File]:
+    """The files a directory value stands for, as the store records them (see
+    :meth:`Dir.recorded_files`); none for any other value or when not known."""
+    recorded = getattr(value, "recorded_files", None)
+    return (recorded() if recorded is not None else None) or []
+
+
 def copy_file(src_path: str, dest_path: str, recursive: bool = False) -> None:
     """Copy a file (or with ``recursive``, a directory) between any file systems."""
     if recursive:

@@ -81,9 +81,6 @@ class Frame(traceback.FrameSummary, Value):
         # The job itself is not recorded with its frame: its id and task name are.
         self.job = _JobRef(state.get("job_id"), state.get("task_name"))
 
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return (_new_frame, (), self.__getstate__())
-
     @property
     def job_id(self) -> str | None:
         return getattr(self.job, "id", None)
@@ -107,10 +104,6 @@ class _JobRef:
 
     def __repr__(self) -> str:
         return f"Job({(self.id or '?')[:8]}, {self.task_name})"
-
-
-def _new_frame() -> Frame:
-    return Frame.__new__(Frame)
 
 
 def _past_decorators(filename: str, lineno: int) -> int:
