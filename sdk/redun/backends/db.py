@@ -326,6 +326,23 @@ class DbBackend(Backend):
             rows.extend(self.query(sql, **{name: list(chunk)}, **params))
         return rows
 
+    def get_job(self, job_id: str) -> dict | None:
+        """A recorded job's ``job_id``, ``parent_id`` and ``execution_id``, as redun's
+        backend gives them, and its ``call_hash``; None if there is no such job."""
+        rows = self.query(
+            "SELECT id, parent_id, execution_id, call_hash FROM redun_job WHERE id = :id",
+            id=job_id,
+        )
+        if not rows:
+            return None
+        job_id, parent_id, execution_id, call_hash = rows[0]
+        return {
+            "job_id": job_id,
+            "parent_id": parent_id,
+            "execution_id": execution_id,
+            "call_hash": call_hash,
+        }
+
     # -- cache reads -----------------------------------------------------------
     def has_calls(self, task_hash: str) -> bool:
         # A task row is written with the first call of that task version.

@@ -50,7 +50,7 @@ from redun.scheduler.job import Execution, Job, release_jobs
 from redun.scheduler.limits import Limits
 from redun.scheduler.outcomes import CANCEL_RUN, STARTED
 from redun.scheduler.reduce import reduce_value
-from redun.scheduler.root import evaluate_under_root, needs_root_task
+from redun.scheduler.root import evaluate_under_root, needs_root_task, root_task
 from redun.scheduler.status import job_status_report, status_interval
 from redun.task import get_task_registry
 
@@ -245,6 +245,78 @@ class Scheduler:
             cleanup.callback(self._stopped)
             return self._run(expr, cleanup, exec_argv, dryrun, cache, tags, context, execution_id)
 
+    def extend_run(
+        self,
+        expr: Any,
+        parent_job_id: str,
+        dryrun: bool = False,
+        cache: bool = True,
+        context: dict | None = None,
+    ) -> dict:
+        """Evaluate ``expr`` as a new call under a job already recorded (insitro/redun's
+        ``Scheduler.extend_run``): its jobs join that job's execution, the new call as
+        a child of ``parent_job_id``, so ``redun log`` and lineage show one tree.
+
+        Returns a dict with ``job_id`` and ``call_hash`` of the new call and one of
+        ``result`` (its value), ``error`` (the task's error, not raised) or ``dryrun``
+        (True: ``dryrun`` found jobs that would run; ``call_hash`` is then None).
+
+        Raises:
+            ValueError: no job ``parent_job_id`` is recorded in this scheduler's store.
+        """
+        if self._running:
+            raise SchedulerError(
+                "this scheduler is already running an execution; a task cannot call "
+                "scheduler.extend_run() — return an expression instead"
+            )
+        get_job = getattr(self.backend, "get_job", None)
+        if get_job is None:
+            raise ValueError(
+                f"unknown parent_job_id {parent_job_id!r}: this backend "
+                f"({type(self.backend).__name__}) records no jobs to extend"
+            )
+        details = get_job(parent_job_id)
+        if details is None:
+            raise ValueError(f"unknown parent_job_id {parent_job_id!r}: no such job is recorded")
+        if not isinstance(expr, Expression) or needs_root_task(expr):
+            expr = _Quoted(expr)  # evaluated under one root job: the call to return
+        # A stand-in for the recorded job: never recorded itself, it gives its id and
+        # the execution's context to the jobs below it.
+        parent = Job(root_task, None)
+        parent.id = parent_job_id
+        outcome: dict[str, Any] = {}
+        self._reset()
+        self._drain_inbox()
+        self._running = True
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self._stopped)
+            try:
+                outcome["result"] = self._run(
+                    expr,
+                    cleanup,
+                    None,
+                    dryrun,
+                    cache,
+                    (),
+                    context,
+                    details["execution_id"],
+                    parent=parent,
+                )
+            except DryRunResult:
+                outcome["dryrun"] = True
+            except Exception as error:
+                if not parent.child_jobs or parent.child_jobs[0].error is None:
+                    raise  # not the call's failure: the scheduler's own
+                outcome["error"] = error
+        # (Read once the run's records are committed: a failed call's hash is the
+        # recorder's, over its error value.)
+        [job] = parent.child_jobs
+        outcome["job_id"] = job.id
+        outcome["call_hash"] = job.call_hash
+        if job.call_hash is None and job.error is not None:
+            outcome["call_hash"] = (get_job(job.id) or {}).get("call_hash")
+        return outcome
+
     def _stopped(self) -> None:
         self._running = False
 
@@ -275,12 +347,18 @@ class Scheduler:
         tags: Iterable[tuple[str, Any]],
         context: dict | None,
         execution_id: str | None,
+        parent: Job | None = None,
     ) -> Any:
+        """``run``'s work; with ``parent`` (see :meth:`extend_run`), ``expr`` is
+        evaluated under that job, in its execution, which is not recorded again."""
         self._dryrun = dryrun
         self._use_cache = cache
         execution = Execution(execution_id, merge_contexts(self.context, context))
         execution.argv = list(exec_argv or [])
         self.execution = execution
+        if parent is not None:
+            parent.execution = execution
+            parent.context = execution.context
         backend = self.backend
         if self._migrate is not None:
             self.load()  # before anything else opens it with the config's automigrate
@@ -296,19 +374,25 @@ class Scheduler:
         def finished() -> None:
             self.events.emit(ExecutionFinished(execution.id, status=status, error=error_text))
 
-        cleanup.callback(finished)
+        if parent is None:
+            cleanup.callback(finished)
         cleanup.callback(current_scheduler.reset, current_scheduler.set(self))
-        self.events.emit(ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv))
+        if parent is None:
+            self.events.emit(
+                ExecutionStarted(execution.id, expr=_safe_repr(expr), argv=execution.argv)
+            )
         self._recorder = recorder
         if "namespace" not in self.ignore_warnings:
             self._warn_tasks_without_namespace()
         if tags:
             self.add_tags("execution", execution.id, list(tags))
         try:
-            if needs_root_task(expr):
+            if type(expr) is _Quoted:
+                root = evaluate_under_root(self, expr.expr, parent)
+            elif needs_root_task(expr):
                 root = evaluate_under_root(self, expr)  # one root job, as in redun
             else:
-                root = reduce_value(expr, self._evaluator(None))
+                root = reduce_value(expr, self._evaluator(parent))
             result = self._wait(root)
             status = "done"
             return result
@@ -591,6 +675,15 @@ __all__ = [
     "set_current_scheduler",
     "set_job_context",
 ]
+
+
+class _Quoted:
+    """An expression :meth:`Scheduler.extend_run` evaluates under a root job."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: Any) -> None:
+        self.expr = expr
 
 
 def _safe_repr(value: Any) -> str:
