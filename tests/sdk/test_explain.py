@@ -207,6 +207,24 @@ def test_a_dry_run_from_python_logs_why_its_jobs_would_run(
     assert "argument x changed: 10 -> 11" in dry.value.report
     assert "  ex_api.double(11): would run" in caplog.messages
     assert any("argument x changed: 10 -> 11" in message for message in caplog.messages)
+    # The headline in insitro/redun's words, which its users look for in their logs.
+    assert any(
+        "Existing task 'ex_api.double()' is called with new arguments" in message
+        for message in caplog.messages
+    )
+
+    @task(namespace="ex_api", version="2")  # type: ignore[no-redef]
+    def double(x: int) -> int:
+        return 2 * x
+
+    for expr, headline in [
+        (double(10), "New task 'ex_api.double()' with previous arguments"),
+        (double(11), "New task 'ex_api.double()' is called with new arguments"),
+    ]:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="redun"), pytest.raises(DryRunResult):
+            scheduler.run(expr, dryrun=True)
+        assert any(headline in message for message in caplog.messages), caplog.messages
 
 
 def test_explain_an_execution(project: Path, cli_env: dict[str, str]) -> None:

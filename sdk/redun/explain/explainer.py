@@ -24,6 +24,20 @@ _DEFAULT_REASONS = (
 _KIND_WORDS = {"code": "code", "version": "code", "argument": "arguments", "file": "files"}
 
 
+def _summary(task_name: str, kinds: set[str]) -> str:
+    """A run's headline, in insitro/redun's words where they fit ("New task 'f()' with
+    previous arguments"), then what changed since the closest earlier call."""
+    new_code = "code" in kinds
+    new_args = bool(kinds & {"arguments", "files"})
+    if new_code and new_args:
+        phrase = f"New task '{task_name}()' is called with new arguments"
+    elif new_code:
+        phrase = f"New task '{task_name}()' with previous arguments"
+    else:
+        phrase = f"Existing task '{task_name}()' is called with new arguments"
+    return f"{phrase}: its {' and '.join(sorted(kinds))} changed since the closest earlier call"
+
+
 class Explainer:
     """Explains subjects in a few batched queries, comparing each run with its closest call."""
 
@@ -136,8 +150,8 @@ class Explainer:
                 Change("validity", "cache", None, None, self._validity_reason(subject, previous))
             )
         elif changes:
-            kinds = sorted({_KIND_WORDS.get(c.kind, c.kind) for c in changes})
-            summary = f"its {' and '.join(kinds)} changed since the closest earlier call"
+            kinds = {_KIND_WORDS.get(c.kind, c.kind) for c in changes}
+            summary = _summary(subject.task_name, kinds)
         else:
             summary = "no recorded call had this task hash and these arguments"
         return Explanation(
