@@ -278,6 +278,21 @@ class Scheduler:
         details = get_job(parent_job_id)
         if details is None:
             raise ValueError(f"unknown parent_job_id {parent_job_id!r}: no such job is recorded")
+        return self._extend(expr, parent_job_id, details["execution_id"], dryrun, cache, context)
+
+    def _extend(
+        self,
+        expr: Any,
+        parent_job_id: str,
+        execution_id: str,
+        dryrun: bool = False,
+        cache: bool = True,
+        context: dict | None = None,
+    ) -> dict:
+        """:meth:`extend_run` under a job of a known execution (which need not be
+        committed yet: ``subrun`` extends the job that runs it)."""
+        if self._running:
+            raise SchedulerError("this scheduler is already running an execution")
         if not isinstance(expr, Expression) or needs_root_task(expr):
             expr = _Quoted(expr)  # evaluated under one root job: the call to return
         # A stand-in for the recorded job: never recorded itself, it gives its id and
@@ -299,7 +314,7 @@ class Scheduler:
                     cache,
                     (),
                     context,
-                    details["execution_id"],
+                    execution_id,
                     parent=parent,
                 )
             except DryRunResult:
@@ -313,7 +328,8 @@ class Scheduler:
         [job] = parent.child_jobs
         outcome["job_id"] = job.id
         outcome["call_hash"] = job.call_hash
-        if job.call_hash is None and job.error is not None:
+        get_job = getattr(self.backend, "get_job", None)
+        if job.call_hash is None and job.error is not None and get_job is not None:
             outcome["call_hash"] = (get_job(job.id) or {}).get("call_hash")
         return outcome
 

@@ -4,7 +4,9 @@
 starts a new scheduler and evaluates ``expr`` there: a whole sub-workflow runs
 where that executor runs (a large machine, a batch node), with its own
 parallelism. The sub-scheduler gets the caller's configuration (or ``config``
-/ ``config_dir``) and records its work as an execution of its own.
+/ ``config_dir``) and, as in redun, records its jobs under the job that started
+it, in the caller's execution (``new_execution=True``: as an execution of its
+own).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from typing import Any
 
 from redun.hashing import hash_parts, hash_value
+from redun.scheduler.jobinfo import JobInfo
 from redun.task import get_task_registry, scheduler_task, task
 from redun.value import Value
 
@@ -37,7 +40,7 @@ class _Quoted(Value):
     namespace="redun",
     name="subrun_root_task",
     version="1",
-    config_args=["config", "config_dir", "load_modules", "run_config"],
+    config_args=["config", "config_dir", "load_modules", "run_config", "new_execution"],
 )
 def _subrun_root_task(
     expr: _Quoted,
@@ -45,8 +48,11 @@ def _subrun_root_task(
     config_dir: str | None,
     load_modules: list[str],
     run_config: dict,
+    new_execution: bool = True,
+    job_info: JobInfo = JobInfo(),
 ) -> Any:
-    """Start a scheduler here and evaluate ``expr`` with it."""
+    """Start a scheduler here and evaluate ``expr`` with it: as an execution of its
+    own, or (``new_execution=False``) as jobs under this one, in its execution."""
     from redun.config import Config, load_config
     from redun.scheduler.core import Scheduler
 
@@ -55,7 +61,12 @@ def _subrun_root_task(
     scheduler_config = load_config(config_dir) if config_dir is not None else Config(config)
     scheduler = Scheduler(config=scheduler_config)
     try:
-        return scheduler.run(expr.expr, **run_config)
+        if new_execution or not job_info.job_id:
+            return scheduler.run(expr.expr, **run_config)
+        outcome = scheduler._extend(expr.expr, job_info.job_id, job_info.execution_id, **run_config)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
     finally:
         scheduler.stop()
 
@@ -69,7 +80,7 @@ def subrun(
     executor: str,
     config: dict | None = None,
     config_dir: str | None = None,
-    new_execution: bool = True,
+    new_execution: bool = False,
     load_modules: list[str] | None = None,
     **task_options: Any,
 ) -> Any:
@@ -82,8 +93,9 @@ def subrun(
         config: the sub-scheduler's configuration as ``{section: {key: value}}``
             (default: this scheduler's).
         config_dir: a configuration directory to load instead, where the job runs.
-        new_execution: accepted for compatibility; the sub-scheduler always
-            records an execution of its own.
+        new_execution: False (as in redun): the sub-scheduler's jobs are recorded
+            under the job that started it, in this execution, so ``redun log``
+            shows one tree; True: as an execution of their own.
         load_modules: modules to import before evaluating (default: the modules
             of every registered user task).
         **task_options: options of the starting job (``memory``, ``vcpus``...).
@@ -110,6 +122,6 @@ def subrun(
     context = parent_job.get_context() if parent_job is not None else {}
     run_config = {"cache": scheduler._use_cache, "context": context}
     root = _subrun_root_task.options(executor=executor, **task_options)(
-        _Quoted(expr), config or {}, config_dir, list(load_modules), run_config
+        _Quoted(expr), config or {}, config_dir, list(load_modules), run_config, new_execution
     )
     return scheduler.evaluate(root, parent_job)
