@@ -17,7 +17,7 @@ WORKFLOW = textwrap.dedent(
 
     redun_namespace = "logdemo"
 
-    @task
+    @task(tags=[("team", "ml")])
     def double(x: int) -> int:
         return 2 * x
 
@@ -108,8 +108,10 @@ def test_log_job_shows_arguments_result_source_and_timings(
     assert "Result: " in out
     assert "def double(x: int) -> int:" in out
     assert "Duration:" in out and "Reason: no earlier call" in out
+    assert "  Tags: team=ml" in out.splitlines()  # the job's tags, as redun shows them
     data = json.loads(redun(project, cli_env, "log", double["id"], "--format", "json").stdout)
     assert data["job"]["state"] == "done"
+    assert data["job"]["tags"] == {"team": "ml"}
     x = int(data["arguments"]["x"]["preview"])
     assert data["result"]["preview"] == str(2 * x)
     assert "def double" in data["task"]["source"]

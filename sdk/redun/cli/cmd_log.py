@@ -397,6 +397,8 @@ def show_job(reader: Any, out: _Output, job_id: str) -> None:
         replayed = (job.reason or "").startswith(REPLAY_REASON_PREFIX)
         cached = "yes, its returned expression re-evaluated" if replayed else "yes"
     out.line(f"  Executor: {job.executor or '-'}  Cached: {cached}")
+    if job.tags:
+        out.line("  Tags: " + ", ".join(f"{k}={v}" for k, v in sorted(job.tags.items())))
     if job.reason:
         out.line(f"  Reason: {job.reason}")
     if call is not None:

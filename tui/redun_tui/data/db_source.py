@@ -240,7 +240,7 @@ class DbSource(DataSource):
         if record is None:
             raise UsageError(f"no job {job_id} in {self.description}")
         info = next(job for job in self._jobs(record.execution_id) if job.id == job_id)
-        detail = JobDetail(job=info, explanation=self.explain(job_id))
+        detail = JobDetail(job=info, explanation=self.explain(job_id), tags=dict(record.tags))
         with self._lock:
             call = self.reader.call(record.call_hash) if record.call_hash else None
         arguments = call.arguments if call else dict(record.arg_hashes or {})
@@ -253,6 +253,12 @@ class DbSource(DataSource):
         if call is not None and record.state in ("done", "cached"):
             detail.result = previews.get(call.result_hash, ValuePreview(hash=call.result_hash))
         return detail
+
+    def job_tags(self, job_id: str) -> dict[str, Any]:
+        """The job's recorded tags (none until its record is written)."""
+        with self._lock:
+            record = self.reader.job(job_id)
+        return dict(record.tags) if record is not None else {}
 
     def explain(self, job_id: str) -> list[str]:
         """Why the job ran or hit the cache, as lines of text."""

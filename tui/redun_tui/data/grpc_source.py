@@ -285,6 +285,10 @@ class GrpcSource(DataSource):
                 detail.args = self.database().job(job_id).args
             except Exception:  # noqa: BLE001 - the summary still shows them
                 pass
+        try:  # the daemon does not serve tags: the store has them once the job is written
+            detail.tags = self.database().job_tags(job_id)
+        except Exception:  # noqa: BLE001 - shown without them
+            pass
         return detail
 
     def explain(self, job_id: str, *, fallback: list[str]) -> list[str]:

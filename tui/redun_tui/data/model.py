@@ -137,6 +137,8 @@ class JobDetail:
     args: list[tuple[str, ValuePreview]] = field(default_factory=list)
     result: ValuePreview | None = None
     explanation: list[str] = field(default_factory=list)
+    # The job's tags (task tags=, an executor's job_tags), once recorded.
+    tags: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -226,6 +226,10 @@ class JobScreen(FollowingScreen):
             ("execution", job.execution_id),
             ("parent", job.parent_id or "(root job)"),
             ("executor", job.executor),
+        ]
+        if detail.tags:
+            rows.append(("tags", ", ".join(f"{k}={v}" for k, v in sorted(detail.tags.items()))))
+        rows += [
             ("cache", _cache_text(job)),
             ("took", duration(job_duration(job, now))),
             ("task hash", job.task_hash),

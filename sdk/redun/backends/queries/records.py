@@ -81,6 +81,8 @@ class JobRecord(_Timed):
     error: str | None
     traceback: str | None
     arg_hashes: dict[str, str] | None = None
+    # Filled in where a job is shown on its own (redun log JOB).
+    tags: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -97,8 +97,13 @@ class RunQueries(ReaderBase):
         return [job_from_row(row) for row in rows]
 
     def job(self, job_id: str) -> JobRecord | None:
+        """The job ``job_id`` with its tags (None if there is none)."""
         rows = self.query(f"SELECT {JOB_COLS} FROM redun_job WHERE id = :id", id=job_id)
-        return job_from_row(rows[0]) if rows else None
+        if not rows:
+            return None
+        record = job_from_row(rows[0])
+        self._add_tags("job", [record])
+        return record
 
     def job_log(self, job_id: str) -> list[tuple[str, str]]:
         """What the job wrote, as ``(stream, text)`` chunks in order (empty if nothing)."""
