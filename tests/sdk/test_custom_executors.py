@@ -64,6 +64,21 @@ class RedunStyleExecutor(Executor):
             self._scheduler.done_job(job, result, job_tags=[("site", self.site)])
 
 
+@register_executor("test_capturing")
+class CapturingExecutor(Executor):
+    """Runs each job on its own thread through the scheduler's run_job_function, which
+    captures what the task prints in the job's log and reports the outcome."""
+
+    def submit(self, job: Job) -> None:
+        threading.Thread(target=self.scheduler.run_job_function, args=(job,)).start()
+
+
+@task(executor="capturing")
+def talk(x: int) -> int:
+    print(f"talking about {x}")
+    return x
+
+
 @task(executor="mine")
 def add(a: int, b: int, scale: int = 1) -> int:
     return (a + b) * scale
@@ -92,6 +107,7 @@ def scheduler(tmp_path: Path) -> Scheduler:
         {
             "backend": {"db_uri": f"sqlite:///{tmp_path / 'redun.db'}"},
             "executors.mine": {"type": "test_redun_style", "site": "rack-7"},
+            "executors.capturing": {"type": "test_capturing"},
         }
     )
     return Scheduler(config=config)
@@ -110,6 +126,17 @@ def test_a_redun_style_executor_runs_calls_with_their_arguments(
     assert len(added) == 4
     assert all(tagged.get(job.id) == ("site", '"rack-7"') for job in added)
     assert caplog.messages.count("Executor[mine]: submitting add") == 4
+
+
+def test_run_job_function_captures_what_the_task_prints(
+    scheduler: Scheduler, tmp_path: Path
+) -> None:
+    assert scheduler.run(talk(5)) == 5
+    [job] = scheduler.jobs()
+    rows = sqlite3.connect(tmp_path / "redun.db").execute(
+        "SELECT text FROM redun_job_log WHERE job_id = ?", (job.id,)
+    )
+    assert "".join(text for (text,) in rows) == "talking about 5\n"
 
 
 def test_job_args_are_positional_and_keyword_arguments(scheduler: Scheduler) -> None:
