@@ -91,6 +91,25 @@ def test_subrun_new_execution_records_an_execution_of_its_own(tmp_path: Path) ->
     assert _ancestors(jobs, squares[0]) == ["redun.root_task"]
 
 
+def test_subrun_into_another_store_records_an_execution_there(tmp_path: Path) -> None:
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+
+    @task
+    def elsewhere() -> object:
+        return subrun(square(5), executor="default", config={"backend": {"db_uri": other}})
+
+    scheduler = _scheduler(tmp_path)
+    assert scheduler.run(elsewhere()) == 25
+    # The caller's execution is not in that store: the sub-run made one of its own there.
+    there = Scheduler(config=Config({"backend": {"db_uri": other}}))
+    [(execution_id, root_job_id)] = there.backend.query(
+        "SELECT id, root_job_id FROM redun_execution"
+    )
+    rows = there.backend.query("SELECT id, execution_id, parent_id, task_name FROM redun_job")
+    assert [tuple(row[1:]) for row in rows] == [(execution_id, None, "test_subrun.square")]
+    assert rows[0][0] == root_job_id
+
+
 def test_subrun_error_reaches_the_caller(tmp_path: Path) -> None:
     scheduler = _scheduler(tmp_path)
     with pytest.raises(ValueError, match="no square for 7"):

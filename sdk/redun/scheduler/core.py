@@ -264,11 +264,6 @@ class Scheduler:
         Raises:
             ValueError: no job ``parent_job_id`` is recorded in this scheduler's store.
         """
-        if self._running:
-            raise SchedulerError(
-                "this scheduler is already running an execution; a task cannot call "
-                "scheduler.extend_run() — return an expression instead"
-            )
         get_job = getattr(self.backend, "get_job", None)
         if get_job is None:
             raise ValueError(
@@ -292,7 +287,10 @@ class Scheduler:
         """:meth:`extend_run` under a job of a known execution (which need not be
         committed yet: ``subrun`` extends the job that runs it)."""
         if self._running:
-            raise SchedulerError("this scheduler is already running an execution")
+            raise SchedulerError(
+                "this scheduler is already running an execution; a task cannot call "
+                "scheduler.extend_run() — return an expression instead"
+            )
         if not isinstance(expr, Expression) or needs_root_task(expr):
             expr = _Quoted(expr)  # evaluated under one root job: the call to return
         # A stand-in for the recorded job: never recorded itself, it gives its id and
@@ -319,6 +317,8 @@ class Scheduler:
                 )
             except DryRunResult:
                 outcome["dryrun"] = True
+            except ExecutionCancelled:
+                raise
             except Exception as error:
                 if not parent.child_jobs or parent.child_jobs[0].error is None:
                     raise  # not the call's failure: the scheduler's own

@@ -61,7 +61,7 @@ def _subrun_root_task(
     scheduler_config = load_config(config_dir) if config_dir is not None else Config(config)
     scheduler = Scheduler(config=scheduler_config)
     try:
-        if new_execution or not job_info.job_id:
+        if new_execution or not _records_execution(scheduler, job_info.execution_id):
             return scheduler.run(expr.expr, **run_config)
         outcome = scheduler._extend(expr.expr, job_info.job_id, job_info.execution_id, **run_config)
         if "error" in outcome:
@@ -69,6 +69,17 @@ def _subrun_root_task(
         return outcome["result"]
     finally:
         scheduler.stop()
+
+
+def _records_execution(scheduler: Any, execution_id: str) -> bool:
+    """True if the sub-scheduler's store holds the caller's execution (the same
+    database): only there can its jobs join it; elsewhere they make their own."""
+    if not execution_id:
+        return False
+    query = getattr(scheduler.backend, "query", None)
+    if query is None:
+        return False
+    return bool(query("SELECT 1 FROM redun_execution WHERE id = :id", id=execution_id))
 
 
 @scheduler_task(namespace="redun")
