@@ -94,7 +94,7 @@ class Task(Generic[P, R]):
         self.version = None if version is None else str(version)
         self.compat = compat or []
         self.script = script
-        self.fullname: str = f"{self.namespace}.{self.name}" if self.namespace else self.name
+        self.fullname: str = self._format_fullname(self.namespace, self.name)
         self._task_options_base: dict = normalize_cache_options(
             task_options_base or {}, f"task {self.fullname}"
         )
@@ -253,6 +253,11 @@ class Task(Generic[P, R]):
                 full = self.hash
             self._full_hash = full
         return full
+
+    @staticmethod
+    def _format_fullname(namespace: str | None, name: str) -> str:
+        """``namespace.name``, or ``name`` without a namespace (as redun spells it)."""
+        return f"{namespace}.{name}" if namespace else name
 
     def is_valid(self) -> bool:
         """True if this task's hash is the registered task's current hash.

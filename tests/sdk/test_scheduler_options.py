@@ -23,7 +23,7 @@ REPORTED = threading.Event()
 
 class ReportSeen(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        if "job status" in record.getMessage():
+        if record.getMessage().startswith("| JOB STATUS"):
             REPORTED.set()
 
 
@@ -58,17 +58,28 @@ def test_job_status_is_logged_every_interval(how: str, caplog: pytest.LogCapture
             assert scheduler.run(main()) == [True]
     finally:
         logger.removeHandler(seen)
-    reports = [r.getMessage() for r in caplog.records if "job status" in r.getMessage()]
+    reports = _reports([r.getMessage() for r in caplog.records])
     assert len(reports) >= 2, "one while it waited, one at the end"
-    waiting = next(r for r in reports if "waits_for_a_report" in r).splitlines()
+    waiting = next(r for r in reports if any("waits_for_a_report" in line for line in r))
     row = next(line for line in waiting if "waits_for_a_report" in line)
     assert _columns(waiting[1], row)["PENDING"] == "0", row
     assert _columns(waiting[1], row)["RUNNING"] == "1", row
-    final = reports[-1].splitlines()
+    final = reports[-1]
     assert set(_columns(final[1], final[-1]).items()) == {
-        ("TASK", "TOTAL"), ("DONE", "2"), ("TOTAL", "2"),
-        *((state, "0") for state in ("PENDING", "QUEUED", "RUNNING", "CACHED", "FAILED", "CANCELLED")),
+        ("|", "|"), ("TASK", "test_scheduler_options.waits_for_a_report"), ("DONE", "1"),
+        ("TOTAL", "1"), *((state, "0") for state in ("PENDING", "RUNNING", "FAILED", "CACHED")),
     }  # fmt: skip
+
+
+def _reports(messages: list[str]) -> list[list[str]]:
+    """The status tables among log messages: from "| JOB STATUS" to the empty line."""
+    reports: list[list[str]] = []
+    for message in messages:
+        if message.startswith("| JOB STATUS"):
+            reports.append([message])
+        elif reports and reports[-1][-1] != "" and message.startswith("|"):
+            reports[-1].append(message)
+    return reports
 
 
 def _columns(header: str, row: str) -> dict[str, str]:
@@ -83,15 +94,41 @@ def test_job_status_is_off_by_default_and_validated() -> None:
 
 
 def test_report_table() -> None:
-    assert job_status_report([]) == ["no jobs"]
+    # redun's table, to the character: a time stamp, the columns, ALL, then each task.
+    assert job_status_report([], now=0)[1:] == [
+        "| TASK    PENDING RUNNING  FAILED  CACHED    DONE   TOTAL",
+        "| ",
+        "| ALL           0       0       0       0       0       0",
+        "",
+    ]
     scheduler = Scheduler()
     assert scheduler.run(seven()) == 7
-    header, row, total = job_status_report(scheduler.jobs())
+    stamp, header, gap, total, row, end = job_status_report(scheduler.jobs())
+    assert stamp.startswith("| JOB STATUS 20") and gap == "| " and end == ""
     assert header.split() == [
-        "TASK", "PENDING", "QUEUED", "RUNNING", "CACHED", "DONE", "FAILED", "CANCELLED", "TOTAL",
+        "|",
+        "TASK",
+        "PENDING",
+        "RUNNING",
+        "FAILED",
+        "CACHED",
+        "DONE",
+        "TOTAL",
+    ]
+    assert total.split() == ["|", "ALL", "0", "0", "0", "0", "1", "1"]
+    assert row.split() == ["|", "test_scheduler_options.seven", "0", "0", "0", "0", "1", "1"]
+
+
+def test_report_table_shows_queued_and_cancelled_only_when_some_job_is() -> None:
+    from redun.scheduler.job import Job, JobState
+
+    jobs = [Job(seven, None) for _ in range(3)]
+    jobs[0].state, jobs[1].state = JobState.QUEUED, JobState.CANCELLED
+    header, *_ = job_status_report(jobs)[1:]
+    assert header.split()[1:] == [
+        "TASK", "PENDING", "RUNNING", "FAILED", "CACHED", "DONE", "QUEUED", "CANCELLED", "TOTAL",
     ]  # fmt: skip
-    assert row.split() == ["test_scheduler_options.seven", "0", "0", "0", "0", "1", "0", "0", "1"]
-    assert total.split() == ["TOTAL", "0", "0", "0", "0", "1", "0", "0", "1"]
+    assert job_status_report(jobs)[3].split()[1:] == ["ALL", "1", "0", "0", "0", "0", "1", "1", "3"]
 
 
 def test_migrate_false_refuses_an_old_schema(tmp_path: Path) -> None:
@@ -121,5 +158,6 @@ def test_scheduler_log_and_the_status_report(caplog: pytest.LogCaptureFixture) -
         (logging.WARNING, "x\ny"),
     ]
     report = scheduler.get_job_status_report()
-    assert report == job_status_report(scheduler.jobs())
-    assert records[3] == (logging.INFO, "\n".join(["job status:", *report]))
+    assert report[1:] == job_status_report(scheduler.jobs())[1:]
+    # A record per line, between empty ones, as redun logs it.
+    assert [message for _, message in records[3:]] == ["", *report, ""]

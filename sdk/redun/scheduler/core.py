@@ -652,13 +652,17 @@ class Scheduler:
             self.logger.log(level, pad + line)
 
     def get_job_status_report(self) -> list[str]:
-        """The lines of the job status table: a row per task and a total, a column per
-        state (see ``job_status_interval``)."""
+        """The lines of redun's job status table: a row per task and one for ALL, a
+        column per status (see ``job_status_interval``)."""
         return job_status_report(self.jobs())
 
     def log_job_statuses(self) -> None:
-        """Log the job status table, in one record (see ``job_status_interval``)."""
-        self.log("\n".join(["job status:", *self.get_job_status_report()]), multiline=True)
+        """Log the job status table, a record per line between empty ones, as redun
+        does (see ``job_status_interval``)."""
+        self.log()
+        for line in self.get_job_status_report():
+            self.log(line)
+        self.log()
 
     def jobs(self) -> list[Job]:
         """Every job of the current (or last) execution."""

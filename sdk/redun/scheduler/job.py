@@ -237,7 +237,40 @@ class Job:
         and :attr:`kwargs`)."""
         return (self.call_args, self.kwargs)
 
-    eval_args = args
+    @property
+    def eval_args(self) -> tuple[tuple, dict]:
+        """The same as :attr:`args`. Set (as redun's scheduler does when it starts a job),
+        it gives the call's arguments and moves a pending job to running."""
+        return (self.call_args, self.kwargs)
+
+    @eval_args.setter
+    def eval_args(self, value: tuple[tuple, dict]) -> None:
+        args, kwargs = value
+        self.call_args, self.kwargs = tuple(args), dict(kwargs)
+        if self.state is JobState.PENDING:
+            self.transition(JobState.RUNNING)
+
+    def resolve(self, result: Any) -> None:
+        """End the job with ``result`` (done), as redun's ``Job.resolve``; its promise is
+        fulfilled. The scheduler's own path is ``scheduler.done_job``."""
+        self._settle(JobState.DONE, result, None)
+
+    def reject(self, error: BaseException) -> None:
+        """End the job with ``error`` (failed), as redun's ``Job.reject``; its promise is
+        rejected. The scheduler's own path is ``scheduler.reject_job``."""
+        self._settle(JobState.FAILED, None, error)
+
+    def _settle(self, state: JobState, result: Any, error: BaseException | None) -> None:
+        if self.state is JobState.PENDING and state is JobState.DONE:
+            self.transition(JobState.RUNNING)
+        self.transition(state)
+        self.result, self.error = result, error
+        promise = self.promise
+        if promise is not None and promise.is_pending:
+            if error is None:
+                promise.do_resolve(result)
+            else:
+                promise.do_reject(error)
 
     @property
     def status(self) -> str:

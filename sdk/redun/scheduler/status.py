@@ -7,15 +7,16 @@ insitro/redun does; ``redun run``'s progress display shows the same live.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from redun.scheduler.job import JobState
-
 __all__ = ["job_status_report", "status_interval"]
 
-_STATES = [state.value for state in JobState]
+# redun's columns, in its order; see job_status_report.
+_COLUMNS = ("PENDING", "RUNNING", "FAILED", "CACHED", "DONE", "TOTAL")
+_MIN_WIDTH = 7
 
 
 def status_interval(given: float | None, config: Any) -> float | None:
@@ -40,20 +41,33 @@ def status_interval(given: float | None, config: Any) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def job_status_report(jobs: Iterable[Any]) -> list[str]:
-    """Lines of a table: a row per task (and a total), a column per state."""
+def job_status_report(jobs: Iterable[Any], now: float | None = None) -> list[str]:
+    """The lines of redun's job status table: a time stamp, a row per task and one for
+    ALL, a column per status (``QUEUED`` and ``CANCELLED``, which redun's jobs never
+    are, only when some job is), each line behind ``| ``, then an empty line."""
     counts: dict[str, Counter[str]] = {}
     for job in jobs:
-        counts.setdefault(job.task.fullname, Counter())[job.state.value] += 1
-    if not counts:
-        return ["no jobs"]
+        counts.setdefault(job.task.fullname, Counter())[job.state.value.upper()] += 1
     total: Counter[str] = Counter()
     for per_state in counts.values():
         total.update(per_state)
-    width = max(len("TOTAL"), *(len(name) for name in counts))
-    header = f"{'TASK':<{width}} " + " ".join(f"{s.upper():>9}" for s in _STATES) + "     TOTAL"
-    lines = [header]
-    for name, per_state in [*sorted(counts.items()), ("TOTAL", total)]:
-        cells = " ".join(f"{per_state.get(state, 0):>9}" for state in _STATES)
-        lines.append(f"{name:<{width}} {cells} {sum(per_state.values()):>9}")
-    return lines
+    columns = list(_COLUMNS)
+    columns[5:5] = [extra for extra in ("QUEUED", "CANCELLED") if total[extra]]
+    rows = [["TASK", *columns]]
+    for name, per_state in [("ALL", total), *sorted(counts.items())]:
+        cells = [per_state[state] for state in columns[:-1]]
+        rows.append([name, *map(str, cells), str(sum(per_state.values()))])
+    widths = [max(_MIN_WIDTH, *(len(row[i]) for row in rows)) for i in range(len(columns) + 1)]
+
+    def line(row: list[str]) -> str:
+        first, *rest = row
+        return " ".join([first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:]))])
+
+    stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(now))
+    return [
+        f"| JOB STATUS {stamp}",
+        f"| {line(rows[0])}",
+        "| ",
+        *(f"| {line(row)}" for row in rows[1:]),
+        "",
+    ]
