@@ -244,6 +244,17 @@ class TaskExpression(ApplyExpression[Result]):
         """The task options this call overrides (the original's attribute name)."""
         return self.task_options
 
+    def is_valid(self) -> bool:
+        """True if its task is still registered and the Values among its arguments are
+        still valid (redun's ``TaskExpression.is_valid``; a method, not a lazy
+        attribute, as there)."""
+        from redun.nested import all_valid
+        from redun.task import get_task_registry
+
+        if get_task_registry().get(self.task_name) is None:
+            return False
+        return all_valid((self.args, self.kwargs))
+
     def __repr__(self) -> str:
         return f"{self.task_name}({format_arguments(self.args, self.kwargs, limit=None)})"
 

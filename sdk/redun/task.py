@@ -384,8 +384,62 @@ class Task(Generic[P, R]):
             (self.fullname, self.load_module, self._task_options_override, self.hash),
         )
 
+    def __getstate__(self) -> dict:
+        """The task as redun describes it: name, namespace, version, hash and the
+        call-time options (pickling goes through ``__reduce__``, by reference)."""
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "version": self.version,
+            "hash": self.hash,
+            "compat": list(self.compat),
+            "script": self.script,
+            "task_options": dict(self._task_options_override),
+            "export_options": set(self._export_options),
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        """Become the task ``state`` describes (see :meth:`__getstate__`), as registered
+        now; one whose code has changed is stale, one whose code is gone is never valid
+        and raises ``ValueError`` when called."""
+        name = state["name"]
+        namespace = state.get("namespace") or ""
+        fullname = self._format_fullname(namespace, name)
+        overrides = dict(state.get("task_options") or {})
+        exports = set(state.get("export_options") or ())
+        found = get_task_registry().get(fullname)
+        if found is None:
+            restored: Task = Task(
+                _undefined_task(fullname),
+                name=name,
+                namespace=namespace,
+                version=state.get("version"),
+                compat=list(state.get("compat") or []),
+                script=bool(state.get("script", False)),
+                task_options_override=overrides,
+                export_options=exports,
+            )
+            restored._hash = state["hash"]
+        else:
+            restored = found.options(**overrides) if overrides else found
+            if exports != restored._export_options:
+                restored = restored._clone(export_options=exports)
+            if restored.hash != state["hash"]:
+                restored = restored._stale_copy(state["hash"])
+        self.__dict__.update(restored.__dict__)
+
     # Tasks compare by identity, like functions.
     __hash__ = object.__hash__
+
+
+def _undefined_task(fullname: str) -> Callable:
+    def undefined(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(
+            f"task {fullname!r} is not defined in this process: its code was removed, "
+            "or its module is not imported"
+        )
+
+    return undefined
 
 
 _UNSET: Any = object()
@@ -483,6 +537,17 @@ class PartialTask(Task[P, R]):
 
     def __reduce__(self) -> Any:
         return (PartialTask, (self.task, self.args, self.kwargs))
+
+    def __getstate__(self) -> dict:
+        """redun's description: the task's own, with the bound ``args``/``kwargs``."""
+        state = super().__getstate__()
+        state.update({"task": self.task.__getstate__(), "args": self.args, "kwargs": self.kwargs})
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        task = Task.__new__(Task)
+        task.__setstate__(state["task"])
+        self.__dict__.update(PartialTask(task, state["args"], state["kwargs"]).__dict__)
 
 
 def task(

@@ -115,3 +115,26 @@ def test_a_retried_job_is_shown_running_once_per_attempt() -> None:
     seen = _timeline(Scheduler(backend=MemoryBackend()), fails_once(0.0))
     states = [state for name, state, _ in seen if name.endswith("fails_once")]
     assert states == ["pending", "running", "pending", "running", "done"]
+
+
+def test_a_job_made_by_hand_moves_as_in_redun() -> None:
+    # redun's tests and custom schedulers set eval_args, then resolve or reject.
+    from redun.promise import Promise
+
+    @task(namespace="job_states_by_hand")
+    def ten() -> int:
+        return 10
+
+    job = Job(ten, ten())
+    assert job.status == "PENDING"
+    job.eval_args = ((1,), {"k": 2})
+    assert job.status == "RUNNING" and job.args == ((1,), {"k": 2})
+    job.promise = Promise()
+    job.resolve(10)
+    assert job.status == "DONE" and job.result == 10 and job.promise.value == 10
+
+    failing = Job(ten, ten())
+    failing.eval_args = ((), {})
+    error = ValueError("no")
+    failing.reject(error)
+    assert failing.status == "FAILED" and failing.error is error

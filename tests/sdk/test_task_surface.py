@@ -331,3 +331,59 @@ def test_source_starts_at_the_def_line() -> None:
 
     assert add.source.lstrip().startswith("def add(a: int, b: int) -> int:")
     assert "@task" not in add.source and "return a + b" in add.source
+
+
+def test_task_state_as_redun_describes_it() -> None:
+    from redun.task import PartialTask
+
+    @task(namespace="surface_state", memory=2)
+    def scale(x: int, by: int) -> int:
+        return x * by
+
+    heavy = scale.options(memory=8)
+    state = heavy.__getstate__()
+    assert state == {
+        "name": "scale",
+        "namespace": "surface_state",
+        "version": None,
+        "hash": scale.hash,
+        "compat": [],
+        "script": False,
+        "task_options": {"memory": 8},
+        "export_options": set(),
+    }
+    again = Task.__new__(Task)
+    again.__setstate__(state)
+    assert again.func is scale.func and again.is_valid()
+    assert again.get_task_option("memory") == 8
+    assert again.__getstate__() == state
+
+    double = heavy.partial(by=2)
+    partial_state = double.__getstate__()
+    assert partial_state["task"]["task_options"] == {"memory": 8}
+    assert partial_state["kwargs"] == {"by": 2}
+    restored = PartialTask.__new__(PartialTask)
+    restored.__setstate__(partial_state)
+    assert restored.__getstate__() == partial_state
+    assert Scheduler().run(restored(5)) == 10
+
+
+def test_a_task_whose_code_is_gone_is_never_valid() -> None:
+    from redun.expression import TaskExpression
+
+    gone = Task.__new__(Task)
+    gone.__setstate__({"name": "vanished", "namespace": "surface_state", "version": None,
+                       "hash": "0" * 40, "compat": []})  # fmt: skip
+    assert gone.fullname == "surface_state.vanished"
+    assert not gone.is_valid()
+    with pytest.raises(ValueError, match="'surface_state.vanished' is not defined"):
+        gone.func()
+    expr = gone()
+    assert isinstance(expr, TaskExpression)
+    assert expr.is_valid() is False  # a method, as in redun, not a lazy attribute
+
+    @task(namespace="surface_state")
+    def present(x: int) -> int:
+        return x
+
+    assert present(1).is_valid() is True
