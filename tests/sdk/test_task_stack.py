@@ -66,3 +66,44 @@ def test_the_stack_is_not_recorded_with_the_error() -> None:
     error = run_failing(two_levels([1]))
     recorded = ErrorValue.of(error).error
     assert not hasattr(recorded, "__redun_task_stack__")
+
+
+def test_a_failed_execution_is_logged_as_redun_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+    import re
+
+    with caplog.at_level(logging.INFO, logger="redun"):
+        error = run_failing(two_levels([7, 8]))
+    messages = caplog.messages
+    start = messages.index("*** Execution failed. Traceback (most recent task last):")
+    report = messages[start:]
+    jobs = [line for line in report if line.startswith("  Job ")]
+    assert [re.sub(r"Job \w+: File \".*\", line \d+", "Job J: File F", line) for line in jobs] == [
+        "  Job J: File F, in two_levels",
+        "  Job J: File F, in explode",
+    ]
+    assert "    values = [7, 8]" in report and "    x = 2" in report
+    assert "    def explode(x: int, thing: object = None) -> int:" in report
+    assert "    raise KeyError(x)" in report  # the task's own frame, no engine frames
+    assert not any("site-packages" in line or "/redun/" in line for line in report)
+    assert report[-1] == "KeyError: 2"
+    assert error.__redun_job__.id[:8] in jobs[1]  # type: ignore[attr-defined]
+
+
+def test_errors_that_are_not_a_task_s_are_not_reported_as_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from redun.errors import SchedulerError
+
+    @task
+    def unknown_executor() -> int:
+        return 1
+
+    scheduler = Scheduler(config=Config({"backend": {"db_uri": "memory"}}))
+    with caplog.at_level(logging.INFO, logger="redun"), pytest.raises(SchedulerError):
+        scheduler.run(unknown_executor.options(executor="nowhere")())
+    assert not any("Execution failed" in message for message in caplog.messages)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import re
 import sys
 import traceback
@@ -17,6 +16,7 @@ from typing import Any
 
 from redun.argparsing import ArgumentParser
 from redun.errors import RedunError, UsageError
+from redun.scheduler.taskstack import is_engine_frame as _is_engine_frame
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # The insitro/redun release whose API and command line this engine implements: what
@@ -279,8 +279,6 @@ def format_task_error(error: BaseException, *, full: bool = False) -> str:
     return "".join(lines).rstrip()
 
 
-_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 _FRAME_FILE = re.compile(r'^  File "(.*)", line \d+')
 
 
@@ -298,15 +296,6 @@ def _without_engine_frames(text: str) -> str:
         if not dropping:
             kept.append(line)
     return "\n".join(kept)
-
-
-def _is_engine_frame(filename: str) -> bool:
-    return (
-        os.path.abspath(filename).startswith(_ENGINE_DIR + os.sep)
-        or filename.startswith("<frozen")
-        or os.sep + "concurrent" + os.sep in filename
-        or os.sep + "threading.py" in filename
-    )
 
 
 def print_error(error: BaseException, *, full: bool = False) -> None:

@@ -427,6 +427,7 @@ class Scheduler:
         except BaseException as error:
             error_text = f"{type(error).__name__}: {error}"
             self._cancel_outstanding()
+            self._log_failure(error)
             raise
 
     def _explain_dryrun(self, dry: DryRunResult) -> None:
@@ -441,6 +442,20 @@ class Scheduler:
             self.log(f"dryrun: cannot say why the jobs would run: {error}", level=logging.WARNING)
             return
         self.log(dry.report.removeprefix("[redun] "))
+
+    def _log_failure(self, error: BaseException) -> None:
+        """Log redun's "*** Execution failed" report of a task's error on the
+        scheduler's logger (INFO: shown where logging is set up, as redun's is)."""
+        if getattr(error, "__redun_job__", None) is None:
+            return
+        from redun.scheduler.taskstack import failure_report
+
+        try:
+            lines = failure_report(error)
+        except Exception:  # the error itself is raised whatever its report does
+            return
+        for line in lines:
+            self.log(line)
 
     def _warn_tasks_without_namespace(self) -> None:
         """As redun does: say which tasks have no namespace (each once per scheduler)."""

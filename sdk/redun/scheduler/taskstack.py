@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import inspect
 import linecache
+import os
 import reprlib
+import traceback
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,6 +69,52 @@ class TaskStack:
         return self._lines
 
 
+# The engine's own files (frames there are not the user's).
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def is_engine_frame(filename: str) -> bool:
+    """True for a frame of redun's own code, the interpreter's or its thread pools'."""
+    return (
+        os.path.abspath(filename).startswith(_ENGINE_DIR + os.sep)
+        or filename.startswith("<frozen")
+        or os.sep + "concurrent" + os.sep in filename
+        or os.sep + "threading.py" in filename
+    )
+
+
+def failure_report(error: BaseException) -> list[str]:
+    """insitro/redun's report of a failed execution, line by line: each task call from
+    the outermost (its job, where it is defined, its arguments), the failing task's
+    own Python frames, then the error."""
+    lines = ["*** Execution failed. Traceback (most recent task last):"]
+    found = getattr(error, "__redun_task_stack__", None)
+    for task, job_id, args, kwargs in found._calls if found is not None else ():
+        func = getattr(task, "func", None)
+        code = getattr(func, "__code__", None)
+        if code is None:
+            lines.append(f"  Job {job_id[:8]}: {task.fullname}")
+            continue
+        number = _def_line(code.co_filename, code.co_firstlineno)
+        lines.append(
+            f'  Job {job_id[:8]}: File "{code.co_filename}", line {number}, in {task.name}'
+        )
+        lines.append("    " + linecache.getline(code.co_filename, number).strip())
+        lines.extend(
+            f"    {name} = {value}" if name else f"    {value}"
+            for name, value in _bound(func, args, kwargs)
+        )
+    for frame in traceback.extract_tb(error.__traceback__):
+        if is_engine_frame(frame.filename):
+            continue
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    lines.extend(traceback.format_exception_only(type(error), error)[-1:])
+    lines[-1] = lines[-1].rstrip("\n")
+    return lines
+
+
 def task_stack(job: Job) -> TaskStack:
     """The task stack of ``job`` (see :class:`TaskStack`)."""
     return TaskStack(job)
@@ -108,15 +156,23 @@ def _def_line(filename: str, first: int) -> int:
 
 
 def _arguments(func: Any, args: tuple, kwargs: dict) -> str:
+    return ", ".join(
+        f"{name}={value}" if name else value for name, value in _bound(func, args, kwargs)
+    )
+
+
+def _bound(func: Any, args: tuple, kwargs: dict) -> list[tuple[str, str]]:
+    """(name, short repr) of each argument, defaults included; positional ones keep no
+    name when the function's signature cannot be read."""
     try:
         bound = inspect.signature(func).bind(*args, **kwargs)
         bound.apply_defaults()
         named = bound.arguments.items()
     except (TypeError, ValueError):
-        parts = [_value(arg) for arg in args]
-        parts.extend(f"{name}={_value(value)}" for name, value in kwargs.items())
-        return ", ".join(parts)
-    return ", ".join(f"{name}={_value(value)}" for name, value in named)
+        return [("", _value(arg)) for arg in args] + [
+            (name, _value(value)) for name, value in kwargs.items()
+        ]
+    return [(name, _value(value)) for name, value in named]
 
 
 def _value(value: Any) -> str:
