@@ -165,7 +165,9 @@ class TypeRegistry:
         value_type = self.get_type(raw_type, use_default=False)
         if value_type is not None:
             return value_type.parse_arg(raw_type, arg)
-        return raw_type(arg)  # type: ignore[call-arg]
+        from redun.workflow.args import parse_plain
+
+        return parse_plain(raw_type, arg)
 
     def preprocess(self, raw_value: Any, preprocess_args: dict) -> Any:
         return self.get_value(raw_value).preprocess(preprocess_args)

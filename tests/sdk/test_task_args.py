@@ -8,6 +8,7 @@ parsed both ways and must give the same values, or the same error.
 
 from __future__ import annotations
 
+import datetime
 import enum
 
 import pytest
@@ -93,3 +94,40 @@ def test_required_and_given_arguments() -> None:
         parse_task_args(args_main, ["--flag", "true"])
     assert parse_task_args(args_main, ["--flag", "true"], given=["n"]) == {"flag": True}
     assert parse_task_args(args_main, [], required=False) == {}
+
+
+@task(name="when_main", namespace="test_task_args")
+def when_main(
+    at: datetime.datetime, day: datetime.date | None = None, clock: datetime.time | None = None
+) -> tuple:
+    return (at, day, clock)
+
+
+def test_dates_and_times_parse_as_iso_8601() -> None:
+    parsed = parse_task_args(
+        when_main, ["--at", "2022-07-01 10:05:33 +0400", "--day", "2021-02-03", "--clock", "07:30"]
+    )
+    four_hours = datetime.timezone(datetime.timedelta(hours=4))
+    assert parsed == {
+        "at": datetime.datetime(2022, 7, 1, 10, 5, 33, tzinfo=four_hours),
+        "day": datetime.date(2021, 2, 3),
+        "clock": datetime.time(7, 30),
+    }
+    assert parse_task_args(when_main, ["--at", "2022-07-01"])["at"] == datetime.datetime(2022, 7, 1)
+    with pytest.raises(UsageError, match="expected an ISO 8601 datetime"):
+        parse_task_args(when_main, ["--at", "yesterday"])
+
+
+def test_the_type_registry_parses_what_the_command_line_does() -> None:
+    # redun's TypeRegistry.parse_arg, which tools and tests call directly.
+    from redun.value import get_type_registry
+
+    registry = get_type_registry()
+    assert registry.parse_arg(bool, "False") is False and registry.parse_arg(bool, "True") is True
+    assert registry.parse_arg(Color, "green") is Color.green
+    with pytest.raises(ValueError, match="choose from red, green"):
+        registry.parse_arg(Color, "brown")
+    assert registry.parse_arg(datetime.datetime, "2022-07-01 10:05:33") == datetime.datetime(
+        2022, 7, 1, 10, 5, 33
+    )
+    assert registry.parse_arg(int, "10") == 10 and registry.parse_arg(complex, "1+2j") == 1 + 2j

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import enum
 import functools
 import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -27,6 +29,40 @@ def parse_bool(text: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ValueError(f"expected true or false, got {text!r}")
+
+
+_OFFSET = re.compile(r"^(.*\d)\s+(Z|[+-]\d{2}:?\d{2})$")
+
+
+def parse_datetime(cls: type, text: str) -> Any:
+    """A ``datetime``, ``date`` or ``time`` from ISO 8601 text (``2022-07-01``,
+    ``2022-07-01 10:05:33``, ``2022-07-01T10:05:33+04:00``; a UTC offset may follow
+    after a space, as in ``10:05:33 +0400``)."""
+    stripped = text.strip()
+    found = _OFFSET.match(stripped)
+    if found is not None:
+        stripped = found.group(1) + found.group(2)
+    try:
+        return cls.fromisoformat(stripped)  # type: ignore[attr-defined]
+    except ValueError:
+        raise ValueError(
+            f"expected an ISO 8601 {cls.__name__} such as 2022-07-01"
+            + (" 10:05:33" if cls is datetime.datetime else ""),
+        ) from None
+
+
+def parse_plain(raw_type: Any, text: str) -> Any:
+    """A value of a type no Value class is registered for, from a command-line string:
+    booleans (true/false, yes/no, 1/0), enum members by name, dates and times (ISO
+    8601), else ``raw_type(text)``."""
+    if raw_type is bool:
+        return parse_bool(text)
+    if isinstance(raw_type, type):
+        if issubclass(raw_type, enum.Enum):
+            return parse_enum(raw_type, text)
+        if raw_type in (datetime.datetime, datetime.date, datetime.time):
+            return parse_datetime(raw_type, text)
+    return raw_type(text)
 
 
 def _unwrap_optional(anno: Any) -> Any:
@@ -55,6 +91,8 @@ def converter_for(anno: Any) -> tuple[Any, bool]:
     if isinstance(anno, type):
         if issubclass(anno, enum.Enum):
             return functools.partial(parse_enum, anno), False
+        if anno in (datetime.datetime, datetime.date, datetime.time):
+            return functools.partial(parse_datetime, anno), False
         from redun.value import get_type_registry
 
         # File, Dir, and any Value class or registered ProxyValue: their parse_arg.
