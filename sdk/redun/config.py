@@ -26,6 +26,7 @@ Sections used by the SDK::
 
 from __future__ import annotations
 
+import collections
 import configparser
 import os
 import re
@@ -44,6 +45,16 @@ db_uri = sqlite:///${config_dir}/redun.db
 type = threads
 max_workers = 20
 """
+
+
+class _EnvironmentInterpolation(configparser.ExtendedInterpolation):
+    """``${name}`` is an option of the section (or ``[DEFAULT]``), else the environment
+    variable ``name``, as in redun: ``role = ${BATCH_ROLE}``. ``${section:option}``
+    reads another section."""
+
+    def before_get(self, parser: Any, section: str, option: str, value: str, defaults: Any) -> str:
+        merged = collections.ChainMap(defaults, dict(os.environ))
+        return super().before_get(parser, section, option, value, merged)  # type: ignore[arg-type]
 
 
 class Config:
@@ -66,7 +77,7 @@ class Config:
             ConfigError: it does not parse (names ``source`` and the line).
         """
         parser = configparser.ConfigParser(
-            interpolation=configparser.ExtendedInterpolation(),
+            interpolation=_EnvironmentInterpolation(),
             defaults={"config_dir": self.configdir},
         )
         parser.optionxform = str  # type: ignore[assignment,method-assign]
@@ -191,6 +202,11 @@ def _config_error(source: str, error: configparser.Error) -> Exception:
         what = f"line {lineno}: section [{error.section}] appears twice"
     elif isinstance(error, configparser.DuplicateOptionError):
         what = f"line {lineno}: option {error.option!r} appears twice in [{error.section}]"
+    elif isinstance(error, configparser.InterpolationMissingOptionError):
+        what = (
+            f"[{error.section}] {error.option}: ${{{error.reference}}} is neither an option "
+            f"of [{error.section}] or [DEFAULT] nor a set environment variable"
+        )
     elif isinstance(error, configparser.InterpolationError):
         what = f"[{error.section}] {error.option}: {error.message.splitlines()[0]}"
     else:

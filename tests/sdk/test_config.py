@@ -188,3 +188,50 @@ def test_sections_by_prefix_as_in_redun() -> None:
         config["nothing"]
     config["executors"] = {"own": "section"}  # a real [executors] section wins
     assert config["executors"] == {"own": "section"}
+
+
+def test_environment_variables_fill_in_values_as_in_redun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_REDUN_ROLE", "arn:role/batch")
+    monkeypatch.setenv("TEST_REDUN_DB", str(tmp_path / "from-env.db"))
+    (tmp_path / "redun.ini").write_text(
+        textwrap.dedent(
+            """
+            [DEFAULT]
+            scratch = s3://bucket/redun/
+
+            [backend]
+            db_uri = sqlite:///${TEST_REDUN_DB}
+
+            [executors.batch]
+            type = aws_batch
+            role = ${TEST_REDUN_ROLE}
+            s3_scratch = ${scratch}
+            """
+        )
+    )
+    config = load_config(str(tmp_path))
+    assert config["executors"]["batch"]["role"] == "arn:role/batch"
+    assert config["executors.batch"]["s3_scratch"] == "s3://bucket/redun/"  # an option first
+    scheduler = Scheduler(config=config)
+    assert scheduler.run(_seven()) == 7
+    assert (tmp_path / "from-env.db").exists()  # the store the environment named
+
+
+def test_an_unset_variable_is_named() -> None:
+    from redun.errors import ConfigError
+
+    config = Config()
+    with pytest.raises(ConfigError, match=r"\$\{TEST_REDUN_UNSET\} is neither an option"):
+        config.read_string("[executors.batch]\nrole = ${TEST_REDUN_UNSET}\n")
+
+
+def _seven() -> object:
+    from redun import task
+
+    @task(namespace="test_config_env")
+    def seven() -> int:
+        return 7
+
+    return seven()

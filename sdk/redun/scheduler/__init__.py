@@ -35,6 +35,8 @@ _LAZY = {
     "Traceback": "redun.scheduler.tracebacks",
     "Frame": "redun.scheduler.tracebacks",
     "Promise": "redun.promise",
+    # Names redun's scheduler module has at hand (scripts import them from there).
+    "Config": "redun.config",
 }
 
 
@@ -50,6 +52,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Config",
     "DryRunResult",
     "ErrorValue",
     "Execution",
