@@ -51,14 +51,27 @@ def parse_tag_key_value(key_value: str, value_required: bool = True) -> tuple[st
 
 
 def format_tag_value(value: Any) -> str:
-    """A value as ``redun tag``/``redun log`` print it (plain words unquoted)."""
-    if isinstance(value, str) and re.fullmatch(r"[\w./:@+-]+", value):
+    """A value as ``redun tag``/``redun log`` print it: a plain word unquoted, unless it
+    would read back as something else (``"10"``, ``"true"``: strings, not 10 or True)."""
+    if (
+        isinstance(value, str)
+        and re.fullmatch(r"[\w./:@+-]+", value)
+        and isinstance(parse_tag_value(value), str)
+    ):
         return value
     return json.dumps(value, sort_keys=True)
 
 
-def format_tag_key_value(key: str, value: Any) -> str:
-    return f"{key}={format_tag_value(value)}"
+def format_tag_key_value(key: str, value: Any, max_length: int | None = None) -> str:
+    """``key=value``; with ``max_length``, each side cut to it (``...`` marks a cut)."""
+    text = format_tag_value(value)
+    if max_length is not None:
+        key, text = _cut(key, max_length), _cut(text, max_length)
+    return f"{key}={text}"
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: max(length - 3, 0)] + "..."
 
 
 def get_username() -> str:

@@ -9,6 +9,7 @@ everything a cached result depended on is still current.
 
 from __future__ import annotations
 
+import enum
 import pickle
 import time
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,21 @@ from redun.value import Value
 
 if TYPE_CHECKING:
     from redun.scheduler.job import Job
+
+
+class TagEntity(str, enum.Enum):
+    """The kinds of record a tag is on, as stored in ``redun_tag.entity_type``
+    (redun's names: ``Tag.entity_type == TagEntity.Job`` in a query)."""
+
+    Execution = "execution"
+    Job = "job"
+    CallNode = "call_node"
+    Task = "task"
+    Value = "value"
+    Null = "null"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class CallRecord(Plain):

@@ -90,9 +90,30 @@ class JsonText(satypes.TypeDecorator):
         if value is None:
             return None
         try:
-            return json.loads(value)
+            parsed = json.loads(value)
         except ValueError:
             return value
+        # A tag value is part of the tag's key: the ORM keeps records by key in a dict,
+        # so a list or an object comes back as one that hashes (by its JSON text).
+        if isinstance(parsed, list):
+            return _JsonList(parsed)
+        if isinstance(parsed, dict):
+            return _JsonDict(parsed)
+        return parsed
+
+
+class _JsonList(list):
+    """A list read from JSON that hashes by its content (equal to the plain list)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True))
+
+
+class _JsonDict(dict):
+    """A dict read from JSON that hashes by its content (equal to the plain dict)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True))
 
 
 # Copies of the store's tables with the column types the models read through; the
@@ -524,6 +545,16 @@ class Tag(Base):
         entity_id: Mapped[str]
         key: Mapped[str]
         value: Mapped[Any]
+
+    @property
+    def base_key(self) -> str:
+        """The key without its namespace: ``user`` of ``redun.sub.user``."""
+        return self.key.rpartition(".")[2]
+
+    @property
+    def namespace(self) -> str:
+        """The key's namespace: ``redun.sub`` of ``redun.sub.user`` ("" for none)."""
+        return self.key.rpartition(".")[0]
 
     @property
     def entity(self) -> Any:

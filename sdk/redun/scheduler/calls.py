@@ -206,9 +206,12 @@ def add_job(
         fill_job_info(job, info_params)
     tags = options.get("tags")
     if tags:
-        # @task(tags=...) / .options(tags=...): on the job, and on the task version.
+        # As in redun: the job gets the tags in force for the call (.options(tags=...)
+        # over @task(tags=...)); the task version only the decorator's own.
         self.add_tags("job", job.id, tags)
-        self.add_tags("task", task.hash, task.get_task_option("tags") or tags)
+        own = task._task_options_base.get("tags")
+        if own:
+            self.add_tags("task", task.hash, own)
     if (parent is not None and not parent.prov) or not options.get("prov", True):
         job.prov = False  # not recorded, nor read from the cache (as in the original)
     promise: Promise = Promise()
