@@ -13,7 +13,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from redun.errors import UsageError
+from redun.errors import ExecutorError, UsageError
+
+# ExecutorError is importable from here, as in redun.
+__all__ = [
+    "Executor",
+    "ExecutorError",
+    "executor_type_for",
+    "executor_types",
+    "get_executor_class",
+    "register_executor",
+]
 
 if TYPE_CHECKING:
     from redun.scheduler.core import Scheduler
@@ -109,6 +119,7 @@ _registry: dict[str, str | type[Executor]] = {
     "spark_driver": "redun.executors.spark.SparkDriverExecutor",
     "subprocess": "redun.executors.subproc.SubprocessExecutor",
     "docker": "redun.executors.docker.DockerExecutor",
+    "alias": "redun.executors.alias.AliasExecutor",
 }
 
 

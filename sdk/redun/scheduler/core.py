@@ -102,7 +102,7 @@ class Scheduler:
         self.use_task_traceback = use_task_traceback
         self.events = EventBus()
         self._backend = backend
-        self.executors: dict[str, Executor] = {}
+        self.executors: dict[str, Executor] = _Executors(self)
         self._executor_configs = {
             name.split(".", 1)[1]: dict(section)
             for name, section in self.config.items()
@@ -156,7 +156,7 @@ class Scheduler:
         executor.set_scheduler(self)
         self.executors[executor.name] = executor
 
-    def get_executor(self, name: str) -> Executor:
+    def get_executor(self, name: str, _aliases: tuple[str, ...] = ()) -> Executor:
         executor = self.executors.get(name)
         if executor is None:
             section = self._executor_configs.get(name)
@@ -164,11 +164,32 @@ class Scheduler:
             if type_name is None:
                 raise ExecutorNotConfigured(
                     f"executor {name!r} is not configured; add an [executors.{name}] section "
-                    "to redun.ini (type = threads|processes|subprocess|docker|aws_batch|gcp_batch|spark)"
+                    "to redun.ini (type = threads|processes|subprocess|docker|aws_batch|gcp_batch"
+                    "|spark|alias)"
                 )
+            if type_name == "alias":
+                return self._resolve_alias(name, section, _aliases)
             executor = get_executor_class(type_name)(name, self, section or {})
             self.add_executor(executor)
             executor.start()
+        return executor
+
+    def _resolve_alias(self, name: str, section: Any, aliases: tuple[str, ...]) -> Executor:
+        """``[executors.NAME] type = alias``: the target executor itself, also known by
+        NAME from now on (see :mod:`redun.executors.alias`)."""
+        from redun.executors.alias import target_name_of
+
+        target = target_name_of(name, section)
+        if target in (*aliases, name):
+            chain = " -> ".join((*aliases, name, target))
+            raise ExecutorNotConfigured(f"executor aliases go round in a circle: {chain}")
+        try:
+            executor = self.get_executor(target, (*aliases, name))
+        except ExecutorNotConfigured as error:
+            raise ExecutorNotConfigured(
+                f"executor {name!r} is an alias of {target!r}, which is not configured: {error}"
+            ) from None
+        self.executors[name] = executor
         return executor
 
     def load(self, migrate: bool | None = None) -> None:
@@ -710,6 +731,22 @@ __all__ = [
     "set_current_scheduler",
     "set_job_context",
 ]
+
+
+class _Executors(dict):
+    """The scheduler's executors by name. ``executors["NAME"]`` starts a configured (or
+    built-in) one that has not run anything yet, as redun's scheduler has them all from
+    the start; ``get``, ``in`` and iteration see only those started."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        super().__init__()
+        self._scheduler = scheduler
+
+    def __missing__(self, name: str) -> Executor:
+        try:
+            return self._scheduler.get_executor(name)
+        except ExecutorNotConfigured:
+            raise KeyError(name) from None
 
 
 class _Quoted:
