@@ -14,7 +14,8 @@ Every error the SDK raises on purpose derives from :class:`RedunError`::
     │   ├── JobCancelled        a job was cancelled (an outcome: never retried)
     │   └── ExecutionCancelled  ``Scheduler.cancel()`` stopped the run
     ├── ExecutorError           an executor failed to run a job (not the task's own error)
-    ├── HashingError            a value or a piece of code could not be hashed
+    ├── InvalidValueError       a value that cannot be kept, or read back
+    │   └── HashingError        a value or a piece of code could not be hashed
     ├── BackendError            the cache/provenance database failed
     └── FileError               a File or Dir could not be read, written or hashed
 
@@ -90,8 +91,15 @@ class ExecutorError(RedunError):
     """An executor failed to run a job (as opposed to the task raising)."""
 
 
-class HashingError(RedunError, TypeError):
-    """A value or a piece of code could not be hashed."""
+class InvalidValueError(RedunError):
+    """A value redun cannot keep: it cannot be hashed or recorded, or a stored one
+    cannot be read back (its type is gone or changed). ``redun.value`` has it too."""
+
+
+class HashingError(InvalidValueError, TypeError):
+    """A value or a piece of code could not be hashed (a lambda or a function defined
+    inside a function as an argument or result: an :class:`InvalidValueError`, as in
+    redun)."""
 
 
 class BackendError(RedunError):

@@ -33,6 +33,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from redun.errors import InvalidValueError
+
 MIME_TYPE_PICKLE = "application/python-pickle"
 
 
@@ -45,8 +47,6 @@ class _Hooks:
 lifecycle_hooks = _Hooks()
 
 
-class InvalidValueError(Exception):
-    """A stored value could not be read back (its type is gone or changed)."""
 
 
 class TypeRegistry:

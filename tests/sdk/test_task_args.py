@@ -131,3 +131,17 @@ def test_the_type_registry_parses_what_the_command_line_does() -> None:
         2022, 7, 1, 10, 5, 33
     )
     assert registry.parse_arg(int, "10") == 10 and registry.parse_arg(complex, "1+2j") == 1 + 2j
+
+
+def test_functions_parse_by_dotted_name() -> None:
+    import os.path
+    import types
+
+    from redun.value import get_type_registry
+
+    registry = get_type_registry()
+    assert registry.parse_arg(types.FunctionType, "os.path.join") is os.path.join
+    with pytest.raises(ValueError, match="Unexpected format for function name: join"):
+        registry.parse_arg(types.FunctionType, "join")
+    with pytest.raises(ValueError, match="Function not found: no_such_module.f"):
+        registry.parse_arg(types.FunctionType, "no_such_module.f")

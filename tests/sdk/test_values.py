@@ -141,6 +141,11 @@ def test_lambdas_cannot_be_arguments_or_results() -> None:
         scheduler.run(ident(lambda: 10))
     with pytest.raises(HashingError, match="lambda"):
         scheduler.run(make())
+    # Scripts written for redun catch it as redun's InvalidValueError.
+    from redun.value import InvalidValueError
+
+    with pytest.raises(InvalidValueError):
+        scheduler.run(make())
     # A module-level function is fine: it is stored by reference.
     assert scheduler.run(ident(map_nested_value)) is map_nested_value
 

@@ -51,12 +51,31 @@ def parse_datetime(cls: type, text: str) -> Any:
         ) from None
 
 
+def parse_function(text: str) -> Any:
+    """A module-level function from its dotted name (``pkg.module.func``), as redun
+    takes a function argument on the command line."""
+    import importlib
+
+    module_name, _, name = text.rpartition(".")
+    if not module_name or not name:
+        raise ValueError(f"Unexpected format for function name: {text} (write module.function)")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        raise ValueError(f"Function not found: {text}") from None
+    if not callable(found):
+        raise ValueError(f"Function not found: {text} (it is a {type(found).__name__})")
+    return found
+
+
 def parse_plain(raw_type: Any, text: str) -> Any:
     """A value of a type no Value class is registered for, from a command-line string:
     booleans (true/false, yes/no, 1/0), enum members by name, dates and times (ISO
-    8601), else ``raw_type(text)``."""
+    8601), functions by dotted name, else ``raw_type(text)``."""
     if raw_type is bool:
         return parse_bool(text)
+    if raw_type is types.FunctionType:
+        return parse_function(text)
     if isinstance(raw_type, type):
         if issubclass(raw_type, enum.Enum):
             return parse_enum(raw_type, text)
