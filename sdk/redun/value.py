@@ -47,8 +47,6 @@ class _Hooks:
 lifecycle_hooks = _Hooks()
 
 
-
-
 class TypeRegistry:
     """Value classes by type name, and the proxies of raw types."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+import types
+from collections.abc import Callable
 
 import pytest
 
@@ -145,3 +147,17 @@ def test_functions_parse_by_dotted_name() -> None:
         registry.parse_arg(types.FunctionType, "join")
     with pytest.raises(ValueError, match="Function not found: no_such_module.f"):
         registry.parse_arg(types.FunctionType, "no_such_module.f")
+
+
+@task(name="apply_main", namespace="test_task_args")
+def apply_main(func: Callable[[str, str], str], plain: types.FunctionType | None = None) -> str:
+    return func("a", "b")
+
+
+def test_function_arguments_from_the_command_line() -> None:
+    import os.path
+
+    parsed = parse_task_args(apply_main, ["--func", "os.path.join", "--plain", "os.path.basename"])
+    assert parsed == {"func": os.path.join, "plain": os.path.basename}
+    with pytest.raises(UsageError, match="Function not found: os.path.nope"):
+        parse_task_args(apply_main, ["--func", "os.path.nope"])

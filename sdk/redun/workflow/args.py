@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import datetime
 import enum
 import functools
@@ -103,6 +104,8 @@ def converter_for(anno: Any) -> tuple[Any, bool]:
         return converter_for(inner)[0], True
     if anno is bool:
         return parse_bool, False
+    if anno is types.FunctionType or collections.abc.Callable in (anno, origin):
+        return parse_function, False
     if anno in (int, float, str):
         return anno, False
     if anno is dict or origin is dict:
