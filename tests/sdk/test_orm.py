@@ -108,7 +108,9 @@ def test_session_walks_a_run(db_uri: str, tmp_path: Path) -> None:
     assert session.query(CallNode).filter(CallNode.task_name == "test_orm.add").count() == 3
     assert session.query(Job).filter(Job.status == "DONE").count() == 5
     result = session.query(Value).filter(Value.value_hash == node.value_hash).one()
-    assert (result.type, result.preview) == ("str", "p:2,3,4")
+    assert (result.type, result.preview) == ("builtins.str", "p:2,3,4")  # as redun spells it
+    for spelling in ("builtins.str", "str"):
+        assert session.query(Value).filter(Value.type == spelling).count() >= 1
     assert session.query(Job).filter(Job.start_time >= root.start_time).count() == 5
 
     # Tags are JSON values, compared as Python values.

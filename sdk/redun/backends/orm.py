@@ -116,6 +116,24 @@ class _JsonDict(dict):
         return hash(json.dumps(self, sort_keys=True))
 
 
+class TypeName(satypes.TypeDecorator):
+    """A value's type name as redun spells it: ``builtins.int`` for what the store
+    keeps as ``int``; either spelling works in a query."""
+
+    impl = satypes.String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, str) and value.startswith("builtins."):
+            return value[len("builtins.") :]
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, str) and value and "." not in value:
+            return "builtins." + value
+        return value
+
+
 # Copies of the store's tables with the column types the models read through; the
 # schema's own tables (used to create, migrate and write the store) stay as they are.
 metadata = MetaData()
@@ -127,6 +145,7 @@ _TYPES = {
     ("redun_call_node", "time"): EpochUTC,
     ("redun_evaluation", "time"): EpochUTC,
     ("redun_tag", "value"): JsonText,
+    ("redun_value", "type_name"): TypeName,
 }
 for _table in schema.metadata.sorted_tables:
     _table.to_metadata(metadata)
