@@ -204,3 +204,24 @@ def _all_item(arg: tuple, ok: bool, value: Any) -> None:
     remaining[0] -= 1
     if remaining[0] == 0:
         out.do_resolve(results)
+
+
+def wait_promises(promises: list[Promise]) -> Promise[list[Promise]]:
+    """A promise of ``promises`` themselves, once every one has settled, fulfilled or
+    rejected (as redun's ``wait_promises``; :meth:`Promise.all` stops at the first
+    error)."""
+    out: Promise[list[Promise]] = Promise()
+    items = list(promises)
+    if not items:
+        return out.do_resolve(items)
+    remaining = [len(items)]
+    for item in items:
+        item.add_waiter(_waited, (out, items, remaining))
+    return out
+
+
+def _waited(arg: tuple, ok: bool, value: Any) -> None:
+    out, items, remaining = arg
+    remaining[0] -= 1
+    if remaining[0] == 0:
+        out.do_resolve(items)

@@ -548,3 +548,27 @@ def test_numpy_arrays_hash_by_dtype_shape_and_bytes():
     assert hash_value(a) != hash_value(a.astype(np.int32))
     assert hash_value(a) != hash_value(a.reshape(2, 3))
     assert hash_value(a.reshape(2, 3).T) == hash_value(np.ascontiguousarray(a.reshape(2, 3).T))
+
+
+def test_bencode_and_redun_s_structure_hashes() -> None:
+    from redun.hashing import hash_struct, hash_tag_bytes
+    from redun.hashing.structs import bencode
+
+    # The format's own examples.
+    assert bencode("spam") == b"4:spam" and bencode(3) == b"i3e" and bencode(-3) == b"i-3e"
+    assert bencode(["spam", "eggs"]) == b"l4:spam4:eggse"
+    assert bencode({"spam": "eggs", "cow": "moo"}) == b"d3:cow3:moo4:spam4:eggse"
+    assert bencode({"a": [1, {"b": b"\x00"}]}) == b"d1:ali1ed1:b1:\x00eee"
+    for bad in (1.5, True, None):
+        with pytest.raises(TypeError, match="cannot bencode"):
+            bencode([bad])
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert bencode(deep).startswith(b"ll")  # no recursion
+
+    # redun's digests: the first 40 hex digits of SHA-512 over the encoding.
+    expected = hashlib.sha512(b"l4:Task3:123e").hexdigest()[:40]
+    assert hash_struct(["Task", "123"]) == expected
+    assert hash_struct(("Task", "123")) == expected
+    assert hash_tag_bytes("Value", b"123") == hashlib.sha512(b"l5:Valuee123").hexdigest()[:40]

@@ -60,11 +60,14 @@ Modules:
 from redun.hashing.composite import is_plain_data
 from redun.hashing.digest import DIGEST_SIZE, hash_bytes, hash_parts, hash_text
 from redun.hashing.encoder import hash_value, hash_value_fallback
+from redun.hashing.structs import hash_struct, hash_tag_bytes
 
 __all__ = [
     "DIGEST_SIZE",
     "hash_bytes",
     "hash_parts",
+    "hash_struct",
+    "hash_tag_bytes",
     "hash_text",
     "hash_value",
     "hash_value_fallback",
