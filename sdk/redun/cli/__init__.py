@@ -2,6 +2,18 @@
 
 from typing import Any
 
+_API = frozenset(
+    {
+        "RedunClient",
+        "check_version",
+        "find_config_dir",
+        "get_config_dir",
+        "import_script",
+        "parse_func_path",
+        "REDUN_CONFIG_ENV",
+    }
+)
+
 
 def __getattr__(name: str) -> Any:
     # redun.cli.setup_scheduler, as redun's own run() and users' scripts call it.
@@ -9,4 +21,8 @@ def __getattr__(name: str) -> Any:
         from redun.cli import setup
 
         return getattr(setup, name)
+    if name in _API:
+        from redun.cli import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'redun.cli' has no attribute {name!r}")

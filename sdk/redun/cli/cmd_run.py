@@ -33,7 +33,7 @@ def make_scheduler(args: argparse.Namespace) -> Any:
     from redun.cli.setup import setup_scheduler
 
     db_uri = args.db or os.environ.get("REDUN_DB_URI")
-    return setup_scheduler(args.config, getattr(args, "setup", None), db_uri=db_uri)
+    return setup_scheduler(args.config, getattr(args, "setup", None), db_uri=db_uri, load=False)
 
 
 def parse_context(items: list[str]) -> dict:
@@ -192,19 +192,23 @@ def run_command(args: argparse.Namespace, task_argv: list[str]) -> int:
     try:
         return _run_command(args, task_argv, schedulers)
     finally:
-        for scheduler in schedulers:
-            # The process ends next: free the job graph now, not in exit's garbage collection.
-            scheduler.release()
+        if getattr(args, "client", None) is None:
+            for scheduler in schedulers:
+                # The process ends next: free the job graph now, not in exit's collection.
+                scheduler.release()
 
 
 def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: list[Any]) -> int:
     from redun.scheduler import DryRunResult
 
     full_argv = getattr(args, "full_argv", [])
+    client = getattr(args, "client", None)  # redun.cli.RedunClient: in this process
 
     try:
         module = import_workflow(args.file)
     except WorkflowLoadError as error:
+        if client is not None:
+            raise
         # Refused before anything runs, as 'redun submit' refuses it: exit 2.
         cause = error.__cause__ or error
         print(f"redun: error: cannot load workflow {args.file}:", file=sys.stderr)
@@ -216,6 +220,8 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
     task_argv = take_own_options(args, task_argv, keep=_parameter_options(module, args))
     scheduler = make_scheduler(args)
     schedulers.append(scheduler)
+    if client is not None:
+        client.scheduler = scheduler
     recorded: dict[str, Any] = {}
     if args.rerun:
         scheduler.load()
@@ -257,7 +263,9 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
     tags = defaults + tags
     tally = ProgressTally()
     display = ProgressDisplay(
-        tally, enabled=None if not args.no_progress else False, jobs=scheduler.jobs
+        tally,
+        enabled=None if not args.no_progress and client is None else False,
+        jobs=scheduler.jobs,
     )
     if display.follows_jobs:
         scheduler.events.attach(tally)
@@ -284,9 +292,13 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
         print_dryrun(dry)
         return EXIT_OK
     except UsageError as error:
+        if client is not None:
+            raise
         print(f"redun: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except BaseException as error:
+        if client is not None:
+            raise  # the caller's to handle, as redun's client raises it
         # A task's SystemExit or KeyboardInterrupt is that task failing (it carries
         # its job); only Ctrl-C of this process itself is an interruption.
         if not isinstance(error, Exception) and getattr(error, "__redun_job__", None) is None:
@@ -304,6 +316,8 @@ def _run_command(args: argparse.Namespace, task_argv: list[str], schedulers: lis
     if args.dryrun:
         print("[redun] dryrun: every job is cached; nothing would run", file=sys.stderr)
     print_result(result)
+    if client is not None:
+        client._result = result
     return EXIT_OK
 
 

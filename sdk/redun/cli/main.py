@@ -196,6 +196,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             restore()
 
 
+def execute_embedded(argv: Sequence[str], client: Any) -> Any:
+    """``redun ARGV`` inside this process for :class:`redun.cli.RedunClient`: the same
+    commands, but errors are raised (a task's own, a UsageError...) instead of printed
+    as exit codes, ``redun run`` returns its result and leaves its scheduler on
+    ``client.scheduler``; other commands return their exit code."""
+    argv = list(argv)
+    parser = _global_parser()
+    parser = build_parser(_command_of(argv, parser), parser=parser)
+    ours, task_argv = _split_task_args(argv, parser)
+    args = parser.parse_args(ours)
+    restore = None
+    try:
+        if args.log_level or args.check_version or args.repo != "default" or args.setup_help:
+            from redun.cli.global_options import apply_global_options, print_setup_help
+
+            restore = apply_global_options(args)
+            if args.setup_help:
+                print_setup_help(args.config)
+                return EXIT_OK
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            raise UsageError("no command given (redun COMMAND ...; redun help lists them)")
+        args.full_argv = argv
+        args.client = client
+        code = int(args.handler(args, task_argv))
+        if args.command == "run" and hasattr(client, "_result"):
+            return client.__dict__.pop("_result")
+        if code == EXIT_USAGE:
+            raise UsageError(f"redun {args.command} refused its arguments (exit {code})")
+        return code
+    finally:
+        if restore is not None:
+            restore()
+
+
 def _split_task_args(
     argv: list[str], parser: argparse.ArgumentParser
 ) -> tuple[list[str], list[str]]:

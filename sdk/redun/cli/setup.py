@@ -78,17 +78,35 @@ def get_user_setup_func(config: Config) -> Callable[..., Any]:
 
 
 def setup_scheduler(
-    config_dir: str | None = None, setup_args: list[str] | None = None, db_uri: str | None = None
+    config_dir: str | None = None,
+    setup_args: list[str] | None = None,
+    repo: str = "default",
+    migrate: bool | None = None,
+    migrate_if_local: bool = False,
+    *,
+    db_uri: str | None = None,
+    load: bool = True,
 ) -> Any:
-    """The scheduler of a config directory, built by its setup hook if it has one.
+    """The scheduler of a config directory, built by its setup hook if it has one,
+    with its database open (created if new), as redun's ``setup_scheduler``.
 
     Args:
         config_dir: the config directory (default: as ``redun run`` finds it).
         setup_args: ``KEY=VALUE`` options for the hook (``redun -s``).
+        repo: use the config directory of ``[repos.NAME]`` instead.
+        migrate: migrate an older schema (True) or refuse it (False); None follows
+            ``[backend] automigrate``.
+        migrate_if_local: migrate when the database is a local SQLite file.
         db_uri: a database URL overriding ``[backend] db_uri``.
+        load: open the database now (``redun run`` opens it later itself).
     """
+    config_dir = find_config_dir(config_dir)
+    if repo != "default":
+        from redun.cli.repos import repo_config_dir
+
+        config_dir = repo_config_dir(config_dir, repo)
     # Called once the workflow is imported: it may register executor types of its own.
-    config = load_config(find_config_dir(config_dir), check_types=True)
+    config = load_config(config_dir, check_types=True)
     if db_uri:
         section = dict(config.get("backend") or {})
         section["db_uri"] = db_uri
@@ -97,4 +115,10 @@ def setup_scheduler(
     kwargs = parse_setup_args(setup_func, setup_args)
     if setup_args and not kwargs:
         raise UsageError("--setup given, but no [scheduler] setup_scheduler hook is configured")
-    return setup_func(config, **kwargs)
+    scheduler = setup_func(config, **kwargs)
+    if load:
+        if migrate is None and migrate_if_local:
+            uri = str((config.get("backend") or {}).get("db_uri") or "sqlite:")
+            migrate = True if uri.startswith("sqlite:") else None
+        scheduler.load(migrate=migrate)
+    return scheduler

@@ -9,7 +9,6 @@ hashing is :func:`redun.hashing.hash_value`.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,6 +61,8 @@ def _refuse(key: Any) -> Any:
 
 
 def _digest(*chunks: bytes) -> str:
+    import hashlib  # here: a plain run never needs it (see tests/sdk/test_run_imports.py)
+
     message = hashlib.sha512()
     for chunk in chunks:
         message.update(chunk)

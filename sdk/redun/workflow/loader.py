@@ -12,6 +12,9 @@ from redun.errors import TaskNotFoundError, UsageError
 from redun.task import Task, get_task_registry
 from redun.workflow.freshness import FreshSourceLoader, watch_directory
 
+# Directories of the workflow files this process loaded (put on sys.path for them).
+_WORKFLOW_DIRS: set[str] = set()
+
 
 class WorkflowLoadError(Exception):
     """The workflow's own code failed to import (syntax error, import error...)."""
@@ -34,6 +37,7 @@ def import_workflow(path_or_module: str) -> ModuleType:
         _refuse_shadowing(name, path_or_module, existing)
         if directory not in sys.path:
             sys.path.insert(0, directory)
+        _WORKFLOW_DIRS.add(directory)
         # Its own modules from the files as they are now, never from stale bytecode.
         watch_directory(directory)
         spec = importlib.util.spec_from_file_location(
@@ -80,6 +84,8 @@ def _refuse_shadowing(name: str, given: str, existing: ModuleType | None) -> Non
             spec = None
         if spec is None or (spec.origin and os.path.abspath(spec.origin) == os.path.abspath(given)):
             return
+        if spec.origin and os.path.dirname(os.path.abspath(spec.origin)) in _WORKFLOW_DIRS:
+            return  # another workflow's file of the same name, from an earlier run here
         kind = f"the installed module {name!r} ({spec.origin or 'a package'})"
     raise UsageError(
         f"workflow file {given} has the name of {kind}, which it would shadow; "
@@ -90,15 +96,22 @@ def _refuse_shadowing(name: str, given: str, existing: ModuleType | None) -> Non
 def find_task(module: ModuleType, task_name: str, source: str) -> Task:
     """The task ``task_name`` (full name, or short name within ``module``)."""
     registry = get_task_registry()
-    found = registry.get(task_name)
-    if found is not None:
-        return found
+    namespace = vars(module)
     in_module = [
-        task for task in registry if getattr(task.func, "__module__", None) == module.__name__
-    ]
+        task for task in registry if getattr(task.func, "__globals__", None) is namespace
+    ] or [task for task in registry if getattr(task.func, "__module__", None) == module.__name__]
+    # (By the functions' globals: an earlier file of the same module name loaded in this
+    # process left its tasks registered.) The workflow's own task first: a task of another module (or of an earlier
+    # workflow in this process) whose full name is this short name does not hide it.
+    for task in in_module:
+        if task.fullname == task_name:
+            return task
     matches = [task for task in in_module if task.name == task_name]
     if len(matches) == 1:
         return matches[0]
+    found = registry.get(task_name)
+    if found is not None:
+        return found
     names = [task.name for task in in_module] + [task.fullname for task in in_module]
     import difflib
 
