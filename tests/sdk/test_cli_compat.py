@@ -298,8 +298,13 @@ def test_init_creates_a_config_directory(tmp_path: Path, cli_env: dict[str, str]
     assert (tmp_path / ".redun" / "redun.ini").exists()
     assert (tmp_path / ".redun" / "redun.db").exists()
     assert "Initialized redun repository" in proc.stderr
+    # As in redun: a positional BASEDIR gets a .redun of its own; -c names the directory.
     other = redun(tmp_path, cli_env, "init", "elsewhere")
-    assert other.returncode == 0 and (tmp_path / "elsewhere" / "redun.ini").exists()
+    assert other.returncode == 0 and (tmp_path / "elsewhere" / ".redun" / "redun.ini").exists()
+    named = redun(tmp_path, cli_env, "-c", "named", "init")
+    assert named.returncode == 0 and (tmp_path / "named" / "redun.ini").exists()
+    by_env = redun(tmp_path, {**cli_env, "REDUN_CONFIG": str(tmp_path / "from_env")}, "init")
+    assert by_env.returncode == 0 and (tmp_path / "from_env" / "redun.db").exists()
 
 
 def test_launch_goes_to_the_daemon(project: Path, cli_env: dict[str, str]) -> None:
