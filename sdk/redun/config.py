@@ -327,12 +327,17 @@ def find_config_dir(explicit: str | None) -> str:
     env = os.environ.get("REDUN_CONFIG")
     if env:
         return env
-    base = os.getcwd()
+    return nearest_config_dir(os.getcwd()) or DEFAULT_CONFIG_DIR
+
+
+def nearest_config_dir(start: str) -> str | None:
+    """The nearest ``.redun`` directory in ``start`` or above it, or None."""
+    base = os.path.abspath(start)
     while True:
         candidate = os.path.join(base, DEFAULT_CONFIG_DIR)
         if os.path.isdir(candidate):
             return candidate
         parent = os.path.dirname(base)
         if parent == base:
-            return DEFAULT_CONFIG_DIR
+            return None
         base = parent

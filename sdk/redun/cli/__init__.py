@@ -1,18 +1,7 @@
 """The ``redun`` command line."""
 
+import importlib
 from typing import Any
-
-_API = frozenset(
-    {
-        "RedunClient",
-        "check_version",
-        "find_config_dir",
-        "get_config_dir",
-        "import_script",
-        "parse_func_path",
-        "REDUN_CONFIG_ENV",
-    }
-)
 
 
 def __getattr__(name: str) -> Any:
@@ -21,8 +10,8 @@ def __getattr__(name: str) -> Any:
         from redun.cli import setup
 
         return getattr(setup, name)
-    if name in _API:
-        from redun.cli import api
-
+    # (import_module, not "from redun.cli import api": that asks this hook for "api".)
+    api = importlib.import_module("redun.cli.api")
+    if name in api.__all__ or name == "REDUN_CONFIG_ENV":
         return getattr(api, name)
     raise AttributeError(f"module 'redun.cli' has no attribute {name!r}")

@@ -87,15 +87,9 @@ def check_version(version: str, version_spec: str) -> bool:
 
 def find_config_dir(cwd: str | None = None) -> str | None:
     """The nearest ``.redun`` directory from ``cwd`` (default: here) upwards, or None."""
-    base = os.path.abspath(cwd or os.getcwd())
-    while True:
-        candidate = os.path.join(base, REDUN_CONFIG_DIR)
-        if os.path.exists(candidate):
-            return candidate
-        parent = os.path.dirname(base)
-        if parent == base:
-            return None
-        base = parent
+    from redun.config import nearest_config_dir
+
+    return nearest_config_dir(cwd or os.getcwd())
 
 
 def get_config_dir(config_dir: str | None = None) -> str:

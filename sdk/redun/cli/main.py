@@ -168,6 +168,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(ours)
     except SystemExit as exit:
         return int(exit.code or 0) if exit.code in (0, None) else EXIT_USAGE
+    try:
+        return _dispatch(parser, args, argv, task_argv)
+    except UsageError as error:
+        print(f"redun: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except RedunError as error:
+        print(f"redun: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("redun: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    argv: list[str],
+    task_argv: list[str],
+    client: Any = None,
+) -> int:
+    """Apply the global options, then run the command's handler (its exit code)."""
     restore = None
     try:
         if args.log_level or args.check_version or args.repo != "default" or args.setup_help:
@@ -179,18 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_OK
         if args.command is None:
             parser.print_help(sys.stderr)
+            if client is not None:
+                raise UsageError("no command given (redun COMMAND ...; redun help lists them)")
             return EXIT_USAGE
         args.full_argv = argv
+        args.client = client
         return int(args.handler(args, task_argv))
-    except UsageError as error:
-        print(f"redun: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except RedunError as error:
-        print(f"redun: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("redun: interrupted", file=sys.stderr)
-        return 130
     finally:
         if restore is not None:
             restore()
@@ -206,29 +221,12 @@ def execute_embedded(argv: Sequence[str], client: Any) -> Any:
     parser = build_parser(_command_of(argv, parser), parser=parser)
     ours, task_argv = _split_task_args(argv, parser)
     args = parser.parse_args(ours)
-    restore = None
-    try:
-        if args.log_level or args.check_version or args.repo != "default" or args.setup_help:
-            from redun.cli.global_options import apply_global_options, print_setup_help
-
-            restore = apply_global_options(args)
-            if args.setup_help:
-                print_setup_help(args.config)
-                return EXIT_OK
-        if args.command is None:
-            parser.print_help(sys.stderr)
-            raise UsageError("no command given (redun COMMAND ...; redun help lists them)")
-        args.full_argv = argv
-        args.client = client
-        code = int(args.handler(args, task_argv))
-        if args.command == "run" and hasattr(client, "_result"):
-            return client.__dict__.pop("_result")
-        if code == EXIT_USAGE:
-            raise UsageError(f"redun {args.command} refused its arguments (exit {code})")
-        return code
-    finally:
-        if restore is not None:
-            restore()
+    code = _dispatch(parser, args, argv, task_argv, client)
+    if args.command == "run" and hasattr(client, "_result"):
+        return client.__dict__.pop("_result")
+    if code == EXIT_USAGE:
+        raise UsageError(f"redun {args.command} refused its arguments (exit {code})")
+    return code
 
 
 def _split_task_args(

@@ -20,7 +20,7 @@ import os
 import tempfile
 from typing import Any
 
-from redun.config import DEFAULT_CONFIG_DIR
+from redun.config import DEFAULT_CONFIG_DIR, nearest_config_dir
 
 SOCKET_NAME = "redund.sock"
 PID_NAME = "redund.pid"
@@ -49,15 +49,9 @@ def resolve_home(explicit: str | None = None, *, search: bool = False) -> str:
     if chosen:
         return os.path.abspath(os.path.expanduser(chosen))
     if search:
-        base = os.getcwd()
-        while True:
-            candidate = os.path.join(base, DEFAULT_CONFIG_DIR)
-            if os.path.isdir(candidate):
-                return candidate
-            parent = os.path.dirname(base)
-            if parent == base:
-                break
-            base = parent
+        found = nearest_config_dir(os.getcwd())
+        if found is not None:
+            return found
     return os.path.abspath(DEFAULT_CONFIG_DIR)
 
 
