@@ -37,6 +37,21 @@ def test_an_alias_runs_its_jobs_on_the_target() -> None:
     assert [tuple(row) for row in rows] == [("batch",)]
 
 
+def test_an_alias_s_target_is_stopped_once() -> None:
+    stops: list[str] = []
+
+    class Counting(LocalExecutor):
+        def stop(self) -> None:
+            stops.append(self.name)
+            super().stop()
+
+    scheduler = _scheduler(batch={"type": "alias", "target": "default"})
+    scheduler.add_executor(Counting("default", scheduler))
+    scheduler.run(where(3))
+    scheduler.stop()
+    assert stops == ["default"]
+
+
 def test_aliases_chain_and_bad_ones_are_named() -> None:
     chained = _scheduler(
         batch={"type": "alias", "target": "middle"},

@@ -715,8 +715,8 @@ class Scheduler:
         self._reset()
 
     def stop(self) -> None:
-        """Stop executors' workers."""
-        for executor in self.executors.values():
+        """Stop executors' workers (each once: an alias's name shares its target's)."""
+        for executor in {id(e): e for e in self.executors.values()}.values():
             try:
                 executor.stop()
             except Exception as error:
