@@ -131,7 +131,7 @@ def test_failing_task(daemon: Daemon) -> None:
         (
             dict(workflow_path="flow.py", task="inc", args={"x": "one"}),
             "INVALID_ARGUMENT",
-            "bad value for --x: 'one'",
+            "argument --x: invalid int value: 'one'",
         ),
         (dict(workflow_path="flow.py", task="inc"), "INVALID_ARGUMENT", "needs --x"),
         (dict(workflow_path="broken.py", task="main"), "INVALID_ARGUMENT", "SyntaxError"),

@@ -220,7 +220,7 @@ def test_a_failure_in_another_process_is_reported_like_a_local_one(
     [
         (("run", "nope.py", "main"), "workflow file not found: nope.py"),
         (("run", "flow.py", "mian", "--n", "1"), "did you mean 'main'?"),
-        (("run", "flow.py", "main", "--n", "three"), "bad value for --n: 'three'"),
+        (("run", "flow.py", "main", "--n", "three"), "argument --n: invalid int value: 'three'"),
         (("run", "flow.py", "main"), "needs --n"),
         (("run", "flow.py", "main", "--n", "1", "--bogus", "2"), "unrecognized arguments"),
         (("run", "flow.py", "main", "--n", "1", "--loud", "maybe"), "expected true or false"),

@@ -161,3 +161,12 @@ def test_function_arguments_from_the_command_line() -> None:
     assert parsed == {"func": os.path.join, "plain": os.path.basename}
     with pytest.raises(UsageError, match="Function not found: os.path.nope"):
         parse_task_args(apply_main, ["--func", "os.path.nope"])
+
+
+def test_bad_values_are_named_in_argparse_s_words() -> None:
+    with pytest.raises(UsageError, match=r"argument --n: invalid int value: 'abc'"):
+        parse_task_args(args_main, ["--n", "abc"])
+    with pytest.raises(UsageError, match=r"argument --color: invalid Color value: 'blue'"):
+        parse_task_args(args_main, ["--n", "3", "--color", "blue"])
+    with pytest.raises(UsageError, match=r"argument --func: invalid function value: 'x.nope'"):
+        parse_task_args(apply_main, ["--func", "x.nope"])

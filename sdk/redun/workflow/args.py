@@ -151,6 +151,20 @@ class _Param(typing.NamedTuple):
     many: bool  # takes a list
     required: bool
     help: str
+    kind: str = "value"  # the element type's name, for errors ("invalid int value")
+
+
+def _kind(anno: Any) -> str:
+    """What one command-line value of ``anno`` is called in an error, as argparse
+    says it: ``int``, ``Color``, ``function``..."""
+    anno = _unwrap_optional(anno)
+    origin = typing.get_origin(anno)
+    if anno in (list, tuple, set) or origin in (list, tuple, set):
+        args = typing.get_args(anno)
+        return _kind(args[0]) if args else "value"
+    if anno is types.FunctionType or collections.abc.Callable in (anno, origin):
+        return "function"
+    return str(getattr(anno, "__name__", "value"))
 
 
 def _params(task: Task) -> list[_Param]:
@@ -178,7 +192,7 @@ def _params(task: Task) -> list[_Param]:
         if choices:
             label = f"{label}, one of: {', '.join(choices)}"
         text = label + ("" if required else f" (default: {param.default!r})")
-        params.append(_Param(param.name, flags, convert, many, required, text))
+        params.append(_Param(param.name, flags, convert, many, required, text, _kind(anno)))
     return params
 
 
@@ -260,17 +274,19 @@ def parse_task_args(
         parser.error = fail  # type: ignore[method-assign,assignment]
         given_raw = vars(parser.parse_args(argv))
     kwargs: dict[str, Any] = {}
-    for name, _, convert, _, needed, _ in params:
+    for name, _, convert, _, needed, _, kind in params:
         if name not in given_raw:
             if required and needed and name not in supplied:
                 fail(f"task {task.fullname} needs --{name}")
             continue
         raw = given_raw[name]
-        try:
-            if isinstance(raw, list):
-                kwargs[name] = [convert(item) for item in raw]
-            else:
-                kwargs[name] = convert(raw)
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
-            fail(f"bad value for --{name}: {raw!r} ({error})")
+        items = raw if isinstance(raw, list) else [raw]
+        values = []
+        for item in items:
+            try:
+                values.append(convert(item))
+            except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+                # argparse's words, as redun's command line says it, then why.
+                fail(f"argument --{name}: invalid {kind} value: {item!r} ({error})")
+        kwargs[name] = values if isinstance(raw, list) else values[0]
     return kwargs
