@@ -93,15 +93,21 @@ def _refuse_shadowing(name: str, given: str, existing: ModuleType | None) -> Non
     )
 
 
+def _defined_in(task: Task, module: ModuleType) -> bool:
+    """Whether ``task``'s function is ``module``'s: by its globals when it has them (an
+    earlier file of the same module name, loaded in this process, left its tasks
+    registered under the same ``__module__``), else by its module's name."""
+    func_globals = getattr(task.func, "__globals__", None)
+    if func_globals is not None:
+        return func_globals is vars(module)
+    return getattr(task.func, "__module__", None) == module.__name__
+
+
 def find_task(module: ModuleType, task_name: str, source: str) -> Task:
     """The task ``task_name`` (full name, or short name within ``module``)."""
     registry = get_task_registry()
-    namespace = vars(module)
-    in_module = [
-        task for task in registry if getattr(task.func, "__globals__", None) is namespace
-    ] or [task for task in registry if getattr(task.func, "__module__", None) == module.__name__]
-    # (By the functions' globals: an earlier file of the same module name loaded in this
-    # process left its tasks registered.) The workflow's own task first: a task of another module (or of an earlier
+    in_module = [task for task in registry if _defined_in(task, module)]
+    # The workflow's own task first: a task of another module (or of an earlier
     # workflow in this process) whose full name is this short name does not hide it.
     for task in in_module:
         if task.fullname == task_name:
