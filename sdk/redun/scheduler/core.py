@@ -10,8 +10,9 @@ loop's work is in modules of its own, whose functions are the scheduler's
 methods: :mod:`~redun.scheduler.evaluation` (expressions),
 :mod:`~redun.scheduler.calls` (jobs and the cache),
 :mod:`~redun.scheduler.dispatch` (executors and resources),
-:mod:`~redun.scheduler.outcomes` (what executors report) and
-:mod:`~redun.scheduler.cancelling`.
+:mod:`~redun.scheduler.outcomes` (what executors report),
+:mod:`~redun.scheduler.cancelling` and :mod:`~redun.scheduler.extending`
+(evaluating under a job already recorded).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from redun.events import EventBus, ExecutionFinished, ExecutionStarted
 from redun.executors.base import Executor, executor_type_for, get_executor_class
 from redun.expression import Expression
 from redun.promise import Promise, drain
-from redun.scheduler import calls, cancelling, dispatch, evaluation, outcomes
+from redun.scheduler import calls, cancelling, dispatch, evaluation, extending, outcomes
 from redun.scheduler.cache import CacheChecker
 from redun.scheduler.context import context_from_config, merge_contexts
 from redun.scheduler.current import (
@@ -50,7 +51,7 @@ from redun.scheduler.job import Execution, Job, release_jobs
 from redun.scheduler.limits import Limits
 from redun.scheduler.outcomes import CANCEL_RUN, STARTED
 from redun.scheduler.reduce import reduce_value
-from redun.scheduler.root import evaluate_under_root, needs_root_task, root_task
+from redun.scheduler.root import evaluate_under_root, needs_root_task
 from redun.scheduler.status import job_status_report, status_interval
 from redun.task import get_task_registry
 
@@ -266,94 +267,6 @@ class Scheduler:
             cleanup.callback(self._stopped)
             return self._run(expr, cleanup, exec_argv, dryrun, cache, tags, context, execution_id)
 
-    def extend_run(
-        self,
-        expr: Any,
-        parent_job_id: str,
-        dryrun: bool = False,
-        cache: bool = True,
-        context: dict | None = None,
-    ) -> dict:
-        """Evaluate ``expr`` as a new call under a job already recorded (insitro/redun's
-        ``Scheduler.extend_run``): its jobs join that job's execution, the new call as
-        a child of ``parent_job_id``, so ``redun log`` and lineage show one tree.
-
-        Returns a dict with ``job_id`` and ``call_hash`` of the new call and one of
-        ``result`` (its value), ``error`` (the task's error, not raised) or ``dryrun``
-        (True: ``dryrun`` found jobs that would run; ``call_hash`` is then None).
-
-        Raises:
-            ValueError: no job ``parent_job_id`` is recorded in this scheduler's store.
-        """
-        get_job = getattr(self.backend, "get_job", None)
-        if get_job is None:
-            raise ValueError(
-                f"unknown parent_job_id {parent_job_id!r}: this backend "
-                f"({type(self.backend).__name__}) records no jobs to extend"
-            )
-        details = get_job(parent_job_id)
-        if details is None:
-            raise ValueError(f"unknown parent_job_id {parent_job_id!r}: no such job is recorded")
-        return self._extend(expr, parent_job_id, details["execution_id"], dryrun, cache, context)
-
-    def _extend(
-        self,
-        expr: Any,
-        parent_job_id: str,
-        execution_id: str,
-        dryrun: bool = False,
-        cache: bool = True,
-        context: dict | None = None,
-    ) -> dict:
-        """:meth:`extend_run` under a job of a known execution (which need not be
-        committed yet: ``subrun`` extends the job that runs it)."""
-        if self._running:
-            raise SchedulerError(
-                "this scheduler is already running an execution; a task cannot call "
-                "scheduler.extend_run() — return an expression instead"
-            )
-        if not isinstance(expr, Expression) or needs_root_task(expr):
-            expr = _Quoted(expr)  # evaluated under one root job: the call to return
-        # A stand-in for the recorded job: never recorded itself, it gives its id and
-        # the execution's context to the jobs below it.
-        parent = Job(root_task, None)
-        parent.id = parent_job_id
-        outcome: dict[str, Any] = {}
-        self._reset()
-        self._drain_inbox()
-        self._running = True
-        with contextlib.ExitStack() as cleanup:
-            cleanup.callback(self._stopped)
-            try:
-                outcome["result"] = self._run(
-                    expr,
-                    cleanup,
-                    None,
-                    dryrun,
-                    cache,
-                    (),
-                    context,
-                    execution_id,
-                    parent=parent,
-                )
-            except DryRunResult:
-                outcome["dryrun"] = True
-            except ExecutionCancelled:
-                raise
-            except Exception as error:
-                if not parent.child_jobs or parent.child_jobs[0].error is None:
-                    raise  # not the call's failure: the scheduler's own
-                outcome["error"] = error
-        # (Read once the run's records are committed: a failed call's hash is the
-        # recorder's, over its error value.)
-        [job] = parent.child_jobs
-        outcome["job_id"] = job.id
-        outcome["call_hash"] = job.call_hash
-        get_job = getattr(self.backend, "get_job", None)
-        if job.call_hash is None and job.error is not None and get_job is not None:
-            outcome["call_hash"] = (get_job(job.id) or {}).get("call_hash")
-        return outcome
-
     def _stopped(self) -> None:
         self._running = False
 
@@ -424,7 +337,7 @@ class Scheduler:
         if tags:
             self.add_tags("execution", execution.id, list(tags))
         try:
-            if type(expr) is _Quoted:
+            if type(expr) is extending.Quoted:
                 root = evaluate_under_root(self, expr.expr, parent)
             elif needs_root_task(expr):
                 root = evaluate_under_root(self, expr)  # one root job, as in redun
@@ -647,6 +560,10 @@ class Scheduler:
     _start_inline = calls.start_inline
 
     # -- dispatch: jobs to executors, resources (redun.scheduler.dispatch) ----------
+    # Evaluating under a job already recorded (redun's extend_run; subrun).
+    extend_run = extending.extend_run
+    _extend = extending.extend
+
     _dispatch = dispatch.dispatch
     _refuse_async = dispatch.refuse_async
     _release = dispatch.release
@@ -747,15 +664,6 @@ class _Executors(dict):
             return self._scheduler.get_executor(name)
         except ExecutorNotConfigured:
             raise KeyError(name) from None
-
-
-class _Quoted:
-    """An expression :meth:`Scheduler.extend_run` evaluates under a root job."""
-
-    __slots__ = ("expr",)
-
-    def __init__(self, expr: Any) -> None:
-        self.expr = expr
 
 
 def _safe_repr(value: Any) -> str:
