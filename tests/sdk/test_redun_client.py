@@ -60,6 +60,13 @@ def test_execute_returns_the_result_and_keeps_the_scheduler(project: Path) -> No
     jobs = client.scheduler.backend.query("SELECT task_name FROM redun_job")
     assert {row[0] for row in jobs} == {"client_a.main", "client_a.double"}
     assert (project / ".redun" / "redun.db").exists()
+    # redun's client hands out a session on the store the run used.
+    from redun.backends.db import Job
+
+    assert client.get_session().query(Job).count() == len(jobs)
+    assert RedunClient().get_scheduler().backend.query("SELECT COUNT(*) FROM redun_job")[0][0] == (
+        len(jobs)
+    )
     # Other commands give their exit code, their output on the client's stdout.
     assert client.execute(["redun", "log"]) == 0
     assert "Recent executions" in out.getvalue() or "Exec " in out.getvalue()

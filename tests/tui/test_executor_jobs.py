@@ -124,5 +124,9 @@ def test_a_user_executors_job_shows_its_executor_tags_and_result(
             await pilot.press("q")
 
     asyncio.run(scenario())
+    # Read-only, without the daemon, the store gives the same tags.
+    from redun_tui.data.db_source import DbSource
+
+    assert DbSource.for_home(home).job(job_id).tags == {"site": "building-7"}
     shown = daemon.redun("log", job_id)
     assert "  Tags: site=building-7" in shown.stdout.splitlines(), shown.stdout + shown.stderr
